@@ -1,0 +1,75 @@
+// Command tzbridge bridges TrustZone Trusted Applications to unmodified
+// normal-world programs through plain POSIX endpoints.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "tzbridge:", err)
+		os.Exit(1)
+	}
+}
+
+type globalFlags struct {
+	logFormat string
+	logLevel  string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "tzbridge",
+		Short: "Bridge TrustZone Trusted Applications to normal-world programs over POSIX",
+		Long: `tzbridge lets Trusted Applications (TAs) in the Arm TrustZone secure world
+talk to unmodified normal-world programs over named pipes, UNIX, TCP and UDP
+sockets. Each TA's POSIX calls are performed by its shadow in the normal
+world; clients open /tz/<ta>/… or connect to the TA's addresses.
+
+Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
+		Example:       "  tzbridge run --config configs/echo.yaml",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newRunCommand(g), newSecureWorldCommand(g), newVersionCommand())
+	return root
+}
+
+func (g *globalFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(g.logFormat) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the tzbridge version",
+		Example: "  tzbridge version",
+		Args:    cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "tzbridge", version)
+		},
+	}
+}

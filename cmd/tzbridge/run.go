@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/supervisor"
+	"github.com/tzmediator/tzbridge/ta/builtin"
+)
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var configPath, mount string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the bridge: the secure world, a shadow per TA, and their endpoints",
+		Long: `run reads the configuration, starts the simulated secure world (unless the
+configuration names a TEE device), creates each TA's directory under the
+mount, and serves every TA's POSIX calls until SIGINT or SIGTERM. On a
+signal it stops all TAs, also those blocked in accept or read, and exits.`,
+		Example: `  tzbridge run --config configs/echo.yaml
+  tzbridge run --config configs/echo.yaml --mount /tmp/tz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if mount != "" {
+				cfg.Mount = mount
+				if err := cfg.Validate(); err != nil {
+					return fmt.Errorf("--mount: %w", err)
+				}
+			}
+			for _, t := range cfg.TAs {
+				if _, err := builtin.Definition(t.Builtin, t.UUID); err != nil {
+					return fmt.Errorf("%s: TA %s: %w", configPath, t.Name, err)
+				}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find the tzbridge binary: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return supervisor.Run(ctx, supervisor.Options{Config: cfg, Executable: exe, Logger: log})
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required), e.g. configs/echo.yaml")
+	cmd.Flags().StringVar(&mount, "mount", "", "serve the TA tree here instead of the configuration's mount")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

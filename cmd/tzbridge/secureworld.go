@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tzmediator/tzbridge/securesim"
+	"github.com/tzmediator/tzbridge/ta/builtin"
+	"github.com/tzmediator/tzbridge/teeclient"
+)
+
+func newSecureWorldCommand(g *globalFlags) *cobra.Command {
+	var socket string
+	var listenFD int
+	var tas []string
+	cmd := &cobra.Command{
+		Use:   "secure-world",
+		Short: "Run the simulated secure world (started by run; rarely run by hand)",
+		Long: `secure-world hosts built-in Trusted Applications behind the GlobalPlatform
+TEE Client API, the way OP-TEE does behind /dev/teeN. "tzbridge run" starts it
+by itself when the configuration says tee: sim. Run it by hand to drive TAs
+with your own teeclient program.`,
+		Example: `  tzbridge secure-world --socket /tmp/sw.sock --ta 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60=echo`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			log = log.With("component", "secure-world")
+			var defs []securesim.Definition
+			for _, spec := range tas {
+				id, name, ok := strings.Cut(spec, "=")
+				if !ok {
+					return fmt.Errorf("--ta %q: want UUID=BUILTIN", spec)
+				}
+				uuid, err := teeclient.ParseUUID(id)
+				if err != nil {
+					return fmt.Errorf("--ta %q: %w", spec, err)
+				}
+				d, err := builtin.Definition(name, uuid)
+				if err != nil {
+					return fmt.Errorf("--ta %q: %w", spec, err)
+				}
+				defs = append(defs, d)
+			}
+			host, err := securesim.NewHost(defs, log)
+			if err != nil {
+				return err
+			}
+			l, err := listener(socket, listenFD)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return securesim.NewServer(host, log).Serve(ctx, l)
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "listen on this UNIX socket path")
+	cmd.Flags().IntVar(&listenFD, "listen-fd", -1, "serve an inherited listening socket (used by run)")
+	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host built-in TA BUILTIN at UUID, as UUID=BUILTIN (repeatable)")
+	return cmd
+}
+
+func listener(socket string, fd int) (*net.UnixListener, error) {
+	switch {
+	case socket != "" && fd >= 0:
+		return nil, fmt.Errorf("--socket and --listen-fd exclude each other")
+	case socket != "":
+		l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: socket, Net: "unixpacket"})
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", socket, err)
+		}
+		return l, nil
+	case fd >= 0:
+		f := os.NewFile(uintptr(fd), "secure-world-listener")
+		l, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("--listen-fd %d: %w", fd, err)
+		}
+		ul, ok := l.(*net.UnixListener)
+		if !ok {
+			l.Close()
+			return nil, fmt.Errorf("--listen-fd %d is not a UNIX socket", fd)
+		}
+		return ul, nil
+	}
+	return nil, fmt.Errorf("say where to listen: --socket PATH")
+}

@@ -1,0 +1,397 @@
+package securesim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/internal/simwire"
+	"github.com/tzmediator/tzbridge/teeclient"
+)
+
+// Server serves a Host to clients on a SOCK_SEQPACKET UNIX socket, one
+// simwire message per packet. Each connection is a TEE context: its sessions
+// and shared memory go away with it.
+type Server struct {
+	host *Host
+	log  *slog.Logger
+}
+
+// NewServer returns a server for host.
+func NewServer(host *Host, log *slog.Logger) *Server {
+	return &Server{host: host, log: log}
+}
+
+// Serve accepts clients on l until ctx is done, then closes l and every
+// connection and waits for their calls to end.
+func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
+	var wg sync.WaitGroup
+	conns := make(map[*net.UnixConn]struct{})
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		l.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	defer wg.Wait()
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("securesim: accept: %w", err)
+		}
+		mu.Lock()
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Go(func() {
+			s.serveConn(ctx, c)
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		})
+	}
+}
+
+type conn struct {
+	s    *Server
+	c    *net.UnixConn
+	cred *unix.Ucred
+
+	wmu sync.Mutex // one reply at a time on the socket
+
+	mu      sync.Mutex
+	shms    map[uint64]*sharedMem
+	nextShm uint64
+	cancels map[uint32]context.CancelFunc // by cancel id, for calls in progress
+	calls   sync.WaitGroup
+}
+
+func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	cn := &conn{s: s, c: c, shms: map[uint64]*sharedMem{}, cancels: map[uint32]context.CancelFunc{}}
+	cn.cred = peerCred(c)
+	err := cn.readLoop(ctx)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		s.log.Warn("secure world: dropping client", "err", err)
+	}
+	// Like the kernel on close(2) of a TEE descriptor: the client's sessions
+	// close (cancelling what they run), then its shared memory goes.
+	s.host.CloseOwner(cn)
+	cn.calls.Wait()
+	cn.mu.Lock()
+	for id, m := range cn.shms {
+		m.remove()
+		delete(cn.shms, id)
+	}
+	cn.mu.Unlock()
+}
+
+func peerCred(c *net.UnixConn) *unix.Ucred {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var cred *unix.Ucred
+	_ = raw.Control(func(fd uintptr) {
+		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	return cred
+}
+
+func (cn *conn) readLoop(ctx context.Context) error {
+	buf := make([]byte, simwire.MaxSize+1)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, flags, _, err := cn.c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil // peer closed
+		}
+		fds, ferr := parseRights(oob[:oobn])
+		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 || n > simwire.MaxSize {
+			closeAll(fds)
+			return fmt.Errorf("oversized message")
+		}
+		m, err := simwire.Unmarshal(buf[:n])
+		if err == nil && m.Kind&simwire.ReplyBit != 0 {
+			err = fmt.Errorf("%w: a reply from the client", simwire.ErrMalformed)
+		}
+		if err == nil && ferr != nil {
+			err = ferr
+		}
+		if err != nil {
+			closeAll(fds)
+			return err
+		}
+		if m.Kind != simwire.KindShmAdd && len(fds) > 0 {
+			closeAll(fds)
+			return fmt.Errorf("descriptors sent with a %v message", m.Kind)
+		}
+		if err := cn.dispatch(ctx, m, fds); err != nil {
+			return err
+		}
+	}
+}
+
+func parseRights(oob []byte) ([]int, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	var fds []int
+	for _, m := range msgs {
+		f, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			closeAll(fds)
+			return nil, fmt.Errorf("control message: %w", err)
+		}
+		fds = append(fds, f...)
+	}
+	return fds, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func (cn *conn) reply(m *simwire.Msg) {
+	m.Kind |= simwire.ReplyBit
+	var b [simwire.MaxSize]byte
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	// A failed write means the client is gone; the read loop notices.
+	_, _ = cn.c.Write(m.Append(b[:0]))
+}
+
+// dispatch handles one request. Calls that may block (open, invoke, close)
+// run in their own goroutine so that cancel requests keep flowing.
+func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
+	switch m.Kind {
+	case simwire.KindShmAdd:
+		if len(fds) != 1 {
+			closeAll(fds)
+			m.Status = uint32(unix.EINVAL)
+			cn.reply(&m)
+			return nil
+		}
+		sm, err := mapSharedMem(fds[0], m.Size)
+		if err != nil {
+			cn.s.log.Warn("secure world: refusing shared memory", "err", err)
+			m.Status = uint32(unix.EINVAL)
+			cn.reply(&m)
+			return nil
+		}
+		cn.mu.Lock()
+		cn.nextShm++
+		m.ShmID = cn.nextShm
+		cn.shms[m.ShmID] = sm
+		cn.mu.Unlock()
+		cn.reply(&m)
+	case simwire.KindShmRemove:
+		cn.mu.Lock()
+		sm := cn.shms[m.ShmID]
+		delete(cn.shms, m.ShmID)
+		cn.mu.Unlock()
+		if sm == nil {
+			m.Status = uint32(unix.ENOENT)
+		} else {
+			sm.remove()
+		}
+		cn.reply(&m)
+	case simwire.KindOpen, simwire.KindInvoke:
+		callCtx, cancel := context.WithCancel(ctx)
+		cn.mu.Lock()
+		if _, dup := cn.cancels[m.CancelID]; dup && m.CancelID != 0 {
+			cn.mu.Unlock()
+			cancel()
+			m.Status = uint32(unix.EBUSY)
+			cn.reply(&m)
+			return nil
+		}
+		if m.CancelID != 0 {
+			cn.cancels[m.CancelID] = cancel
+		}
+		cn.calls.Add(1)
+		cn.mu.Unlock()
+		go func() {
+			defer cn.calls.Done()
+			defer func() {
+				cn.mu.Lock()
+				if m.CancelID != 0 {
+					delete(cn.cancels, m.CancelID)
+				}
+				cn.mu.Unlock()
+				cancel()
+			}()
+			cn.call(callCtx, &m)
+			cn.reply(&m)
+		}()
+	case simwire.KindCancel:
+		cn.mu.Lock()
+		cancel := cn.cancels[m.CancelID]
+		cn.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		cn.reply(&m)
+	case simwire.KindClose:
+		cn.calls.Add(1)
+		go func() {
+			defer cn.calls.Done()
+			if !cn.s.host.CloseSession(cn, m.Session) {
+				m.Status = uint32(unix.ENOENT)
+			}
+			cn.reply(&m)
+		}()
+	default:
+		return fmt.Errorf("unexpected %v", m.Kind)
+	}
+	return nil
+}
+
+// call runs an open or invoke with its memrefs mapped onto shared memory,
+// and writes outputs back into m.
+func (cn *conn) call(ctx context.Context, m *simwire.Msg) {
+	var p Params
+	held, ok := cn.mapParams(&m.Params, &p)
+	defer func() {
+		for _, sm := range held {
+			sm.put()
+		}
+	}()
+	if !ok {
+		m.Ret, m.Origin = teeclient.ErrorBadParameters, teeclient.OriginTEE
+		return
+	}
+	if m.Kind == simwire.KindOpen {
+		client, r := cn.client(m.Login, m.ClientUUID)
+		if r != teeclient.Success {
+			m.Ret, m.Origin = r, teeclient.OriginTEE
+			return
+		}
+		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, &p)
+	} else {
+		m.Ret, m.Origin = cn.s.host.Invoke(ctx, cn, m.Session, m.Func, &p)
+	}
+	for i := range p {
+		switch r := &m.Params[i]; {
+		case r.Attr == teeclient.AttrValueOutput || r.Attr == teeclient.AttrValueInout:
+			r.A, r.B, r.C = uint64(p[i].A), uint64(p[i].B), 0
+		case r.Attr.IsMemref():
+			r.B = p[i].Size
+		}
+	}
+}
+
+// mapParams gives each memref a view of the shared memory it names, after
+// checking that the range lies inside it.
+func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Params) ([]*sharedMem, bool) {
+	var held []*sharedMem
+	for i := range raw {
+		r := &raw[i]
+		p[i] = Param{Type: r.Attr}
+		switch {
+		case r.Attr.IsValue():
+			if r.A > 0xffffffff || r.B > 0xffffffff {
+				return held, false
+			}
+			p[i].A, p[i].B = uint32(r.A), uint32(r.B)
+		case r.Attr.IsMemref():
+			p[i].Size = r.B
+			if r.C == teeclient.MemrefNull {
+				if r.A != 0 {
+					return held, false
+				}
+				continue
+			}
+			cn.mu.Lock()
+			sm := cn.shms[r.C]
+			cn.mu.Unlock()
+			if sm == nil || !sm.acquire() {
+				return held, false
+			}
+			held = append(held, sm)
+			size := uint64(len(sm.mem))
+			if r.A > size || r.B > size-r.A {
+				return held, false
+			}
+			p[i].Mem = sm.mem[r.A : r.A+r.B : r.A+r.B]
+			if p[i].Mem == nil {
+				p[i].Mem = []byte{} // an empty block is still not a null memref
+			}
+		}
+	}
+	return held, true
+}
+
+// client derives the session's identity from the socket peer, as the
+// kernel does for /dev/teeN: the client's word is not taken for it.
+func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, teeclient.Result) {
+	c := Client{Login: login}
+	switch login {
+	case teeclient.LoginPublic:
+		return c, teeclient.Success
+	case teeclient.LoginUser, teeclient.LoginApplication, teeclient.LoginUserApplication:
+		if cn.cred == nil {
+			return c, teeclient.ErrorAccessDenied
+		}
+		c.UID, c.GID = cn.cred.Uid, cn.cred.Gid
+		return c, teeclient.Success
+	case teeclient.LoginGroup, teeclient.LoginGroupApplication:
+		if cn.cred == nil {
+			return c, teeclient.ErrorAccessDenied
+		}
+		gid := uint32(connData[0]) | uint32(connData[1])<<8 | uint32(connData[2])<<16 | uint32(connData[3])<<24
+		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
+			return c, teeclient.ErrorAccessDenied
+		}
+		c.UID, c.GID = cn.cred.Uid, gid
+		return c, teeclient.Success
+	}
+	return c, teeclient.ErrorBadParameters
+}
+
+// inGroups reports whether process pid has gid among its supplementary
+// groups.
+func inGroups(pid int32, gid uint32) bool {
+	f, err := os.Open("/proc/" + strconv.Itoa(int(pid)) + "/status")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "Groups:")
+		if !ok {
+			continue
+		}
+		for _, g := range strings.Fields(rest) {
+			if v, err := strconv.ParseUint(g, 10, 32); err == nil && uint32(v) == gid {
+				return true
+			}
+		}
+	}
+	return false
+}

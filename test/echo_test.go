@@ -1,0 +1,200 @@
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+var echoSizes = []struct {
+	name string
+	n    int
+}{{"1B", 1}, {"4KB", 4096}, {"1MiB", 1 << 20}}
+
+// TestEchoFIFOShell: a shell CA writes into /tz/echo/in and cat reads the
+// echo from /tz/echo/out.
+func TestEchoFIFOShell(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	for _, sz := range echoSizes {
+		t.Run(sz.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			want := payload(sz.n)
+			if err := os.WriteFile(src, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// head -c stops after exactly n bytes, so the reader ends on its own.
+			script := fmt.Sprintf(`head -c %d < %q > %q & reader=$!; cat %q > %q; wait $reader`,
+				sz.n, b.path("echo", "out"), dst, src, b.path("echo", "in"))
+			run(t, nil, "timeout", "30", "sh", "-c", script)
+			got, err := os.ReadFile(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// TestEchoSocat drives the UNIX and TCP endpoints with socat, and UDP with
+// datagrams, as an unmodified CA would.
+func TestEchoSocat(t *testing.T) {
+	needTool(t, "socat")
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	streams := map[string]string{
+		"unix": "UNIX-CONNECT:" + b.path("echo", "echo.sock"),
+		"tcp":  "TCP:127.0.0.1:7000",
+	}
+	for proto, addr := range streams {
+		for _, sz := range echoSizes {
+			t.Run(proto+"/"+sz.name, func(t *testing.T) {
+				want := payload(sz.n)
+				// -t: after our side is done, wait for the echo to drain.
+				got := run(t, want, "socat", "-t", "10", "-", addr)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+				}
+			})
+		}
+	}
+	for _, n := range []int{1, 4096, 60000} {
+		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
+			want := payload(n)
+			got := run(t, want, "socat", "-t", "5", "-T", "5", "-b", "65536", "-", "UDP:127.0.0.1:7001")
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestEchoGoClients: several Go CAs using only os and net talk to the echo
+// TA at once over every transport.
+func TestEchoGoClients(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	const clients = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*clients*len(echoSizes))
+	for i := range clients {
+		for _, sz := range echoSizes {
+			wg.Go(func() { errs <- streamEcho("tcp", "127.0.0.1:7000", payload(sz.n+i)) })
+			wg.Go(func() { errs <- streamEcho("unix", b.path("echo", "echo.sock"), payload(sz.n+i)) })
+			if sz.n < 65000 {
+				wg.Go(func() { errs <- udpEcho(payload(sz.n + i)) })
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// streamEcho writes msg while reading the echo, then compares.
+func streamEcho(network, addr string, msg []byte) error {
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(msg)
+		werr <- err
+	}()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("%s %d bytes: read: %w", network, len(msg), err)
+	}
+	if err := <-werr; err != nil {
+		return fmt.Errorf("%s %d bytes: write: %w", network, len(msg), err)
+	}
+	if !bytes.Equal(got, msg) {
+		return fmt.Errorf("%s %d bytes: echo differs at %d", network, len(msg), firstDiff(got, msg))
+	}
+	return nil
+}
+
+func udpEcho(msg []byte) error {
+	c, err := net.Dial("udp", "127.0.0.1:7001")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	got := make([]byte, 65536)
+	// UDP may drop under load: retry a few times, but an answer must be
+	// exact.
+	for try := 0; try < 5; try++ {
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Read(got)
+		if err != nil {
+			continue
+		}
+		if !bytes.Equal(got[:n], msg) {
+			return fmt.Errorf("udp %d bytes: got %d bytes back, differing at %d", len(msg), n, firstDiff(got[:n], msg))
+		}
+		return nil
+	}
+	return fmt.Errorf("udp %d bytes: no echo after 5 tries", len(msg))
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestShutdownWhileBlocked: SIGTERM ends the bridge within 2 s even while
+// the TA is blocked waiting for CAs that never send, and leaves no
+// process behind.
+func TestShutdownWhileBlocked(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	idle, err := net.Dial("tcp", "127.0.0.1:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// A CA holding the FIFO open for writing without writing anything.
+	in, err := os.OpenFile(b.path("echo", "in"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	time.Sleep(100 * time.Millisecond) // let the TA settle into its blocking poll
+	took := b.stop()
+	t.Logf("tzbridge exited %v after SIGTERM", took)
+	if took > 2*time.Second {
+		t.Errorf("tzbridge took %v to exit on SIGTERM, want under 2s", took)
+	}
+	if b.err != nil {
+		t.Errorf("tzbridge exit: %v\n%s", b.err, b.log.String())
+	}
+	// The TA's sockets are closed: the idle CA sees EOF or a reset.
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Error("idle CA could still read after shutdown")
+	}
+	if out, _ := exec.Command("pgrep", "-f", tzbridgeBin+" secure-world").Output(); len(out) > 0 {
+		t.Errorf("secure world still running after shutdown: pids %s", out)
+	}
+}

@@ -1,0 +1,195 @@
+// Package test holds tzbridge's end-to-end tests: they build the tzbridge
+// binary, run `tzbridge run` as a user would, and drive the TAs with
+// unmodified client programs — shell tools, socat, and Go code that uses
+// only os and net.
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// tzbridgeBin is the binary under test, built once by TestMain.
+var tzbridgeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tzbridge-e2e.")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tzbridgeBin = filepath.Join(dir, "tzbridge")
+	build := exec.Command("go", "build", "-o", tzbridgeBin, "../cmd/tzbridge")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building tzbridge:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// bridge is one `tzbridge run` under test.
+type bridge struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	mount string
+	log   *syncBuffer
+	done  chan struct{}
+	err   error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const echoUUID = "0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60"
+
+// echoConfig is the demo configuration, with the tree in a test directory.
+func echoConfig(mount string) string {
+	return fmt.Sprintf("mount: %s\ntee: sim\ntas:\n  - name: echo\n    uuid: %s\n    builtin: echo\n", mount, echoUUID)
+}
+
+// startBridge runs `tzbridge run` with configYAML (which may use %[1]s for
+// the mount directory) and waits until ready reports true. It is stopped
+// and checked at the end of the test, also when the test fails.
+func startBridge(t *testing.T, configYAML string, ready func(mount string) bool) *bridge {
+	t.Helper()
+	dir := t.TempDir()
+	mount := filepath.Join(dir, "tz")
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(configYAML, "%[1]s", mount)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge{t: t, mount: mount, log: &syncBuffer{}, done: make(chan struct{})}
+	b.cmd = exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
+	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		b.err = b.cmd.Wait()
+		close(b.done)
+	}()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("tzbridge log:\n%s", b.log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !ready(mount) {
+		select {
+		case <-b.done:
+			t.Fatalf("tzbridge exited before it was ready: %v\n%s", b.err, b.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tzbridge not ready after 20s\n%s", b.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return b
+}
+
+// stop sends SIGTERM and waits; it kills the bridge if it hangs, so that a
+// failing test still leaves nothing running.
+func (b *bridge) stop() time.Duration {
+	start := time.Now()
+	select {
+	case <-b.done:
+		return 0
+	default:
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+		b.t.Errorf("tzbridge did not exit within 10s of SIGTERM")
+	}
+	return time.Since(start)
+}
+
+func (b *bridge) path(elem ...string) string {
+	return filepath.Join(append([]string{b.mount}, elem...)...)
+}
+
+// echoReady reports whether every endpoint of the echo demo answers.
+func echoReady(mount string) bool {
+	for _, p := range []string{"echo/in", "echo/out", "echo/echo.sock"} {
+		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
+			return false
+		}
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:7000", time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// payload returns n bytes that differ at every offset, so that a lost,
+// repeated or reordered chunk shows.
+func payload(n int) []byte {
+	b := make([]byte, n)
+	var x uint32 = 2463534242
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// run runs a client program with a deadline, returning its stdout.
+func run(t *testing.T, stdin []byte, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, stderr.String())
+	}
+	return out
+}
+
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed (.ci/run installs it)", name)
+	}
+}
