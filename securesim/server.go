@@ -3,6 +3,7 @@ package securesim
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -363,7 +364,7 @@ func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, 
 		if cn.cred == nil {
 			return c, teeclient.ErrorAccessDenied
 		}
-		gid := uint32(connData[0]) | uint32(connData[1])<<8 | uint32(connData[2])<<16 | uint32(connData[3])<<24
+		gid := binary.NativeEndian.Uint32(connData[:4]) // as the kernel reads it
 		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
 			return c, teeclient.ErrorAccessDenied
 		}

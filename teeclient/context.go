@@ -2,6 +2,7 @@ package teeclient
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -194,10 +195,8 @@ func (c *Context) OpenSession(ctx context.Context, uuid UUID, login LoginMethod,
 	}
 	a := OpenArgs{UUID: uuid, Login: login}
 	if login == LoginGroup || login == LoginGroupApplication {
-		a.ClientUUID[0] = byte(connData)
-		a.ClientUUID[1] = byte(connData >> 8)
-		a.ClientUUID[2] = byte(connData >> 16)
-		a.ClientUUID[3] = byte(connData >> 24)
+		// The kernel reads the gid in the machine's byte order.
+		binary.NativeEndian.PutUint32(a.ClientUUID[:4], connData)
 	}
 	callCtx, ok := op.begin(ctx)
 	if !ok {

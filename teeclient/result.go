@@ -112,7 +112,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("teeclient: %s: %v (origin %v)", e.Op, e.Code, e.Origin)
+	s := "teeclient: "
+	if e.Op != "" {
+		s += e.Op + ": "
+	}
+	s += fmt.Sprintf("%v (origin %v)", e.Code, e.Origin)
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

@@ -1,0 +1,10 @@
+//go:build !js && !wasip1
+
+package tzrpc
+
+import "syscall"
+
+const (
+	hostETXTBSY   = syscall.ETXTBSY
+	hostEHOSTDOWN = syscall.EHOSTDOWN
+)
