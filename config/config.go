@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 
@@ -45,7 +46,8 @@ type TA struct {
 	Name string `yaml:"name"`
 	// UUID is the TA's identity in the secure world.
 	UUID teeclient.UUID `yaml:"uuid"`
-	// Builtin names a TA compiled into the simulator (for example "echo").
+	// Builtin names a TA compiled into the simulator (for example "echo");
+	// required with tee: sim, refused otherwise.
 	Builtin string `yaml:"builtin"`
 	// Restart says when a TA that stopped is started again: "always",
 	// "on-failure" (the default) or "never".
@@ -53,6 +55,30 @@ type TA struct {
 	// Mailbox is the size of the shared request buffer in bytes.
 	Mailbox int    `yaml:"mailbox"`
 	Limits  Limits `yaml:"limits"`
+	// Endpoints are created in the TA's directory before it starts, with
+	// the owner and mode given, so that the kernel enforces who may open
+	// them.
+	Endpoints []Endpoint `yaml:"endpoints"`
+	// OnRestart says what happens to the TA's directory when the TA
+	// restarts: "keep" (the default) leaves every node in place, "clear"
+	// empties it back to the declared endpoints.
+	OnRestart string `yaml:"on_restart"`
+	// CAMayModify lets CAs create, rename and delete nodes in the TA's
+	// directory (the kernel still applies the directory's mode). By
+	// default only the TA (through its shadow) may.
+	CAMayModify bool `yaml:"ca_may_modify"`
+}
+
+// Endpoint is a node declared in a TA's directory.
+type Endpoint struct {
+	// Name is the path inside the TA's directory, e.g. "in" or "sub/x".
+	Name string `yaml:"name"`
+	// Kind is "fifo" or "unix" (a UNIX socket node, created when the TA
+	// binds it).
+	Kind  string `yaml:"kind"`
+	Mode  Mode   `yaml:"mode"`
+	Owner string `yaml:"owner"`
+	Group string `yaml:"group"`
 }
 
 // Limits bound what one TA may hold.
@@ -114,6 +140,21 @@ func (c *Config) applyDefaults() {
 		if t.Limits.Descriptors == 0 {
 			t.Limits.Descriptors = DefaultDescriptors
 		}
+		if t.OnRestart == "" {
+			t.OnRestart = "keep"
+		}
+		for j := range t.Endpoints {
+			e := &t.Endpoints[j]
+			if !e.Mode.set {
+				e.Mode = Mode{Perm: 0o600, set: true}
+			}
+			if e.Owner == "" {
+				e.Owner = "0"
+			}
+			if e.Group == "" {
+				e.Group = "0"
+			}
+		}
 	}
 }
 
@@ -153,8 +194,11 @@ func (c *Config) Validate() error {
 			bad(f+".uuid", "%v is also the UUID of tas[%d]", t.UUID, j)
 		}
 		uuids[t.UUID] = i
-		if t.Builtin == "" {
-			bad(f+".builtin", "missing: name the built-in TA to run (for example echo)")
+		switch {
+		case c.TEE == "sim" && t.Builtin == "":
+			bad(f+".builtin", "missing: name the built-in TA the simulator runs (for example echo)")
+		case c.TEE != "sim" && t.Builtin != "":
+			bad(f+".builtin", "%q: built-in TAs run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID", t.Builtin)
 		}
 		switch t.Restart {
 		case "always", "on-failure", "never":
@@ -166,6 +210,35 @@ func (c *Config) Validate() error {
 		}
 		if t.Limits.Descriptors < 1 || t.Limits.Descriptors > MaxDescriptors {
 			bad(f+".limits.descriptors", "%d: want 1 to %d", t.Limits.Descriptors, MaxDescriptors)
+		}
+		if t.OnRestart != "keep" && t.OnRestart != "clear" {
+			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
+		}
+		seen := map[string]bool{}
+		for j, e := range t.Endpoints {
+			ef := fmt.Sprintf("%s.endpoints[%d]", f, j)
+			clean := path.Clean(e.Name)
+			switch {
+			case e.Name == "" || path.IsAbs(e.Name) || clean != e.Name || clean == "." || strings.HasPrefix(clean, "../") || clean == "..":
+				bad(ef+".name", "%q: want a relative path inside the TA's directory, such as in or sub/x", e.Name)
+			case strings.HasPrefix(clean, ".tz/") || clean == ".tz":
+				bad(ef+".name", "%q: .tz is reserved for the status view", e.Name)
+			case seen[clean]:
+				bad(ef+".name", "%q is declared twice", e.Name)
+			}
+			seen[clean] = true
+			if e.Kind != "fifo" && e.Kind != "unix" {
+				bad(ef+".kind", "%q: want fifo or unix", e.Kind)
+			}
+			if e.Mode.Perm&^0o777 != 0 {
+				bad(ef+".mode", "%#o: want permission bits only (0 to 0777)", e.Mode.Perm)
+			}
+			if _, err := LookupUser(e.Owner); err != nil {
+				bad(ef+".owner", "%v", err)
+			}
+			if _, err := LookupGroup(e.Group); err != nil {
+				bad(ef+".group", "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)

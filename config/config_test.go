@@ -38,9 +38,20 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate name", "tas:\n" + ok + "  - name: echo\n    uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", `"echo" is also the name of tas[0]`},
 		{"duplicate uuid", "tas:\n" + ok + "  - name: two\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", "is also the UUID of tas[0]"},
 		{"missing builtin", "tas:\n  - name: e\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n", "builtin: missing"},
+		{"builtin on a device", "tee: /dev/tee0\ntas:\n" + ok, "built-in TAs run only in the simulator"},
 		{"bad restart", "tas:\n" + ok + "    restart: sometimes\n", `restart: "sometimes": want always`},
 		{"small mailbox", "tas:\n" + ok + "    mailbox: 100\n", "mailbox: 100 bytes"},
 		{"negative limit", "tas:\n" + ok + "    limits:\n      descriptors: -1\n", "limits.descriptors: -1"},
+		{"endpoint escapes", "tas:\n" + ok + "    endpoints:\n      - {name: ../x, kind: fifo}\n", `endpoints[0].name: "../x": want a relative path`},
+		{"endpoint absolute", "tas:\n" + ok + "    endpoints:\n      - {name: /in, kind: fifo}\n", `endpoints[0].name: "/in"`},
+		{"endpoint in .tz", "tas:\n" + ok + "    endpoints:\n      - {name: .tz/x, kind: fifo}\n", ".tz is reserved"},
+		{"endpoint twice", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo}\n      - {name: in, kind: unix}\n", `"in" is declared twice`},
+		{"endpoint kind", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: file}\n", `kind: "file": want fifo or unix`},
+		{"endpoint mode", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"4755\"}\n", "want permission bits only"},
+		{"endpoint mode syntax", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: rw}\n", `mode "rw": want an octal mode`},
+		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
+		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},
+		{"on_restart", "tas:\n" + ok + "    on_restart: wipe\n", `on_restart: "wipe": want keep or clear`},
 		{"two documents", "tas:\n" + ok + "---\ntas: []\n", "more than one YAML document"},
 	}
 	for _, tt := range tests {
@@ -53,6 +64,26 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestEndpointDefaults(t *testing.T) {
+	c, err := Parse([]byte("tas:\n  - name: e\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n    endpoints:\n      - {name: in, kind: fifo}\n      - {name: s, kind: unix, mode: \"0666\", owner: nobody, group: \"65534\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.TAs[0].Endpoints
+	if e[0].Mode.Perm != 0o600 || e[0].Owner != "0" || e[0].Group != "0" {
+		t.Errorf("defaults not applied: %+v", e[0])
+	}
+	if e[1].Mode.Perm != 0o666 {
+		t.Errorf("mode %#o, want 0666", e[1].Mode.Perm)
+	}
+	if uid, err := LookupUser(e[1].Owner); err != nil || uid != 65534 {
+		t.Errorf("owner nobody: uid %d, %v", uid, err)
+	}
+	if c.TAs[0].OnRestart != "keep" {
+		t.Errorf("on_restart default %q", c.TAs[0].OnRestart)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -19,7 +20,8 @@ import (
 type secureWorld struct {
 	cmd    *exec.Cmd
 	socket string
-	exited chan error
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done
 }
 
 // startSecureWorld starts `tzbridge secure-world` hosting the configured
@@ -52,12 +54,27 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 		Pdeathsig: syscall.SIGKILL,
 		Setpgid:   true,
 	}
-	if err := cmd.Start(); err != nil {
+	sw := &secureWorld{cmd: cmd, socket: sock, done: make(chan struct{})}
+	// Pdeathsig fires when the *thread* that forked the child exits, and
+	// the Go runtime ends threads (a goroutine that exits while locked to
+	// its thread takes the thread with it — the shadows do). So the fork
+	// happens on a thread locked for the child's whole life.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		sw.err = cmd.Wait()
+		close(sw.done)
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start the simulated secure world: %w", err)
 	}
 	log.Info("secure world started", "tee", "sim", "pid", cmd.Process.Pid, "socket", sock)
-	sw := &secureWorld{cmd: cmd, socket: sock, exited: make(chan error, 1)}
-	go func() { sw.exited <- cmd.Wait() }()
 	return sw, nil
 }
 
@@ -65,13 +82,11 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 func (sw *secureWorld) stop(grace time.Duration) error {
 	_ = sw.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-sw.exited:
-		sw.exited <- err
-		return ignoreSignalExit(err)
+	case <-sw.done:
+		return ignoreSignalExit(sw.err)
 	case <-time.After(grace):
 		_ = sw.cmd.Process.Kill()
-		err := <-sw.exited
-		sw.exited <- err
+		<-sw.done
 		return fmt.Errorf("secure world did not stop within %v; killed", grace)
 	}
 }

@@ -1,13 +1,13 @@
-// Package supervisor is `tzbridge run`: it reads nothing itself but a
-// checked configuration, starts the simulated secure world when no device
-// is configured, prepares each TA's root under the mount, runs one shadow
-// per TA, restarts shadows by policy, and on cancellation stops everything
-// and leaves nothing behind. It is not on the path of a TA's calls.
+// Package supervisor is `tzbridge run`: given a checked configuration, it
+// starts the simulated secure world when no device is configured, mounts
+// the /tz tree with each TA's directory and declared endpoints, runs one
+// shadow per TA, restarts shadows by policy, and on cancellation stops
+// everything and leaves nothing behind. It is not on the path of a TA's
+// calls.
 package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,10 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/tzmediator/tzbridge/config"
-	"github.com/tzmediator/tzbridge/shadow"
-	"github.com/tzmediator/tzbridge/teeclient"
-	"github.com/tzmediator/tzbridge/teeclient/simtee"
+	"github.com/tzmediator/tzbridge/fusefs"
 )
 
 // Options configure a supervisor.
@@ -32,109 +32,74 @@ type Options struct {
 // Run bridges the configured TAs until ctx is done, then shuts down.
 func Run(ctx context.Context, opt Options) error {
 	cfg, log := opt.Config, opt.Logger
-	if cfg.TEE != "sim" {
-		return fmt.Errorf("tee: %q: only the simulator (tee: sim) is supported by this build; see docs/hardware.md", cfg.TEE)
-	}
 	runDir, err := os.MkdirTemp("", "tzbridge-run.")
 	if err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
 	}
 	defer os.RemoveAll(runDir)
 
-	for _, t := range cfg.TAs {
-		root := filepath.Join(cfg.Mount, t.Name)
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return fmt.Errorf("TA %s: root directory: %w", t.Name, err)
-		}
-	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sw, err := startSecureWorld(ctx, opt.Executable, runDir, cfg, log)
+	tee, err := openTEE(ctx, opt.Executable, runDir, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tee.close(log)
+	tc := tee.ctx
+
+	// The tree outlives ctx: it is unmounted only after the shadows have
+	// stopped using it.
+	tree, err := fusefs.Mount(context.WithoutCancel(ctx), fusefs.Options{
+		Mountpoint: cfg.Mount,
+		Logger:     log.With("component", "fusefs"),
+		MayModify:  mayModify,
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := sw.stop(2 * time.Second); err != nil {
-			log.Warn("secure world stopped badly", "err", err)
+		if err := tree.Close(); err != nil {
+			log.Warn("unmount", "mount", cfg.Mount, "err", err)
 		}
 	}()
-	backend, err := simtee.Dial(ctx, sw.socket)
-	if err != nil {
-		return err
-	}
-	tc := teeclient.NewContext(backend)
-	defer tc.Close()
+	log.Info("TA tree mounted", "mount", cfg.Mount)
 
 	var wg sync.WaitGroup
+	defer func() {
+		cancel() // also on an early return: the runners end with ctx
+		wg.Wait()
+	}()
 	for _, t := range cfg.TAs {
-		wg.Go(func() { superviseTA(ctx, tc, cfg.Mount, t, log) })
+		r := &taRunner{cfg: t, tree: tree, tc: tc, log: log.With("ta", t.Name), shadowLog: log, state: "starting", since: time.Now()}
+		opts, err := r.treeOptions()
+		if err != nil {
+			return fmt.Errorf("TA %s: %w", t.Name, err)
+		}
+		root, err := tree.AddTA(t.Name, opts)
+		if err != nil {
+			return fmt.Errorf("TA %s: %w", t.Name, err)
+		}
+		for _, e := range t.Endpoints {
+			r.log.Info("endpoint", "path", filepath.Join(root, e.Name), "kind", e.Kind, "mode", fmt.Sprintf("%#o", e.Mode.Perm), "owner", e.Owner, "group", e.Group)
+		}
+		wg.Go(func() { r.run(ctx, root) })
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case err := <-sw.exited:
-		sw.exited <- err
-		runErr = fmt.Errorf("the simulated secure world exited: %v", err)
-		log.Error("secure world exited", "err", err)
-		cancel()
+	case <-tee.exited():
+		runErr = fmt.Errorf("the simulated secure world exited: %v", tee.sim.err)
+		log.Error("secure world exited", "err", tee.sim.err)
 	}
-	wg.Wait()
 	return runErr
 }
 
-// superviseTA runs the TA's shadow and restarts it by the TA's policy,
-// backing off while it keeps failing.
-func superviseTA(ctx context.Context, tc *teeclient.Context, mount string, t config.TA, log *slog.Logger) {
-	log = log.With("ta", t.Name)
-	const minBackoff, maxBackoff, healthy = 100 * time.Millisecond, 5 * time.Second, 10 * time.Second
-	backoff := minBackoff
-	for restarts := 0; ; restarts++ {
-		sh, err := shadow.New(shadow.Config{
-			Name:           t.Name,
-			UUID:           t.UUID,
-			Root:           filepath.Join(mount, t.Name),
-			Mailbox:        t.Mailbox,
-			MaxDescriptors: t.Limits.Descriptors,
-			Logger:         log,
-		})
-		if err != nil {
-			log.Error("cannot start shadow", "err", err)
-			return
-		}
-		started := time.Now()
-		err = sh.Run(ctx, tc)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err == nil && t.Restart != "always":
-			log.Info("TA exited; not restarting", "restart", t.Restart)
-			return
-		case err != nil && t.Restart == "never":
-			log.Error("TA failed; not restarting", "err", err, "restart", t.Restart)
-			return
-		}
-		if time.Since(started) > healthy {
-			backoff = minBackoff
-		}
-		log.Warn("TA stopped; restarting", "err", errOrNil(err), "in", backoff, "restarts", restarts+1)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-func errOrNil(err error) any {
-	if err == nil {
-		return "exited"
-	}
-	if errors.Is(err, teeclient.ErrorTargetDead) {
-		return "TA died (TEEC_ERROR_TARGET_DEAD)"
-	}
-	return err.Error()
+// mayModify lets only tzbridge itself — the shadows, acting for their TAs —
+// create, rename and delete nodes in a TA's tree; a TA's ca_may_modify
+// setting opens it to CAs. FUSE names the calling thread, so it is mapped
+// to its process first.
+func mayModify(_ string, caller fuse.Caller) bool {
+	pid, err := fusefs.ProcessID(caller.Pid)
+	return err == nil && pid == os.Getpid()
 }

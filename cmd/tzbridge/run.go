@@ -41,6 +41,9 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 				}
 			}
 			for _, t := range cfg.TAs {
+				if t.Builtin == "" {
+					continue // a TA installed on the device
+				}
 				if _, err := builtin.Definition(t.Builtin, t.UUID); err != nil {
 					return fmt.Errorf("%s: TA %s: %w", configPath, t.Name, err)
 				}
