@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -46,9 +47,16 @@ type TA struct {
 	Name string `yaml:"name"`
 	// UUID is the TA's identity in the secure world.
 	UUID teeclient.UUID `yaml:"uuid"`
-	// Builtin names a TA compiled into the simulator (for example "echo");
-	// required with tee: sim, refused otherwise.
+	// Builtin names a TA compiled into the simulator (for example "echo").
 	Builtin string `yaml:"builtin"`
+	// Wasm is a WebAssembly (WASI preview 1) module the simulator runs as
+	// the TA.
+	Wasm string `yaml:"wasm"`
+	// Native is a host-built TA program (for example the C echo TA) that
+	// the simulator drives through the GP entry points.
+	Native string `yaml:"native"`
+	// With tee: sim exactly one of Builtin, Wasm and Native says what the
+	// TA is; on a device, none: the TA is the one installed for its UUID.
 	// Restart says when a TA that stopped is started again: "always",
 	// "on-failure" (the default) or "never".
 	Restart string `yaml:"restart"`
@@ -81,6 +89,20 @@ type Endpoint struct {
 	Group string `yaml:"group"`
 }
 
+// Source says what the simulator runs for the TA: ("builtin", name),
+// ("wasm", file) or ("native", program); ("", "") when none is set.
+func (t TA) Source() (kind, value string) {
+	switch {
+	case t.Builtin != "":
+		return "builtin", t.Builtin
+	case t.Wasm != "":
+		return "wasm", t.Wasm
+	case t.Native != "":
+		return "native", t.Native
+	}
+	return "", ""
+}
+
 // Limits bound what one TA may hold.
 type Limits struct {
 	// Descriptors is the most descriptors the TA may have open at once.
@@ -96,6 +118,18 @@ func Load(path string) (*Config, error) {
 	c, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Files a TA names are relative to the configuration file.
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	for i := range c.TAs {
+		for _, f := range []*string{&c.TAs[i].Wasm, &c.TAs[i].Native} {
+			if *f != "" && !filepath.IsAbs(*f) {
+				*f = filepath.Join(dir, *f)
+			}
+		}
 	}
 	return c, nil
 }
@@ -194,11 +228,22 @@ func (c *Config) Validate() error {
 			bad(f+".uuid", "%v is also the UUID of tas[%d]", t.UUID, j)
 		}
 		uuids[t.UUID] = i
+		kind, _ := t.Source()
+		n := 0
+		for _, v := range []string{t.Builtin, t.Wasm, t.Native} {
+			if v != "" {
+				n++
+			}
+		}
 		switch {
-		case c.TEE == "sim" && t.Builtin == "":
-			bad(f+".builtin", "missing: name the built-in TA the simulator runs (for example echo)")
-		case c.TEE != "sim" && t.Builtin != "":
-			bad(f+".builtin", "%q: built-in TAs run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID", t.Builtin)
+		case c.TEE == "sim" && n == 0:
+			bad(f, "says nothing of what the TA is: give builtin (for example echo), wasm (a .wasm file) or native (a host-built TA program)")
+		case c.TEE == "sim" && n > 1:
+			bad(f, "give only one of builtin, wasm and native")
+		case c.TEE != "sim" && n > 0:
+			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
+		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
+			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)
 		}
 		switch t.Restart {
 		case "always", "on-failure", "never":

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 // secureWorld is the simulator running as a child process.
@@ -43,7 +44,8 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 
 	args := []string{"secure-world", "--listen-fd", "3"}
 	for _, t := range cfg.TAs {
-		args = append(args, "--ta", fmt.Sprintf("%s=%s", t.UUID, t.Builtin))
+		kind, value := t.Source()
+		args = append(args, "--ta", catalog.Spec(t.Name, t.UUID, kind, value))
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.ExtraFiles = []*os.File{lf}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/supervisor"
-	"github.com/tzmediator/tzbridge/ta/builtin"
+	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -41,10 +41,11 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 				}
 			}
 			for _, t := range cfg.TAs {
-				if t.Builtin == "" {
+				kind, value := t.Source()
+				if kind == "" {
 					continue // a TA installed on the device
 				}
-				if _, err := builtin.Definition(t.Builtin, t.UUID); err != nil {
+				if _, err := catalog.Definition(t.Name, t.UUID, kind, value); err != nil {
 					return fmt.Errorf("%s: TA %s: %w", configPath, t.Name, err)
 				}
 			}

@@ -5,14 +5,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/ta/builtin"
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 func newSecureWorldCommand(g *globalFlags) *cobra.Command {
@@ -26,7 +24,7 @@ func newSecureWorldCommand(g *globalFlags) *cobra.Command {
 TEE Client API, the way OP-TEE does behind /dev/teeN. "tzbridge run" starts it
 by itself when the configuration says tee: sim. Run it by hand to drive TAs
 with your own teeclient program.`,
-		Example: `  tzbridge secure-world --socket /tmp/sw.sock --ta 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60=echo`,
+		Example: `  tzbridge secure-world --socket /tmp/sw.sock --ta echo=0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60=builtin:echo`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()
@@ -36,15 +34,11 @@ with your own teeclient program.`,
 			log = log.With("component", "secure-world")
 			var defs []securesim.Definition
 			for _, spec := range tas {
-				id, name, ok := strings.Cut(spec, "=")
-				if !ok {
-					return fmt.Errorf("--ta %q: want UUID=BUILTIN", spec)
-				}
-				uuid, err := teeclient.ParseUUID(id)
+				name, uuid, kind, value, err := catalog.ParseSpec(spec)
 				if err != nil {
-					return fmt.Errorf("--ta %q: %w", spec, err)
+					return fmt.Errorf("--ta %w", err)
 				}
-				d, err := builtin.Definition(name, uuid)
+				d, err := catalog.Definition(name, uuid, kind, value)
 				if err != nil {
 					return fmt.Errorf("--ta %q: %w", spec, err)
 				}
@@ -65,7 +59,7 @@ with your own teeclient program.`,
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "listen on this UNIX socket path")
 	cmd.Flags().IntVar(&listenFD, "listen-fd", -1, "serve an inherited listening socket (used by run)")
-	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host built-in TA BUILTIN at UUID, as UUID=BUILTIN (repeatable)")
+	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host a TA, as NAME=UUID=KIND:VALUE with KIND builtin, wasm or native (repeatable)")
 	return cmd
 }
 
