@@ -1,0 +1,122 @@
+package shadow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/tzrpc"
+)
+
+// ExitError is Run's error when the TA exits with a nonzero status.
+type ExitError struct {
+	TA     string
+	Status int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("shadow %s: TA exited with status %d", e.TA, e.Status)
+}
+
+// Run serves the TA until it exits, fails or ctx is done: it opens a
+// session (parameter 0 carries tzrpc.Version and the mailbox size),
+// registers the mailbox, and then resumes the TA and performs the request
+// it leaves, over and over.
+//
+// Run returns nil when the TA exits with status 0, an *ExitError for
+// another status, an error wrapping the teeclient.Error when the TEE fails
+// (errors.Is(err, teeclient.ErrorTargetDead) after a TA panic), and one
+// wrapping ctx.Err() when ctx ends it. A call the TA is blocked in does not
+// delay that; a TA that ignores the TEE's cancellation request does, as
+// the GP API has no way to abandon a call.
+//
+// However Run ends, every descriptor the TA held is closed, then the
+// session and the mailbox, and the Shadow itself: Run is called once.
+func (s *Shadow) Run(ctx context.Context, tc *teeclient.Context) error {
+	if s.ran.Swap(true) {
+		return fmt.Errorf("shadow %s: already run or closed", s.cfg.Name)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The loop keeps this OS thread to itself and never unlocks it:
+		// the shadow is to enter the TA's network namespace with setns,
+		// which changes a thread, and a locked thread whose goroutine ends
+		// is destroyed rather than handed to other goroutines.
+		runtime.LockOSThread()
+		done <- s.serve(ctx, tc)
+	}()
+	return <-done
+}
+
+func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
+	s.log.Info("shadow starting", "uuid", s.cfg.UUID, "root", s.cfg.Root, "mailbox", s.cfg.Mailbox, "max_descriptors", s.cfg.MaxDescriptors)
+	defer func() {
+		st := s.Stats()
+		attrs := []any{"calls", st.Calls, "bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "errors", st.Errors}
+		switch {
+		case err == nil:
+			s.log.Info("shadow stopped: TA exited", attrs...)
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			s.log.Info("shadow stopped", append(attrs, "why", ctx.Err())...)
+		default:
+			s.log.Error("shadow stopped", append(attrs, "err", err)...)
+		}
+	}()
+	var sess *teeclient.Session
+	var shm *teeclient.SharedMemory
+	defer func() {
+		// Descriptors first: CAs see the TA's endpoints close even while
+		// the TEE takes its time closing the session.
+		s.Close()
+		if sess != nil {
+			if cerr := sess.Close(); cerr != nil {
+				s.log.Warn("close session", "err", cerr)
+			}
+		}
+		if shm != nil {
+			if rerr := shm.Release(); rerr != nil {
+				s.log.Warn("release mailbox", "err", rerr)
+			}
+		}
+	}()
+
+	open := &teeclient.Operation{}
+	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(s.cfg.Mailbox))
+	sess, err = tc.OpenSession(ctx, s.cfg.UUID, teeclient.LoginPublic, 0, open)
+	if err != nil {
+		return s.teeError(ctx, fmt.Sprintf("open session with TA %v", s.cfg.UUID), err)
+	}
+	shm, err = tc.AllocateSharedMemory(s.cfg.Mailbox, teeclient.MemInput|teeclient.MemOutput)
+	if err != nil {
+		return fmt.Errorf("shadow %s: allocate %d-byte mailbox: %w", s.cfg.Name, s.cfg.Mailbox, err)
+	}
+
+	resume := &teeclient.Operation{}
+	for {
+		resume.Params[0] = teeclient.WholeMemref(shm)
+		if err := sess.InvokeCommand(ctx, tzrpc.CmdResume, resume); err != nil {
+			return s.teeError(ctx, "resume TA", err)
+		}
+		exited, status := s.Dispatch(ctx, shm.Buffer)
+		if exited {
+			if status != 0 {
+				return &ExitError{TA: s.cfg.Name, Status: status}
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("shadow %s: stopped: %w", s.cfg.Name, ctx.Err())
+		}
+	}
+}
+
+// teeError wraps the failure of a TEE call; one that ctx cancelled is
+// reported as ctx's error.
+func (s *Shadow) teeError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil && errors.Is(err, teeclient.ErrorCancel) {
+		return fmt.Errorf("shadow %s: stopped: %w", s.cfg.Name, ctx.Err())
+	}
+	return fmt.Errorf("shadow %s: %s: %w", s.cfg.Name, what, err)
+}

@@ -1,0 +1,200 @@
+// Package shadow performs a Trusted Application's POSIX calls in the normal
+// world: it is the TA's "shadow" process side of tzbridge.
+//
+// A Shadow resumes its TA through the GP TEE Client API (Run), takes the
+// POSIX request the TA left in the shared mailbox (see tzrpc), performs it
+// with plain Linux syscalls and writes the result back (Dispatch). CAs thus
+// talk to ordinary kernel FIFOs and sockets; the shadow holds the other end.
+//
+// The TA is not trusted (DESIGN.md, contract 1):
+//
+//   - Descriptors are per-TA virtual numbers (lowest free, from 3 up, at most
+//     Config.MaxDescriptors open, EMFILE beyond); a host descriptor number
+//     never reaches the TA.
+//   - Every path resolves inside Config.Root with openat2(RESOLVE_IN_ROOT |
+//     RESOLVE_NO_MAGICLINKS): "..", absolute paths and symlinks are clamped
+//     to the root, and /proc magic links are refused. Calls that create or
+//     remove a name resolve the parent directory that way and act on the
+//     last element, which may not be "", "." or "..". BIND names a socket
+//     as /proc/self/fd/<parent>/<name> (the kernel takes no directory
+//     descriptor); CONNECT and SENDTO resolve the whole path, which must
+//     end at a socket, and use /proc/self/fd/<socket>, so that a symlink
+//     planted as the last element cannot lead out of the root either.
+//   - Only FIFOs, sockets and directories are TA endpoints for now: OPEN of
+//     a regular file, or O_CREAT of one that does not exist, fails with
+//     EOPNOTSUPP. Directories open read-only (read gives EISDIR).
+//   - Requests are decoded once and validated (tzrpc.Request.Validate plus
+//     the checks here) before anything is done; lengths are capped at the
+//     mailbox's payload capacity, socket options are limited to tzrpc's set
+//     with checked values, POLL entries naming unknown descriptors get
+//     POLLNVAL. A malformed request gets an errno, never a panic.
+//
+// Every host descriptor is held O_NONBLOCK|O_CLOEXEC; whether a call blocks
+// is the TA-visible flag kept in the descriptor table. A call that would
+// block waits in poll(2) on its descriptor and an eventfd that context
+// cancellation signals, so a TA blocked in open, read, accept, connect or
+// poll never stalls shutdown. The shadow holds no descriptor on Go's
+// runtime poller.
+//
+// UNIX socket addresses the TA reads back never show a host path:
+// GETSOCKNAME reports the path the TA bound, GETPEERNAME the path it
+// connected to, and a peer's own name (ACCEPT, RECVFROM) appears as "/x"
+// when it is <root>/x, and as unnamed when it lies outside the root.
+//
+// A call interrupted by its context's cancellation fails EINTR.
+package shadow
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/tzrpc"
+)
+
+// DefaultMaxDescriptors is the descriptor limit of a Config that sets none.
+const DefaultMaxDescriptors = 256
+
+const (
+	// maxDescriptors keeps the table (one slot per descriptor) small.
+	maxDescriptors = 1 << 16
+	// maxMailbox keeps a mailbox well inside tzrpc's 32-bit payload length.
+	maxMailbox = 64 << 20
+)
+
+// Config describes one TA's shadow.
+type Config struct {
+	// Name is the TA's name, for logs and errors.
+	Name string
+	// UUID is the TA to open a session with.
+	UUID teeclient.UUID
+	// Root is the directory the TA's paths resolve in.
+	Root string
+	// Mailbox is the shared mailbox size in bytes; 0 means
+	// tzrpc.DefaultMailbox.
+	Mailbox int
+	// MaxDescriptors caps the TA's open descriptors; 0 means
+	// DefaultMaxDescriptors.
+	MaxDescriptors int
+	// Logger receives start, exit and error records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stats is a snapshot of a shadow's counters.
+type Stats struct {
+	OpenDescriptors int
+	Calls           uint64 // requests dispatched
+	BytesIn         uint64 // bytes the TA read or received
+	BytesOut        uint64 // bytes the TA wrote or sent
+	Errors          uint64 // requests answered with an errno
+}
+
+// Shadow performs one TA's calls. Dispatch calls must not overlap: a Shadow
+// serves one TA, whose calls arrive one at a time.
+type Shadow struct {
+	cfg  Config
+	log  *slog.Logger
+	root int // O_PATH descriptor of cfg.Root
+	fds  fdTable
+
+	// wake is an eventfd every blocking wait polls too; cancellation of
+	// the call's context writes it. wakeMu orders those writes against
+	// Close, so a late write never hits a recycled descriptor number.
+	wakeMu sync.Mutex
+	wake   int
+
+	dispatching atomic.Bool
+	ran         atomic.Bool
+	closeOnce   sync.Once
+
+	// Scratch reused across calls so that a call costs no allocation.
+	payload []byte // detached request payloads
+	pollFds []unix.PollFd
+	pollIdx []int32
+
+	calls, bytesIn, bytesOut, errs atomic.Uint64
+}
+
+// New checks cfg, opens the root and returns a Shadow ready to Run (or to
+// Dispatch requests directly). Close releases it.
+func New(cfg Config) (*Shadow, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("shadow: config has no TA name")
+	}
+	if cfg.Mailbox == 0 {
+		cfg.Mailbox = tzrpc.DefaultMailbox
+	}
+	if cfg.Mailbox < tzrpc.MinMailbox || cfg.Mailbox > maxMailbox {
+		return nil, fmt.Errorf("shadow %s: mailbox of %d bytes, want %d to %d", cfg.Name, cfg.Mailbox, tzrpc.MinMailbox, maxMailbox)
+	}
+	if cfg.MaxDescriptors == 0 {
+		cfg.MaxDescriptors = DefaultMaxDescriptors
+	}
+	if cfg.MaxDescriptors < 1 || cfg.MaxDescriptors > maxDescriptors {
+		return nil, fmt.Errorf("shadow %s: MaxDescriptors %d, want 1 to %d", cfg.Name, cfg.MaxDescriptors, maxDescriptors)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("ta", cfg.Name)
+
+	root, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("shadow %s: open root %s: %w", cfg.Name, cfg.Root, err)
+	}
+	// Fail now, not at the TA's first path, on a kernel without openat2.
+	probe, err := openat2(root, ".", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		unix.Close(root)
+		return nil, fmt.Errorf("shadow %s: openat2 in root %s (Linux 5.6 or later is required): %w", cfg.Name, cfg.Root, err)
+	}
+	unix.Close(probe)
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(root)
+		return nil, fmt.Errorf("shadow %s: eventfd: %w", cfg.Name, err)
+	}
+	return &Shadow{
+		cfg:     cfg,
+		log:     log,
+		root:    root,
+		wake:    wake,
+		fds:     fdTable{max: cfg.MaxDescriptors},
+		payload: make([]byte, 0, 2*tzrpc.MaxPath+2),
+		pollFds: make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
+		pollIdx: make([]int32, 0, tzrpc.MaxPollFDs),
+	}, nil
+}
+
+// Stats returns the current counters. It is safe to call at any time.
+func (s *Shadow) Stats() Stats {
+	return Stats{
+		OpenDescriptors: s.fds.count(),
+		Calls:           s.calls.Load(),
+		BytesIn:         s.bytesIn.Load(),
+		BytesOut:        s.bytesOut.Load(),
+		Errors:          s.errs.Load(),
+	}
+}
+
+// Close closes every descriptor the TA holds (its peers see EOF, EPIPE or
+// ECONNRESET) and the shadow's own. It must not overlap a Dispatch. Run
+// closes the Shadow when it ends.
+func (s *Shadow) Close() error {
+	s.ran.Store(true) // a closed Shadow cannot Run
+	s.closeOnce.Do(func() {
+		s.fds.closeAll()
+		s.wakeMu.Lock()
+		unix.Close(s.wake)
+		s.wake = -1
+		s.wakeMu.Unlock()
+		unix.Close(s.root)
+	})
+	return nil
+}
