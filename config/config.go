@@ -57,6 +57,12 @@ type TA struct {
 	Native string `yaml:"native"`
 	// With tee: sim exactly one of Builtin, Wasm and Native says what the
 	// TA is; on a device, none: the TA is the one installed for its UUID.
+
+	// Listen lists sockets made for a wasm TA before it starts and handed
+	// to it as preopened descriptors, in order (WASI preview 1 cannot
+	// create sockets): tcp://127.0.0.1:7100, udp://127.0.0.1:7101 or
+	// unix:/name.sock (a path inside the TA's directory).
+	Listen []string `yaml:"listen"`
 	// Restart says when a TA that stopped is started again: "always",
 	// "on-failure" (the default) or "never".
 	Restart string `yaml:"restart"`
@@ -244,6 +250,14 @@ func (c *Config) Validate() error {
 			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
 		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
 			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)
+		}
+		if len(t.Listen) > 0 && kind != "wasm" {
+			bad(f+".listen", "only wasm TAs get preopened sockets; other TAs create their own")
+		}
+		for j, l := range t.Listen {
+			if _, _, err := ParseListen(l); err != nil {
+				bad(fmt.Sprintf("%s.listen[%d]", f, j), "%v", err)
+			}
 		}
 		switch t.Restart {
 		case "always", "on-failure", "never":

@@ -54,6 +54,10 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
 		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},
 		{"on_restart", "tas:\n" + ok + "    on_restart: wipe\n", `on_restart: "wipe": want keep or clear`},
+		{"listen on builtin", "tas:\n" + ok + "    listen: [tcp://127.0.0.1:7100]\n", "only wasm TAs get preopened sockets"},
+		{"listen no port", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [tcp://127.0.0.1]\n", "listen[0]: \"tcp://127.0.0.1\": want tcp://IP:PORT"},
+		{"listen scheme", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [sctp://1.2.3.4:5]\n", "want tcp://IP:PORT, udp://IP:PORT or unix:/PATH"},
+		{"listen unix relative", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [unix:a/../b]\n", "want unix:/name.sock"},
 		{"two documents", "tas:\n" + ok + "---\ntas: []\n", "more than one YAML document"},
 	}
 	for _, tt := range tests {
