@@ -44,8 +44,7 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 
 	args := []string{"secure-world", "--listen-fd", "3"}
 	for _, t := range cfg.TAs {
-		kind, value := t.Source()
-		args = append(args, "--ta", catalog.Spec(t.Name, t.UUID, kind, value))
+		args = append(args, "--ta", catalog.FromConfig(t).Spec())
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.ExtraFiles = []*os.File{lf}

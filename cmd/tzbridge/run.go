@@ -41,11 +41,10 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 				}
 			}
 			for _, t := range cfg.TAs {
-				kind, value := t.Source()
-				if kind == "" {
+				if kind, _ := t.Source(); kind == "" {
 					continue // a TA installed on the device
 				}
-				if _, err := catalog.Definition(t.Name, t.UUID, kind, value); err != nil {
+				if _, err := catalog.Definition(catalog.FromConfig(t)); err != nil {
 					return fmt.Errorf("%s: TA %s: %w", configPath, t.Name, err)
 				}
 			}

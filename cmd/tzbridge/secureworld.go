@@ -34,11 +34,11 @@ with your own teeclient program.`,
 			log = log.With("component", "secure-world")
 			var defs []securesim.Definition
 			for _, spec := range tas {
-				name, uuid, kind, value, err := catalog.ParseSpec(spec)
+				ta, err := catalog.ParseSpec(spec)
 				if err != nil {
 					return fmt.Errorf("--ta %w", err)
 				}
-				d, err := catalog.Definition(name, uuid, kind, value)
+				d, err := catalog.Definition(ta)
 				if err != nil {
 					return fmt.Errorf("--ta %q: %w", spec, err)
 				}

@@ -4,10 +4,12 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
@@ -20,20 +22,36 @@ var builtins = map[string]func(teeclient.UUID) securesim.Definition{
 	"faulty": faulty.Definition,
 }
 
-// Definition returns the TA of the given kind ("builtin", "wasm" or
-// "native") and value (a name or a file), hosted at uuid under name.
-func Definition(name string, uuid teeclient.UUID, kind, value string) (securesim.Definition, error) {
-	switch kind {
+// TA is what the secure world needs to host one TA.
+type TA struct {
+	Name string         `json:"name"`
+	UUID teeclient.UUID `json:"uuid"`
+	// Kind is "builtin", "wasm" or "native"; Value the name or the file.
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// Listen are a wasm TA's preopened sockets (see config.TA.Listen).
+	Listen []string `json:"listen,omitempty"`
+}
+
+// FromConfig describes a configured TA.
+func FromConfig(t config.TA) TA {
+	kind, value := t.Source()
+	return TA{Name: t.Name, UUID: t.UUID, Kind: kind, Value: value, Listen: t.Listen}
+}
+
+// Definition returns the definition the secure world hosts for t.
+func Definition(t TA) (securesim.Definition, error) {
+	switch t.Kind {
 	case "builtin":
-		def, ok := builtins[value]
+		def, ok := builtins[t.Value]
 		if !ok {
-			return securesim.Definition{}, fmt.Errorf("no built-in TA %q (have: %s)", value, strings.Join(Builtins(), ", "))
+			return securesim.Definition{}, fmt.Errorf("no built-in TA %q (have: %s)", t.Value, strings.Join(Builtins(), ", "))
 		}
-		d := def(uuid)
-		d.Name = name
+		d := def(t.UUID)
+		d.Name = t.Name
 		return d, nil
 	}
-	return securesim.Definition{}, fmt.Errorf("TA %s: %s TAs are not supported by this build", name, kind)
+	return securesim.Definition{}, fmt.Errorf("TA %s: %s TAs are not supported by this build", t.Name, t.Kind)
 }
 
 // Builtins lists the built-in TAs.
@@ -46,25 +64,37 @@ func Builtins() []string {
 	return n
 }
 
-// Spec is how the supervisor names a TA to the secure-world process:
-// NAME=UUID=KIND:VALUE.
-func Spec(name string, uuid teeclient.UUID, kind, value string) string {
-	return name + "=" + uuid.String() + "=" + kind + ":" + value
+// Spec is how the supervisor names a TA to the secure-world process: JSON.
+func (t TA) Spec() string {
+	b, _ := json.Marshal(t) // only strings and a UUID: cannot fail
+	return string(b)
 }
 
-// ParseSpec reads a Spec.
-func ParseSpec(s string) (name string, uuid teeclient.UUID, kind, value string, err error) {
+// ParseSpec reads a Spec, or the short form NAME=UUID=KIND:VALUE meant for
+// people starting the secure world by hand.
+func ParseSpec(s string) (TA, error) {
+	var t TA
+	if strings.HasPrefix(s, "{") {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&t); err != nil {
+			return t, fmt.Errorf("%q: %w", s, err)
+		}
+		return t, nil
+	}
 	parts := strings.SplitN(s, "=", 3)
 	if len(parts) != 3 {
-		return "", uuid, "", "", fmt.Errorf("%q: want NAME=UUID=KIND:VALUE, e.g. echo=0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60=builtin:echo", s)
+		return t, fmt.Errorf("%q: want NAME=UUID=KIND:VALUE, e.g. echo=0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60=builtin:echo", s)
 	}
-	name = parts[0]
-	if uuid, err = teeclient.ParseUUID(parts[1]); err != nil {
-		return "", uuid, "", "", fmt.Errorf("%q: %w", s, err)
+	t.Name = parts[0]
+	var err error
+	if t.UUID, err = teeclient.ParseUUID(parts[1]); err != nil {
+		return t, fmt.Errorf("%q: %w", s, err)
 	}
-	kind, value, ok := strings.Cut(parts[2], ":")
-	if !ok || value == "" {
-		return "", uuid, "", "", fmt.Errorf("%q: want KIND:VALUE after the UUID (builtin:echo, wasm:/path/ta.wasm, native:/path/ta)", s)
+	var ok bool
+	t.Kind, t.Value, ok = strings.Cut(parts[2], ":")
+	if !ok || t.Value == "" {
+		return t, fmt.Errorf("%q: want KIND:VALUE after the UUID (builtin:echo, wasm:/path/ta.wasm, native:/path/ta)", s)
 	}
-	return name, uuid, kind, value, nil
+	return t, nil
 }
