@@ -80,9 +80,13 @@ func echoConfig(mount string) string {
 // and checked at the end of the test, also when the test fails.
 func startBridge(t *testing.T, configYAML string, ready func(mount string) bool) *bridge {
 	t.Helper()
-	dir := t.TempDir()
-	mount := filepath.Join(dir, "tz")
-	cfgPath := filepath.Join(dir, "config.yaml")
+	return startBridgeAt(t, filepath.Join(t.TempDir(), "tz"), configYAML, ready)
+}
+
+// startBridgeAt is startBridge with the tree at mount.
+func startBridgeAt(t *testing.T, mount, configYAML string, ready func(mount string) bool) *bridge {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(configYAML, "%[1]s", mount)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,11 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newRunCommand(g), newSecureWorldCommand(g), newTEEInfoCommand(), newVersionCommand())
+	root.AddCommand(newRunCommand(g))
+	root.AddCommand(newStatusCommand())
+	root.AddCommand(newTEEInfoCommand())
+	root.AddCommand(newSecureWorldCommand(g))
+	root.AddCommand(newVersionCommand())
 	return root
 }
 
