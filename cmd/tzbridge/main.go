@@ -45,6 +45,7 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newRunCommand(g))
 	root.AddCommand(newStatusCommand())
+	root.AddCommand(newCheckCommand())
 	root.AddCommand(newTEEInfoCommand())
 	root.AddCommand(newSecureWorldCommand(g))
 	root.AddCommand(newVersionCommand())

@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/supervisor"
-	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 func newRunCommand(g *globalFlags) *cobra.Command {
@@ -30,7 +28,7 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Load(configPath)
+			cfg, err := loadConfig(configPath)
 			if err != nil {
 				return err
 			}
@@ -38,14 +36,6 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 				cfg.Mount = mount
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--mount: %w", err)
-				}
-			}
-			for _, t := range cfg.TAs {
-				if kind, _ := t.Source(); kind == "" {
-					continue // a TA installed on the device
-				}
-				if _, err := catalog.Definition(catalog.FromConfig(t)); err != nil {
-					return fmt.Errorf("%s: TA %s: %w", configPath, t.Name, err)
 				}
 			}
 			exe, err := os.Executable()

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/ta/catalog"
+)
+
+func newCheckCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Validate a configuration without starting anything",
+		Long: `check reads the configuration as "tzbridge run" would and reports every
+problem it finds — unknown fields, bad values, TAs the simulator cannot
+run — naming the file and the field. It starts nothing and changes nothing.`,
+		Example: "  tzbridge check --config configs/echo.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d TAs, mount %s, tee %s)\n", configPath, len(cfg.TAs), cfg.Mount, cfg.TEE)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+// loadConfig reads and checks a configuration, including that the
+// simulator can run every TA it names — what run checks before starting.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range cfg.TAs {
+		if kind, _ := t.Source(); kind == "" {
+			continue // a TA installed on the device
+		}
+		if _, err := catalog.Definition(catalog.FromConfig(t)); err != nil {
+			return nil, fmt.Errorf("%s: tas[%d] (%s): %w", path, i, t.Name, err)
+		}
+	}
+	return cfg, nil
+}
