@@ -80,6 +80,9 @@ type conn struct {
 	nextShm uint64
 	cancels map[uint32]context.CancelFunc // by cancel id, for calls in progress
 	calls   sync.WaitGroup
+
+	doorbells []*doorbell // guarded by mu
+	bells     sync.WaitGroup
 }
 
 func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
@@ -91,8 +94,20 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		s.log.Warn("secure world: dropping client", "err", err)
 	}
 	// Like the kernel on close(2) of a TEE descriptor: the client's sessions
-	// close (cancelling what they run), then its shared memory goes.
+	// close (cancelling what they run), then its shared memory goes. The
+	// doorbells take no new calls from now on.
+	cn.mu.Lock()
+	bells := cn.doorbells
+	cn.doorbells = nil
+	cn.mu.Unlock()
+	for _, d := range bells {
+		d.bell.Close()
+	}
 	s.host.CloseOwner(cn)
+	cn.bells.Wait()
+	for _, d := range bells {
+		d.mem.remove()
+	}
 	cn.calls.Wait()
 	cn.mu.Lock()
 	for id, m := range cn.shms {
@@ -141,7 +156,7 @@ func (cn *conn) readLoop(ctx context.Context) error {
 			closeAll(fds)
 			return err
 		}
-		if m.Kind != simwire.KindShmAdd && len(fds) > 0 {
+		if m.Kind != simwire.KindShmAdd && m.Kind != simwire.KindDoorbell && len(fds) > 0 {
 			closeAll(fds)
 			return fmt.Errorf("descriptors sent with a %v message", m.Kind)
 		}
@@ -210,6 +225,38 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		cn.shms[m.ShmID] = sm
 		cn.mu.Unlock()
 		cn.reply(&m)
+	case simwire.KindDoorbell:
+		if len(fds) != 1 || m.Size != simwire.DoorbellSize {
+			closeAll(fds)
+			m.Status = uint32(unix.EINVAL)
+			cn.reply(&m)
+			return nil
+		}
+		sm, err := mapSharedMem(fds[0], m.Size)
+		if err != nil {
+			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+			m.Status = uint32(unix.EINVAL)
+			cn.reply(&m)
+			return nil
+		}
+		cn.mu.Lock()
+		if len(cn.doorbells) >= maxDoorbells {
+			cn.mu.Unlock()
+			sm.remove()
+			m.Status = uint32(unix.ENOSPC)
+			cn.reply(&m)
+			return nil
+		}
+		d := &doorbell{cn: cn, mem: sm, bell: simwire.NewDoorbell(sm.mem)}
+		cn.doorbells = append(cn.doorbells, d)
+		m.ShmID = uint64(len(cn.doorbells))
+		cn.bells.Add(1)
+		cn.mu.Unlock()
+		go func() {
+			defer cn.bells.Done()
+			d.serve(ctx)
+		}()
+		cn.reply(&m)
 	case simwire.KindShmRemove:
 		cn.mu.Lock()
 		sm := cn.shms[m.ShmID]
@@ -222,30 +269,13 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		}
 		cn.reply(&m)
 	case simwire.KindOpen, simwire.KindInvoke:
-		callCtx, cancel := context.WithCancel(ctx)
-		cn.mu.Lock()
-		if _, dup := cn.cancels[m.CancelID]; dup && m.CancelID != 0 {
-			cn.mu.Unlock()
-			cancel()
-			m.Status = uint32(unix.EBUSY)
+		callCtx, end, ok := cn.begin(ctx, &m)
+		if !ok {
 			cn.reply(&m)
 			return nil
 		}
-		if m.CancelID != 0 {
-			cn.cancels[m.CancelID] = cancel
-		}
-		cn.calls.Add(1)
-		cn.mu.Unlock()
 		go func() {
-			defer cn.calls.Done()
-			defer func() {
-				cn.mu.Lock()
-				if m.CancelID != 0 {
-					delete(cn.cancels, m.CancelID)
-				}
-				cn.mu.Unlock()
-				cancel()
-			}()
+			defer end()
 			cn.call(callCtx, &m)
 			cn.reply(&m)
 		}()
@@ -270,6 +300,34 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		return fmt.Errorf("unexpected %v", m.Kind)
 	}
 	return nil
+}
+
+// begin registers a call's cancel id, so that a KindCancel finds it. It
+// fails, setting m.Status, when the id is in use by another call.
+func (cn *conn) begin(ctx context.Context, m *simwire.Msg) (context.Context, func(), bool) {
+	callCtx, cancel := context.WithCancel(ctx)
+	cn.mu.Lock()
+	if _, dup := cn.cancels[m.CancelID]; dup && m.CancelID != 0 {
+		cn.mu.Unlock()
+		cancel()
+		m.Status = uint32(unix.EBUSY)
+		return nil, nil, false
+	}
+	if m.CancelID != 0 {
+		cn.cancels[m.CancelID] = cancel
+	}
+	cn.calls.Add(1)
+	cn.mu.Unlock()
+	id := m.CancelID
+	return callCtx, func() {
+		cn.mu.Lock()
+		if id != 0 {
+			delete(cn.cancels, id)
+		}
+		cn.mu.Unlock()
+		cancel()
+		cn.calls.Done()
+	}, true
 }
 
 // call runs an open or invoke with its memrefs mapped onto shared memory,

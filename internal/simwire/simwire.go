@@ -26,12 +26,13 @@ const (
 	KindInvoke    Kind = 4
 	KindCancel    Kind = 5
 	KindClose     Kind = 6
+	KindDoorbell  Kind = 7 // register the doorbell memfd passed with SCM_RIGHTS; reply carries its id
 
 	ReplyBit Kind = 0x80
 )
 
 func (k Kind) String() string {
-	names := [...]string{1: "shm-add", 2: "shm-remove", 3: "open", 4: "invoke", 5: "cancel", 6: "close"}
+	names := [...]string{1: "shm-add", 2: "shm-remove", 3: "open", 4: "invoke", 5: "cancel", 6: "close", 7: "doorbell"}
 	base := k &^ ReplyBit
 	if base >= 1 && int(base) < len(names) {
 		if k&ReplyBit != 0 {
@@ -57,6 +58,7 @@ var bodySize = [...]int{
 	KindInvoke:    4*5 + 4 + paramsSize,           // session, func, cancel id, ret, origin, pad, params
 	KindCancel:    8,                              // session, cancel id
 	KindClose:     4,                              // session
+	KindDoorbell:  16,                             // size, id (in ShmID)
 }
 
 // MaxSize is the largest message; receive buffers need no more.
@@ -92,7 +94,7 @@ func (m *Msg) Append(b []byte) []byte {
 	b = le.AppendUint32(b, m.Status)
 	b = le.AppendUint32(b, 0)
 	switch m.Kind &^ ReplyBit {
-	case KindShmAdd:
+	case KindShmAdd, KindDoorbell:
 		b = le.AppendUint64(b, m.Size)
 		b = le.AppendUint64(b, m.ShmID)
 	case KindShmRemove:
@@ -150,7 +152,7 @@ func Unmarshal(b []byte) (Msg, error) {
 		return m, fmt.Errorf("%w: reserved header field set", ErrMalformed)
 	}
 	base := m.Kind &^ ReplyBit
-	if m.Kind&^(ReplyBit|0x7f) != 0 || base < KindShmAdd || base > KindClose {
+	if m.Kind&^(ReplyBit|0x7f) != 0 || base < KindShmAdd || base > KindDoorbell {
 		return m, fmt.Errorf("%w: unknown kind %d", ErrMalformed, uint32(m.Kind))
 	}
 	if m.Kind&ReplyBit == 0 && m.Status != 0 {
@@ -162,7 +164,7 @@ func Unmarshal(b []byte) (Msg, error) {
 	}
 	var err error
 	switch base {
-	case KindShmAdd:
+	case KindShmAdd, KindDoorbell:
 		m.Size = le.Uint64(body)
 		m.ShmID = le.Uint64(body[8:])
 	case KindShmRemove:

@@ -208,7 +208,7 @@ func TestKindString(t *testing.T) {
 		simwire.KindClose | simwire.ReplyBit:  "close-reply",
 		simwire.KindInvoke | simwire.ReplyBit: "invoke-reply",
 		0:                                     "kind(0)",
-		7:                                     "kind(7)",
+		8:                                     "kind(8)",
 		simwire.ReplyBit:                      "kind(128)",
 	} {
 		if got := k.String(); got != want {

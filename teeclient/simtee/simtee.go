@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -29,6 +30,14 @@ type Backend struct {
 	pending map[uint32]chan simwire.Msg
 	err     error // set once the connection is lost
 	done    chan struct{}
+
+	// Doorbells for the invoke fast path (doorbell.go): idle ones, and
+	// all of them, to be woken when the connection is lost.
+	bellMu  sync.Mutex
+	idle    []*bell
+	bells   []*bell
+	noBells bool // the secure world refused one: use the socket
+	lost    atomic.Bool
 }
 
 var _ teeclient.Backend = (*Backend)(nil)
@@ -81,6 +90,7 @@ func (b *Backend) readLoop() {
 	b.mu.Unlock()
 	close(b.done)
 	b.c.Close()
+	b.wakeBells()
 }
 
 // roundTrip sends m (with fd, if fd >= 0) and waits for its reply. When
@@ -158,8 +168,14 @@ func (b *Backend) OpenSession(ctx context.Context, a *teeclient.OpenArgs) error 
 	return nil
 }
 
-// Invoke implements teeclient.Backend.
+// Invoke implements teeclient.Backend. It takes the doorbell fast path
+// when one is free, and the socket otherwise.
 func (b *Backend) Invoke(ctx context.Context, a *teeclient.InvokeArgs) error {
+	if d := b.getBell(); d != nil {
+		err := b.invokeBell(ctx, d, a)
+		b.putBell(d)
+		return err
+	}
 	m := simwire.Msg{Kind: simwire.KindInvoke, Session: a.Session, Func: a.Func, CancelID: a.CancelID, Params: a.Params}
 	r, err := b.roundTrip(ctx, &m, -1)
 	if err != nil {
@@ -243,7 +259,11 @@ func (m *sharedMem) Release() error {
 // Close implements teeclient.Backend: the secure world closes every session
 // and frees every shared block of this connection.
 func (b *Backend) Close() error {
+	// Before the socket goes: a doorbell reply that races with the close
+	// must not be taken.
+	b.lost.Store(true)
 	err := b.c.Close()
 	<-b.done
+	b.closeBells()
 	return err
 }

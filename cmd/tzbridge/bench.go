@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tzmediator/tzbridge/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	var (
+		opt        bench.Options
+		sizes      string
+		transports string
+		bulk       string
+		configPath string
+		jsonOut    bool
+		chart      string
+		peer       string
+		noProgress bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the bridge: CA↔TA round trips against CA↔CA, throughput, the null call",
+		Long: `bench reproduces the TZmediator paper's measurement. For each transport
+(named pipes, UNIX, TCP and UDP sockets) it times the round trip of a message
+between one client and the echo TA through "tzbridge run" (bridged), and
+between the same client and a plain echo server in another process (direct),
+in alternating rounds of one run, and reports p50/p90/p99 and the ratio
+bridged/direct. Then a bulk transfer each way, and the null call: one RESUME
+of a TA whose POSIX call costs nothing.
+
+It starts its own "tzbridge run" with the demo configuration on a temporary
+mount, so it needs root, and the echo TA's ports (TCP 7000, UDP 7001) free:
+stop a running demo first.`,
+		Example: `  tzbridge bench
+  tzbridge bench --sizes 64,4096,65536,1048576 --chart bench.png
+  tzbridge bench --json > bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if peer != "" {
+				// The direct peer: serve until the bench closes stdin.
+				if err := bench.StartPeer(peer, os.Stdout); err != nil {
+					return err
+				}
+				_, _ = io.Copy(io.Discard, os.Stdin)
+				return nil
+			}
+			var err error
+			if opt.Sizes, err = bench.ParseSizes(sizes); err != nil {
+				return fmt.Errorf("--sizes: %w", err)
+			}
+			opt.Transports = splitList(transports)
+			if transports == "none" {
+				opt.Transports = []string{}
+			}
+			opt.BulkTransports = splitList(bulk)
+			if opt.BulkTransports == nil {
+				opt.BulkTransports = []string{}
+			}
+			if configPath != "" {
+				b, err := os.ReadFile(configPath)
+				if err != nil {
+					return err
+				}
+				opt.Config = string(b)
+			}
+			if chart != "" {
+				if ext := strings.ToLower(filepath.Ext(chart)); ext != ".png" && ext != ".svg" {
+					return fmt.Errorf("--chart %s: want a .png or .svg file", chart)
+				}
+			}
+			var bar *barProgress
+			if !noProgress && term.IsTerminal(int(os.Stderr.Fd())) {
+				bar = &barProgress{}
+				opt.Progress = bar
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := bench.Run(ctx, opt)
+			if bar != nil {
+				bar.finish()
+			}
+			if err != nil {
+				return err
+			}
+			if chart != "" {
+				if err := bench.WriteChart(rep, chart); err != nil {
+					return fmt.Errorf("--chart: %w", err)
+				}
+				rep.Notes = append(rep.Notes, "chart written to "+chart)
+			}
+			out := cmd.OutOrStdout()
+			if jsonOut {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			return rep.WriteTable(out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&sizes, "sizes", "4096", "message sizes in bytes, comma-separated; K and M suffixes allowed (64 B … 1M; UDP is capped at 65507)")
+	f.StringVar(&transports, "transports", "fifo,unix,tcp,udp", "transports to measure, or none")
+	f.IntVar(&opt.Samples, "samples", bench.DefaultSamples, "round trips timed each way per transport and size")
+	f.IntVar(&opt.Warmup, "warmup", bench.DefaultWarmup, "untimed round trips each way first")
+	f.IntVar(&opt.Rounds, "rounds", bench.DefaultRounds, "alternations between direct and bridged")
+	f.Int64Var(&opt.BulkBytes, "bulk", bench.DefaultBulkBytes, "bytes per bulk transfer (negative: none)")
+	f.StringVar(&bulk, "bulk-transports", "fifo,unix,tcp", "transports given a bulk transfer")
+	f.IntVar(&opt.NullCalls, "null-calls", bench.DefaultNullCalls, "null calls timed (negative: none)")
+	f.StringVar(&configPath, "config", "", "bridge configuration (default: the demo, configs/echo.yaml)")
+	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
+	f.StringVar(&chart, "chart", "", "also draw the latencies into this .png or .svg file")
+	f.BoolVar(&noProgress, "no-progress", false, "no progress bar")
+	f.StringVar(&peer, "peer", "", "run as the direct echo peer in DIR (used by bench itself)")
+	_ = f.MarkHidden("peer")
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// barProgress draws the run's progress on stderr.
+type barProgress struct {
+	bar *progressbar.ProgressBar
+}
+
+func (b *barProgress) Start(total int64) {
+	b.bar = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100_000_000),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (b *barProgress) Add(n int64, what string) {
+	if b.bar == nil {
+		return
+	}
+	b.bar.Describe(fmt.Sprintf("%-16s", what))
+	_ = b.bar.Add64(n)
+}
+
+func (b *barProgress) finish() {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+		_ = b.bar.Clear()
+	}
+}

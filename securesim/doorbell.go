@@ -1,0 +1,63 @@
+package securesim
+
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/internal/simwire"
+)
+
+// maxDoorbells bounds the doorbells (and so the goroutines) one client
+// may register.
+const maxDoorbells = 64
+
+// doorbell serves invokes posted on one doorbell page (simwire.Doorbell):
+// the fast path, with no socket message and no goroutine per call. Each
+// invoke is handled exactly as one that came on the socket: the same
+// checks, the same cancel-id registration, the same Host.Invoke.
+type doorbell struct {
+	cn   *conn
+	mem  *sharedMem
+	bell *simwire.Doorbell
+}
+
+func (d *doorbell) serve(ctx context.Context) {
+	var spin simwire.Spinner
+	posted := func(s uint32) bool { return s == simwire.StatePosted }
+	// The connection's end closes the doorbell (serveConn), which wakes
+	// this loop; ctx, which ends the connection, is looked at too.
+	closed := func() bool { return d.bell.Closed() || ctx.Err() != nil }
+	var raw [simwire.InvokeSize]byte
+	for {
+		if !d.bell.Wait(&spin, false, posted, closed, nil) {
+			return
+		}
+		// A private copy: the client may rewrite the page at any time.
+		copy(raw[:], d.bell.Msg())
+		m, err := simwire.Unmarshal(raw[:])
+		if err == nil && m.Kind != simwire.KindInvoke {
+			err = simwire.ErrMalformed
+		}
+		if err != nil {
+			m = simwire.Msg{Kind: simwire.KindInvoke, Tag: m.Tag, Status: uint32(unix.EINVAL)}
+			d.reply(&m)
+			continue
+		}
+		callCtx, end, ok := d.cn.begin(ctx, &m)
+		if !ok {
+			d.reply(&m)
+			continue
+		}
+		d.bell.Post(simwire.StateRunning, false)
+		d.cn.call(callCtx, &m)
+		end()
+		d.reply(&m)
+	}
+}
+
+func (d *doorbell) reply(m *simwire.Msg) {
+	m.Kind |= simwire.ReplyBit
+	m.Append(d.bell.Msg()[:0])
+	d.bell.Post(simwire.StateDone, false)
+}
