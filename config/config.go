@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,6 +30,10 @@ const (
 	MinMailbox         = 8 << 10
 	MaxMailbox         = 16 << 20
 	MaxDescriptors     = 65536
+	DefaultUser        = "root"
+	DefaultGroup       = "root"
+	// MinMemory is the smallest memory limit a shadow process runs with.
+	MinMemory = 64 << 20
 )
 
 // Config is a whole configuration file.
@@ -81,6 +86,94 @@ type TA struct {
 	// directory (the kernel still applies the directory's mode). By
 	// default only the TA (through its shadow) may.
 	CAMayModify bool `yaml:"ca_may_modify"`
+
+	// The TA's shadow is a process of its own (`tzbridge shadow`), run as
+	// User and Group (names or numbers; default root), with
+	// RLIMIT_NOFILE set from Limits.Descriptors plus room for the
+	// shadow's own descriptors, no core dumps, and no capabilities beyond
+	// those it needs: CAP_DAC_OVERRIDE only when a declared endpoint's
+	// owner and mode would otherwise lock the shadow out, and
+	// CAP_NET_BIND_SERVICE only with PrivilegedPorts. A shadow that is
+	// not root needs the mount point's parent directories to be
+	// searchable by User.
+	User  string `yaml:"user"`
+	Group string `yaml:"group"`
+	// PrivilegedPorts lets the TA bind ports below 1024 (the shadow
+	// keeps CAP_NET_BIND_SERVICE). Default false. Proxy addresses below
+	// 1024 need no such thing: tzbridge run binds them itself.
+	PrivilegedPorts bool `yaml:"privileged_ports"`
+
+	// Netns gives the TA a network namespace of its own, named tz-<name>
+	// (so that `ip netns exec tz-<name> …` enters it), holding only lo;
+	// its shadow runs in it and every socket the TA makes is made there.
+	// Default true; false runs the shadow in the host's namespace.
+	Netns *bool `yaml:"netns"`
+	// HostAccess lets a TA in its own namespace reach services of the
+	// host namespace: true for every destination, or a list of
+	// tcp://IP:PORT and udp://IP:PORT. The TA's connect to such a
+	// destination is made with a socket from the host namespace (no
+	// relay). Default none: the TA reaches nothing outside its namespace.
+	// Unconnected UDP (sendto without connect) stays in the namespace.
+	HostAccess HostAccess `yaml:"host_access"`
+	// Proxies are the addresses at which CAs in the host namespace reach
+	// the TA's sockets: each maps a listen address, made by tzbridge run
+	// in the host namespace, to the address the TA binds ("to"), e.g.
+	// {listen: tcp://127.0.0.1:7000, to: tcp://127.0.0.1:7000} or
+	// {listen: unix:/run/echo.sock, to: unix:/echo.sock} (to: a path in
+	// the TA's directory). Left out, every TCP and UDP address the TA
+	// binds with a nonzero port is published as it is: bound in the host
+	// namespace on the TA's behalf, as if the TA had no namespace of its
+	// own. An empty list publishes nothing: the TA's TCP and UDP sockets
+	// are then reachable only from inside its namespace. See package
+	// sockproxy.
+	Proxies []Proxy `yaml:"proxies"`
+}
+
+// NetnsEnabled reports whether the TA gets a network namespace of its own.
+func (t TA) NetnsEnabled() bool { return t.Netns == nil || *t.Netns }
+
+// Proxy maps an address in the host namespace to one the TA binds.
+type Proxy struct {
+	// Listen is where CAs connect: tcp://IP:PORT, udp://IP:PORT, or
+	// unix:/PATH (a host path, outside the mount).
+	Listen string `yaml:"listen"`
+	// To is the TA's address: tcp://IP:PORT or udp://IP:PORT as the TA
+	// binds it in its namespace (the same network and IP family as
+	// Listen), or unix:/PATH inside the TA's directory.
+	To string `yaml:"to"`
+}
+
+// HostAccess is a TA's host_access: true, or a list of destinations.
+type HostAccess struct {
+	// All lets every destination through.
+	All bool
+	// Addrs are the destinations let through: tcp://IP:PORT or
+	// udp://IP:PORT.
+	Addrs []string
+}
+
+// Any reports whether anything is let through.
+func (h HostAccess) Any() bool { return h.All || len(h.Addrs) > 0 }
+
+// UnmarshalYAML accepts a boolean or a list of addresses.
+func (h *HostAccess) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var all bool
+		if err := n.Decode(&all); err != nil {
+			return fmt.Errorf("line %d: host_access %q: want true, false or a list of tcp://IP:PORT and udp://IP:PORT", n.Line, n.Value)
+		}
+		*h = HostAccess{All: all}
+		return nil
+	case yaml.SequenceNode:
+		var addrs []string
+		if err := n.Decode(&addrs); err != nil {
+			return err
+		}
+		*h = HostAccess{Addrs: addrs}
+		return nil
+	}
+	return fmt.Errorf("line %d: host_access: want true, false or a list of tcp://IP:PORT and udp://IP:PORT", n.Line)
 }
 
 // Endpoint is a node declared in a TA's directory.
@@ -113,6 +206,10 @@ func (t TA) Source() (kind, value string) {
 type Limits struct {
 	// Descriptors is the most descriptors the TA may have open at once.
 	Descriptors int `yaml:"descriptors"`
+	// Memory caps the shadow process's data segment (RLIMIT_DATA, which
+	// counts its heap), in bytes; 0 (the default) sets no limit. At least
+	// MinMemory.
+	Memory int64 `yaml:"memory"`
 }
 
 // Load reads and checks the file at path.
@@ -183,6 +280,16 @@ func (c *Config) applyDefaults() {
 		if t.OnRestart == "" {
 			t.OnRestart = "keep"
 		}
+		if t.User == "" {
+			t.User = DefaultUser
+		}
+		if t.Group == "" {
+			t.Group = DefaultGroup
+		}
+		if t.Netns == nil {
+			on := true
+			t.Netns = &on
+		}
 		for j := range t.Endpoints {
 			e := &t.Endpoints[j]
 			if !e.Mode.set {
@@ -217,6 +324,7 @@ func (c *Config) Validate() error {
 	}
 	names := map[string]int{}
 	uuids := map[teeclient.UUID]int{}
+	listens := map[string]string{} // proxy listen address → the field that has it
 	for i, t := range c.TAs {
 		f := fmt.Sprintf("tas[%d]", i)
 		if t.Name != "" {
@@ -273,6 +381,24 @@ func (c *Config) Validate() error {
 		if t.OnRestart != "keep" && t.OnRestart != "clear" {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
 		}
+		if t.Limits.Memory != 0 && t.Limits.Memory < MinMemory {
+			bad(f+".limits.memory", "%d bytes: want 0 (no limit) or at least %d", t.Limits.Memory, MinMemory)
+		}
+		if _, err := LookupUser(t.User); err != nil {
+			bad(f+".user", "%v", err)
+		}
+		if _, err := LookupGroup(t.Group); err != nil {
+			bad(f+".group", "%v", err)
+		}
+		if t.HostAccess.Any() && !t.NetnsEnabled() {
+			bad(f+".host_access", "needs netns: true (a TA without a namespace of its own reaches the host's services anyway)")
+		}
+		for j, a := range t.HostAccess.Addrs {
+			if network, _, err := ParseListen(a); err != nil || network == "unix" {
+				bad(fmt.Sprintf("%s.host_access[%d]", f, j), "%q: want tcp://IP:PORT or udp://IP:PORT", a)
+			}
+		}
+		c.validateProxies(f, t, listens, bad)
 		seen := map[string]bool{}
 		for j, e := range t.Endpoints {
 			ef := fmt.Sprintf("%s.endpoints[%d]", f, j)
@@ -301,4 +427,43 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateProxies checks a TA's proxies; listens collects the listen
+// addresses of all TAs, which must differ.
+func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad func(field, format string, args ...any)) {
+	tos := map[string]bool{}
+	for j, p := range t.Proxies {
+		pf := fmt.Sprintf("%s.proxies[%d]", f, j)
+		ln, laddr, lerr := ParseListen(p.Listen)
+		if lerr != nil {
+			bad(pf+".listen", "%v", lerr)
+		}
+		tn, taddr, terr := ParseListen(p.To)
+		if terr != nil {
+			bad(pf+".to", "%v", terr)
+		}
+		if lerr != nil || terr != nil {
+			continue
+		}
+		if ln != tn {
+			bad(pf, "listen is %s but to is %s: a proxy joins the same kind of socket", ln, tn)
+			continue
+		}
+		if ln != "unix" && netip.MustParseAddrPort(laddr).Addr().Unmap().Is4() != netip.MustParseAddrPort(taddr).Addr().Unmap().Is4() {
+			bad(pf, "listen %s and to %s: want the same IP family", p.Listen, p.To)
+		}
+		if ln == "unix" && (laddr == c.Mount || strings.HasPrefix(laddr, strings.TrimSuffix(c.Mount, "/")+"/")) {
+			bad(pf+".listen", "%q: want a host path outside the mount %s", p.Listen, c.Mount)
+		}
+		key := ln + " " + laddr
+		if other, dup := listens[key]; dup {
+			bad(pf+".listen", "%s is also the listen address of %s", p.Listen, other)
+		}
+		listens[key] = pf
+		if tos[tn+" "+taddr] {
+			bad(pf+".to", "%s is the target of two proxies", p.To)
+		}
+		tos[tn+" "+taddr] = true
+	}
 }

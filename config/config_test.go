@@ -59,6 +59,24 @@ func TestParseErrors(t *testing.T) {
 		{"listen scheme", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [sctp://1.2.3.4:5]\n", "want tcp://IP:PORT, udp://IP:PORT or unix:/PATH"},
 		{"listen unix relative", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [unix:a/../b]\n", "want unix:/name.sock"},
 		{"two documents", "tas:\n" + ok + "---\ntas: []\n", "more than one YAML document"},
+		{"unknown user", "tas:\n" + ok + "    user: nosuchuser\n", `user: unknown user "nosuchuser"`},
+		{"unknown group", "tas:\n" + ok + "    group: nosuchgroup\n", `group: unknown group "nosuchgroup"`},
+		{"small memory", "tas:\n" + ok + "    limits:\n      memory: 1000\n", "limits.memory: 1000 bytes"},
+		{"netns not a bool", "tas:\n" + ok + "    netns: maybe\n", "cannot unmarshal"},
+		{"host_access without netns", "tas:\n" + ok + "    netns: false\n    host_access: true\n", "host_access: needs netns: true"},
+		{"host_access unix", "tas:\n" + ok + "    host_access: [unix:/x]\n", `host_access[0]: "unix:/x"`},
+		{"host_access no port", "tas:\n" + ok + "    host_access: [tcp://127.0.0.1]\n", `host_access[0]: "tcp://127.0.0.1"`},
+		{"host_access map", "tas:\n" + ok + "    host_access: {all: true}\n", "host_access: want true, false or a list"},
+		{"proxy bad listen", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://x:1, to: tcp://127.0.0.1:1}\n", "proxies[0].listen"},
+		{"proxy bad to", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: sctp://127.0.0.1:1}\n", "proxies[0].to"},
+		{"proxy networks differ", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: udp://127.0.0.1:1}\n", "listen is tcp but to is udp"},
+		{"proxy families differ", "tas:\n" + ok + "    proxies:\n      - {listen: \"tcp://[::1]:1\", to: tcp://127.0.0.1:1}\n", "want the same IP family"},
+		{"proxy unix in mount", "tas:\n" + ok + "    proxies:\n      - {listen: unix:/tz/x.sock, to: unix:/echo.sock}\n", "want a host path outside the mount"},
+		{"proxy listen twice", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:1}\n" +
+			"  - name: two\n    uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:2}\n",
+			"tcp://127.0.0.1:1 is also the listen address of tas[0] (echo).proxies[0]"},
+		{"proxy to twice", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:3}\n      - {listen: tcp://127.0.0.1:2, to: tcp://127.0.0.1:3}\n", "is the target of two proxies"},
+		{"proxy unknown field", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, target: tcp://127.0.0.1:3}\n", "field target not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,4 +145,51 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNetnsDefaults(t *testing.T) {
+	const ta = "  - name: e\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"
+	tests := []struct {
+		name, extra        string
+		netns, publish     bool
+		hostAll            bool
+		hostAddrs, proxies int
+		user, group        string
+	}{
+		{"defaults", "", true, true, false, 0, 0, "root", "root"},
+		{"host namespace", "    netns: false\n", false, false, false, 0, 0, "root", "root"},
+		{"no proxies", "    proxies: []\n", true, false, false, 0, 0, "root", "root"},
+		{"proxies", "    proxies:\n      - {listen: tcp://127.0.0.1:7000, to: tcp://127.0.0.1:7000}\n      - {listen: unix:/run/e.sock, to: unix:/echo.sock}\n", true, false, false, 0, 2, "root", "root"},
+		{"host access all", "    host_access: true\n", true, true, true, 0, 0, "root", "root"},
+		{"host access none", "    host_access: false\n", true, true, false, 0, 0, "root", "root"},
+		{"host access list", "    host_access: [tcp://127.0.0.1:5432, \"udp://[::1]:53\"]\n", true, true, false, 2, 0, "root", "root"},
+		{"user", "    user: nobody\n    group: \"65534\"\n", true, true, false, 0, 0, "nobody", "65534"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte("tas:\n" + ta + tt.extra))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.TAs[0]
+			if got.NetnsEnabled() != tt.netns || got.Netns == nil {
+				t.Errorf("netns %v (%v), want %v", got.NetnsEnabled(), got.Netns, tt.netns)
+			}
+			if publish := got.NetnsEnabled() && got.Proxies == nil; publish != tt.publish {
+				t.Errorf("publish %v, want %v", publish, tt.publish)
+			}
+			if got.HostAccess.All != tt.hostAll || len(got.HostAccess.Addrs) != tt.hostAddrs {
+				t.Errorf("host access %+v", got.HostAccess)
+			}
+			if len(got.Proxies) != tt.proxies {
+				t.Errorf("%d proxies, want %d", len(got.Proxies), tt.proxies)
+			}
+			if got.User != tt.user || got.Group != tt.group {
+				t.Errorf("user %q group %q, want %q %q", got.User, got.Group, tt.user, tt.group)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate after Parse: %v", err)
+			}
+		})
+	}
 }

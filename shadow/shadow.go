@@ -48,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -83,6 +84,24 @@ type Config struct {
 	MaxDescriptors int
 	// Logger receives start, exit and error records; nil discards them.
 	Logger *slog.Logger
+
+	// BindInet, when set, may serve a TA's bind of an INET address with a
+	// socket made elsewhere (a proxy address in another network
+	// namespace, see package sockproxy): it gets "tcp" or "udp" and the
+	// address, and returns a descriptor of a socket of the TA socket's
+	// family and type that is already bound (a TCP one may listen too)
+	// which then takes the place of the TA's; or -1 to bind as usual. An
+	// error fails the bind with its errno (EACCES when it has none). taFD
+	// is the TA's socket, for the hook to read its options from; the hook
+	// must not keep or close it.
+	BindInet func(network string, addr netip.AddrPort, taFD int) (fd int, err error)
+	// ConnectInet, when set, may give a TA's connect to an INET address a
+	// socket made elsewhere (host access from a TA's own network
+	// namespace): it returns an unbound socket of the TA socket's family
+	// and type, which takes the place of the TA's and is connected
+	// instead; or -1 to connect as usual. A socket the TA has bound keeps
+	// its own.
+	ConnectInet func(network string, addr netip.AddrPort) (fd int, err error)
 }
 
 // Stats is a snapshot of a shadow's counters.

@@ -186,6 +186,9 @@ func (s *Shadow) bind(vfd int64, addr []byte) result {
 	if e != 0 {
 		return fail(e)
 	}
+	if r, handled := s.bindElsewhere(d, sa); handled {
+		return r
+	}
 	usa, held, e := s.hostSockaddr(d, sa, true)
 	if e != 0 {
 		return fail(e)
@@ -249,6 +252,9 @@ func (s *Shadow) connect(ctx context.Context, vfd int64, addr []byte) result {
 	}
 	sa, e := parseSockaddr(addr)
 	if e != 0 {
+		return fail(e)
+	}
+	if e := s.connectElsewhere(d, sa); e != 0 {
 		return fail(e)
 	}
 	usa, held, e := s.hostSockaddr(d, sa, false)

@@ -13,25 +13,45 @@ import (
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
 	"github.com/tzmediator/tzbridge/shadow"
+	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // taRunner keeps one TA running by its restart policy and reports its
-// state for the status view.
+// state for the status view. Its shadow is a process of its own
+// (startShadowProc), restarted when it dies.
 type taRunner struct {
 	cfg  config.TA
 	tree *fusefs.FS
-	tc   *teeclient.Context
+	tee  *tee
+	exe  string
 	log  *slog.Logger // tagged with the TA
-	// shadowLog is the untagged logger: the shadow tags its records itself.
-	shadowLog *slog.Logger
+	// relayLog is the untagged logger the shadow's records go to: they
+	// name their TA themselves.
+	relayLog *slog.Logger
+	// logLevel is the lowest level log shows, passed on to the shadow.
+	logLevel slog.Level
+	privs    privileges
+	// netns is the TA's network namespace, nil for the host's.
+	netns *sockproxy.Namespace
+	// proxies are the TA's proxy addresses, made at start and kept
+	// across restarts; closed when the runner ends.
+	proxies []proxy
+	pids    *shadowPIDs
 
 	mu       sync.Mutex
 	state    string
 	since    time.Time
 	restarts int
 	lastErr  string
-	current  *shadow.Shadow
+	current  *shadowProc
+}
+
+// proxy is one proxy address and the TA address it serves.
+type proxy struct {
+	l      *sockproxy.Listener
+	to     string // IP:PORT or the path in the TA's directory
+	config string // the "to" address as configured, for the status view
 }
 
 func (r *taRunner) setState(state string, err error) {
@@ -43,15 +63,29 @@ func (r *taRunner) setState(state string, err error) {
 	}
 }
 
+// publish reports whether the TA's own TCP and UDP addresses are bound in
+// the host namespace for it (config.TA.Proxies left out).
+func (r *taRunner) publish() bool { return r.netns != nil && r.cfg.Proxies == nil }
+
 // status renders the TA's /tz/<ta>/.tz/status file: one "key: value" per
 // line, read by `tzbridge status`.
 func (r *taRunner) status() []byte {
 	r.mu.Lock()
-	state, since, restarts, lastErr, sh := r.state, r.since, r.restarts, r.lastErr, r.current
+	state, since, restarts, lastErr, p := r.state, r.since, r.restarts, r.lastErr, r.current
 	r.mu.Unlock()
 	var st shadow.Stats
-	if sh != nil {
-		st = sh.Stats()
+	pid := 0
+	if p != nil {
+		st = p.Stats()
+		select {
+		case <-p.done:
+		default:
+			pid = p.pid
+		}
+	}
+	netns := "host"
+	if r.netns != nil {
+		netns = r.netns.Name
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: %s\n", r.cfg.Name)
@@ -64,6 +98,16 @@ func (r *taRunner) status() []byte {
 	fmt.Fprintf(&b, "errors: %d\n", st.Errors)
 	fmt.Fprintf(&b, "bytes_in: %d\n", st.BytesIn)
 	fmt.Fprintf(&b, "bytes_out: %d\n", st.BytesOut)
+	fmt.Fprintf(&b, "pid: %d\n", pid)
+	fmt.Fprintf(&b, "netns: %s\n", netns)
+	fmt.Fprintf(&b, "user: %s\n", r.cfg.User)
+	if len(r.proxies) > 0 {
+		var ps []string
+		for _, p := range r.proxies {
+			ps = append(ps, p.l.String()+" -> "+p.config)
+		}
+		fmt.Fprintf(&b, "proxies: %s\n", strings.Join(ps, ", "))
+	}
 	if lastErr != "" {
 		fmt.Fprintf(&b, "last_error: %s\n", strings.ReplaceAll(lastErr, "\n", " "))
 	}
@@ -72,7 +116,8 @@ func (r *taRunner) status() []byte {
 
 // treeOptions describes the TA's directory for the FUSE tree.
 func (r *taRunner) treeOptions() (fusefs.TAOptions, error) {
-	opts := fusefs.TAOptions{Status: r.status, CAMayModify: r.cfg.CAMayModify}
+	// The TA's shadow makes its nodes, so it owns the directory.
+	opts := fusefs.TAOptions{Status: r.status, CAMayModify: r.cfg.CAMayModify, DirUID: r.privs.uid, DirGID: r.privs.gid}
 	for _, e := range r.cfg.Endpoints {
 		uid, err := config.LookupUser(e.Owner)
 		if err != nil {
@@ -96,6 +141,7 @@ func (r *taRunner) treeOptions() (fusefs.TAOptions, error) {
 func (r *taRunner) run(ctx context.Context, root string) {
 	const minBackoff, maxBackoff, healthy = 100 * time.Millisecond, 5 * time.Second, 10 * time.Second
 	backoff := minBackoff
+	defer r.closeProxies()
 	for {
 		err := r.runOnce(ctx, root)
 		if ctx.Err() != nil {
@@ -136,24 +182,74 @@ func (r *taRunner) run(ctx context.Context, root string) {
 	}
 }
 
+// shadowGrace is how long a shadow process has to stop after SIGTERM
+// before it is killed.
+const shadowGrace = 3 * time.Second
+
+// runOnce runs one shadow process until it ends, or stops it when ctx is
+// done.
 func (r *taRunner) runOnce(ctx context.Context, root string) error {
-	sh, err := shadow.New(shadow.Config{
+	spec := shadowSpec{
 		Name:           r.cfg.Name,
 		UUID:           r.cfg.UUID,
 		Root:           root,
 		Mailbox:        r.cfg.Mailbox,
 		MaxDescriptors: r.cfg.Limits.Descriptors,
-		Logger:         r.shadowLog,
+		TEE:            r.tee.device,
+		Publish:        r.publish(),
+		HostAll:        r.cfg.HostAccess.All,
+		HostAddrs:      r.cfg.HostAccess.Addrs,
+	}
+	var files []*os.File
+	for _, p := range r.proxies {
+		if f := p.l.File(); f != nil {
+			spec.Proxies = append(spec.Proxies, specProxy{Network: p.l.Network, To: p.to})
+			files = append(files, f)
+		}
+	}
+	publish, hostAccess := r.publish(), r.cfg.HostAccess.Any()
+	p, err := startShadowProc(procOptions{
+		exe:      r.exe,
+		spec:     spec,
+		teeFile:  r.tee.node,
+		proxies:  files,
+		netns:    r.netns,
+		privs:    r.privs,
+		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess) },
+		started:  func(pid int) { r.pids.add(pid, r.cfg.Name) },
+		log:      r.log,
+		relayLog: r.relayLog,
+		logLevel: r.logLevel,
 	})
 	if err != nil {
 		return err
 	}
-	defer sh.Close()
+	defer r.pids.remove(p.pid)
 	r.mu.Lock()
-	r.current = sh
+	r.current = p
 	r.mu.Unlock()
 	r.setState("running", nil)
-	return sh.Run(ctx, r.tc)
+	netns := "host"
+	if r.netns != nil {
+		netns = r.netns.Name
+	}
+	r.log.Info("shadow process started", "pid", p.pid, "netns", netns, "user", r.cfg.User, "group", r.cfg.Group, "caps", capNames(r.privs.keep))
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.stop(shadowGrace)
+	}
+	return p.result()
+}
+
+// closeProxies closes the TA's proxy addresses: CAs are refused from then
+// on instead of waiting for a TA that will not come back.
+func (r *taRunner) closeProxies() {
+	for _, p := range r.proxies {
+		if err := p.l.Close(); err != nil {
+			r.log.Warn("close proxy address", "proxy", p.l.String(), "err", err)
+		}
+	}
 }
 
 // resetTree empties the TA's directory back to its declared endpoints.

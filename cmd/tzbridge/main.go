@@ -49,6 +49,8 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 	root.AddCommand(newTEEInfoCommand())
 	root.AddCommand(newSecureWorldCommand(g))
 	root.AddCommand(newVersionCommand())
+	root.AddCommand(newBenchCommand())
+	root.AddCommand(newShadowCommand(g))
 	return root
 }
 

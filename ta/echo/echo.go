@@ -46,6 +46,11 @@ const (
 	// maxConns keeps the poll set within the protocol's limit, with room
 	// for the listeners and FIFOs.
 	maxConns = tzrpc.MaxPollFDs - 8
+	// listenBacklog lets a burst of clients up to maxConns connect at once
+	// without the kernel dropping SYNs (a client whose SYN is dropped
+	// waits 1 s, then 3 s, 7 s… to retry). The kernel caps it at
+	// net.core.somaxconn.
+	listenBacklog = maxConns
 )
 
 // Definition is the echo TA at uuid. It is single-instance and
@@ -203,7 +208,7 @@ func (s *server) listen(domain int, addr tzrpc.Sockaddr) (int, error) {
 		p.Close(fd)
 		return -1, fmt.Errorf("echo: bind %v: %w", addr, err)
 	}
-	if err := p.Listen(fd, 128); err != nil {
+	if err := p.Listen(fd, listenBacklog); err != nil {
 		p.Close(fd)
 		return -1, fmt.Errorf("echo: listen on %v: %w", addr, err)
 	}

@@ -4,13 +4,19 @@
 // the middle of a conversation.
 //
 // Commands, one per line: "panic", "exit" (status 0), "fail" (status 1);
-// any other line is echoed back.
+// "connect IP:PORT" makes the TA connect to a TCP service there and answer
+// "connected: <first line the service sent>" or "connect: <error>" (how
+// tests see what a TA in its own network namespace may reach); any other
+// line is echoed back.
 package faulty
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
 	"syscall"
 
 	"github.com/tzmediator/tzbridge/securesim"
@@ -65,6 +71,13 @@ func Program(ctx context.Context, p *tzposix.Proc) error {
 					break
 				}
 				cmd := string(line[:i])
+				if dest, ok := strings.CutPrefix(cmd, "connect "); ok {
+					if _, err := p.Write(c, []byte(dial(p, dest)+"\n")); err != nil {
+						break
+					}
+					line = line[i+1:]
+					continue
+				}
 				switch cmd {
 				case "panic":
 					panic("faulty TA: panic requested by a client")
@@ -82,4 +95,28 @@ func Program(ctx context.Context, p *tzposix.Proc) error {
 		p.Close(c)
 	}
 	return ctx.Err()
+}
+
+// dial connects to the TCP service at dest (IPv4 IP:PORT) and returns what
+// to tell the client: the service's first line, or why it failed.
+func dial(p *tzposix.Proc, dest string) string {
+	ap, err := netip.ParseAddrPort(strings.TrimSpace(dest))
+	if err != nil || !ap.Addr().Is4() {
+		return fmt.Sprintf("connect: bad address %q", dest)
+	}
+	fd, err := p.Socket(tzrpc.AF_INET, tzrpc.SOCK_STREAM, 0)
+	if err != nil {
+		return fmt.Sprintf("connect: socket: %v", err)
+	}
+	defer p.Close(fd)
+	if err := p.Connect(fd, tzrpc.Inet4Sockaddr(ap.Addr().As4(), ap.Port())); err != nil {
+		return fmt.Sprintf("connect: %v", err)
+	}
+	buf := make([]byte, 256)
+	n, err := p.Read(fd, buf)
+	if err != nil {
+		return fmt.Sprintf("connected, read: %v", err)
+	}
+	first, _, _ := strings.Cut(string(buf[:n]), "\n")
+	return "connected: " + first
 }

@@ -1,0 +1,193 @@
+package sockproxy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Listener is one proxy address, made in the namespace of the thread that
+// called Listen.
+type Listener struct {
+	// Network is "tcp", "udp" or "unix".
+	Network string
+	// Addr is where clients connect: IP:PORT, or a path for unix.
+	Addr string
+
+	file *os.File // the socket, for tcp and udp
+	link string   // the symbolic link, for unix
+}
+
+// Listen makes the proxy address network/addr. For tcp and udp it binds a
+// socket to addr (with SO_REUSEADDR; a TCP socket listens, with the
+// kernel's largest backlog). For unix it makes addr a symbolic link to
+// target, the host path of the TA's socket node; a link or socket left at
+// addr by an earlier run is replaced, anything else there is an error.
+func Listen(network, addr, target string) (*Listener, error) {
+	l := &Listener{Network: network, Addr: addr}
+	switch network {
+	case "tcp", "udp":
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("sockproxy: listen on %s://%s: %w", network, addr, err)
+		}
+		fd, err := bindInet(network, ap, BindOptions{ReuseAddr: true}, true)
+		if err != nil {
+			return nil, fmt.Errorf("sockproxy: listen on %s://%s: %w", network, addr, err)
+		}
+		l.file = os.NewFile(uintptr(fd), network+"://"+addr)
+	case "unix":
+		if err := replaceStale(addr); err != nil {
+			return nil, fmt.Errorf("sockproxy: listen on unix:%s: %w", addr, err)
+		}
+		if err := os.Symlink(target, addr); err != nil {
+			return nil, fmt.Errorf("sockproxy: listen on unix:%s: %w", addr, err)
+		}
+		l.link = addr
+	default:
+		return nil, fmt.Errorf("sockproxy: listen: unknown network %q (want tcp, udp or unix)", network)
+	}
+	return l, nil
+}
+
+// File is the listening socket, for tcp and udp; nil for unix. It stays
+// the Listener's: pass it on (for example in exec.Cmd.ExtraFiles), do not
+// close it.
+func (l *Listener) File() *os.File { return l.file }
+
+// Close closes the socket or removes the link. A TCP client still waiting
+// in the backlog gets a reset.
+func (l *Listener) Close() error {
+	switch {
+	case l.file != nil:
+		return l.file.Close()
+	case l.link != "":
+		if err := os.Remove(l.link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sockproxy: remove unix:%s: %w", l.link, err)
+		}
+	}
+	return nil
+}
+
+// String is the address as configured, e.g. tcp://127.0.0.1:7000.
+func (l *Listener) String() string {
+	if l.Network == "unix" {
+		return "unix:" + l.Addr
+	}
+	return l.Network + "://" + l.Addr
+}
+
+// replaceStale removes a symbolic link or socket at path; nothing there is
+// fine, anything else is an error.
+func replaceStale(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&(fs.ModeSymlink|fs.ModeSocket) == 0:
+		return fmt.Errorf("%s exists and is not a link or a socket left by an earlier run", path)
+	}
+	return os.Remove(path)
+}
+
+// family is the socket family of an address.
+func family(a netip.Addr) int {
+	if a.Unmap().Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+func sockaddr(ap netip.AddrPort) unix.Sockaddr {
+	if a := ap.Addr().Unmap(); a.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	}
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+}
+
+// BindOptions are the socket options a bound socket gets before bind.
+type BindOptions struct {
+	ReuseAddr, ReusePort bool
+}
+
+// Bind makes a socket bound to network ("tcp" or "udp") address ap in the
+// calling thread's namespace, O_NONBLOCK and O_CLOEXEC, not listening. It
+// publishes a TA's address in the host namespace. Errors wrap the errno
+// (EADDRINUSE, EACCES, …).
+func Bind(network string, ap netip.AddrPort, opts BindOptions) (int, error) {
+	fd, err := bindInet(network, ap, opts, false)
+	if err != nil {
+		return -1, fmt.Errorf("sockproxy: bind %s://%s: %w", network, ap, err)
+	}
+	return fd, nil
+}
+
+// bindInet makes a bound socket (listening too, for tcp with listen),
+// O_NONBLOCK and O_CLOEXEC.
+func bindInet(network string, ap netip.AddrPort, opts BindOptions, listen bool) (int, error) {
+	typ := unix.SOCK_STREAM
+	switch network {
+	case "tcp":
+	case "udp":
+		typ = unix.SOCK_DGRAM
+	default:
+		return -1, fmt.Errorf("unknown network %q", network)
+	}
+	fd, err := unix.Socket(family(ap.Addr()), typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	for _, o := range []struct {
+		on   bool
+		name int
+	}{{opts.ReuseAddr, unix.SO_REUSEADDR}, {opts.ReusePort, unix.SO_REUSEPORT}} {
+		if !o.on {
+			continue
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.name, 1); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("setsockopt: %w", err)
+		}
+	}
+	if err := unix.Bind(fd, sockaddr(ap)); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind: %w", err)
+	}
+	if listen && typ == unix.SOCK_STREAM {
+		if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("listen: %w", err)
+		}
+	}
+	return fd, nil
+}
+
+// HostSocket makes an unbound socket in the calling thread's namespace,
+// O_NONBLOCK and O_CLOEXEC, for network "tcp4", "tcp6", "udp4" or "udp6".
+// The supervisor makes these for a TA's host access.
+func HostSocket(network string) (int, error) {
+	var fam, typ int
+	switch network {
+	case "tcp4":
+		fam, typ = unix.AF_INET, unix.SOCK_STREAM
+	case "tcp6":
+		fam, typ = unix.AF_INET6, unix.SOCK_STREAM
+	case "udp4":
+		fam, typ = unix.AF_INET, unix.SOCK_DGRAM
+	case "udp6":
+		fam, typ = unix.AF_INET6, unix.SOCK_DGRAM
+	default:
+		return -1, fmt.Errorf("sockproxy: host socket: unknown network %q", network)
+	}
+	fd, err := unix.Socket(fam, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("sockproxy: host socket %s: %w", network, err)
+	}
+	return fd, nil
+}

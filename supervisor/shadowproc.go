@@ -1,0 +1,377 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/shadow"
+	"github.com/tzmediator/tzbridge/sockproxy"
+)
+
+// statsTimeout bounds how long the status view waits for a shadow's
+// counters before it shows the last ones it had.
+const statsTimeout = 500 * time.Millisecond
+
+// procOptions say how to start one shadow process.
+type procOptions struct {
+	exe  string // the tzbridge binary, as os.Executable reported it
+	spec shadowSpec
+	// teeFile is the secure world's socket node (O_PATH), for sim.
+	teeFile *os.File
+	// proxies are the TCP and UDP proxy sockets, in spec.Proxies order.
+	proxies []*os.File
+	// netns is the TA's namespace, nil for the host's.
+	netns *sockproxy.Namespace
+	privs privileges
+	// host answers the shadow's bind and socket questions.
+	host func(m *ctlMsg) (fd int, err error)
+	// started learns the child's pid before the child gets its spec
+	// (before it can do anything in the tree).
+	started func(pid int)
+	log     *slog.Logger // tagged with the TA
+	// relayLog gets the shadow's own records, which it adds the TA's
+	// name to when they lack it.
+	relayLog *slog.Logger
+	logLevel slog.Level
+}
+
+// shadowProc is one running shadow process.
+type shadowProc struct {
+	pid  int
+	cmd  *exec.Cmd
+	ctl  *ctlConn
+	done chan struct{} // closed once the process is reaped
+
+	mu      sync.Mutex
+	waitErr error
+	outcome *outcome
+	stats   shadow.Stats // the last counters seen
+	logDone chan struct{}
+}
+
+// startShadowProc starts `tzbridge shadow` for one TA and sends it its
+// spec. The fork happens on a thread locked for the child's whole life:
+// Pdeathsig fires when the forking *thread* ends, and the runtime ends
+// threads. That thread first enters the TA's network namespace and drops
+// what the shadow must not have, so the child starts with all of it — no
+// thread of the child ever runs outside the namespace — and the thread is
+// thrown away after the child is reaped, never used for anything else.
+func startShadowProc(opt procOptions) (*shadowProc, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	parentEnd, childEnd := os.NewFile(uintptr(pair[0]), "control"), os.NewFile(uintptr(pair[1]), "control")
+	defer childEnd.Close()
+	fc, err := net.FileConn(parentEnd)
+	parentEnd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ctl := newCtlConn(fc.(*net.UnixConn))
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		ctl.close()
+		return nil, fmt.Errorf("log pipe: %w", err)
+	}
+	defer logW.Close()
+
+	// Descriptors 3, 4, … of the child.
+	files := []*os.File{childEnd, logW}
+	spec := opt.spec
+	spec.Limits = opt.privs.limits
+	if opt.teeFile != nil {
+		spec.TEEFD = 3 + len(files)
+		files = append(files, opt.teeFile)
+	}
+	for i, f := range opt.proxies {
+		spec.Proxies[i].FD = 3 + len(files)
+		files = append(files, f)
+	}
+	cmd := &exec.Cmd{
+		// /proc/self/exe: the binary this supervisor runs, whatever
+		// happened to its path since (and reachable by a shadow user
+		// that may not search the directory holding it).
+		Path:        "/proc/self/exe",
+		Args:        []string{opt.exe, "shadow", "--ta", spec.Name, "--control-fd", "3", "--log-fd", "4", "--log-level", opt.logLevel.String()},
+		Stdout:      os.Stderr,
+		Stderr:      os.Stderr,
+		ExtraFiles:  files,
+		SysProcAttr: opt.privs.sysProcAttr(),
+	}
+	p := &shadowProc{cmd: cmd, ctl: ctl, done: make(chan struct{}), logDone: make(chan struct{})}
+
+	var nsFile *os.File
+	if opt.netns != nil {
+		if nsFile, err = opt.netns.Open(); err != nil {
+			ctl.close()
+			logR.Close()
+			return nil, err
+		}
+		defer nsFile.Close()
+	}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread's namespace and capabilities change,
+		// so it must end with this goroutine.
+		if nsFile != nil {
+			if err := unix.Setns(int(nsFile.Fd()), unix.CLONE_NEWNET); err != nil {
+				started <- fmt.Errorf("enter network namespace %s: %w", opt.netns.Name, err)
+				return
+			}
+		}
+		if err := opt.privs.restrictThread(); err != nil {
+			started <- err
+			return
+		}
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.waitErr = err
+		p.mu.Unlock()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		ctl.close()
+		logR.Close()
+		return nil, fmt.Errorf("start the shadow process: %w", err)
+	}
+	p.pid = cmd.Process.Pid
+	if opt.started != nil {
+		opt.started(p.pid)
+	}
+	go p.relayLog(logR, opt.relayLog, spec.Name)
+	if err := ctl.send(&ctlMsg{Type: msgSpec, Spec: &spec}); err != nil {
+		_ = cmd.Process.Kill()
+		<-p.done
+		ctl.close()
+		return nil, err
+	}
+	go p.serveControl(opt)
+	return p, nil
+}
+
+// serveControl reads the shadow's messages until the socket closes.
+func (p *shadowProc) serveControl(opt procOptions) {
+	buf := make([]byte, maxCtlMsg)
+	for {
+		m, fds, err := p.ctl.recv(buf)
+		if err != nil {
+			p.ctl.close()
+			return
+		}
+		closeFDs(fds) // a shadow has no reason to send any
+		switch {
+		case m.Reply:
+			p.ctl.answered(m, nil)
+		case m.Type == msgExit:
+			p.mu.Lock()
+			p.outcome = m.Outcome
+			if m.Stats != nil {
+				p.stats = *m.Stats
+			}
+			p.mu.Unlock()
+		case m.Type == msgBind || m.Type == msgSocket:
+			fd, err := opt.host(m)
+			a := &ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}
+			if err != nil {
+				a.Errno, a.Error = errnoOf(err), err.Error()
+				opt.log.Debug("host socket refused", "request", m.Type, "network", m.Network, "addr", m.Addr, "err", err)
+				_ = p.ctl.send(a)
+				continue
+			}
+			opt.log.Debug("host socket handed over", "request", m.Type, "network", m.Network, "addr", m.Addr)
+			_ = p.ctl.send(a, fd)
+			unix.Close(fd)
+		}
+	}
+}
+
+// relayLog re-emits the shadow's JSON log records through log, so that
+// they come out in the supervisor's format, interleaved with its own.
+func (p *shadowProc) relayLog(r *os.File, log *slog.Logger, ta string) {
+	defer close(p.logDone)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		rec, ok := decodeRecord(sc.Bytes())
+		if !ok {
+			log.Info("shadow: "+sc.Text(), "ta", ta, "pid", p.pid)
+			continue
+		}
+		named := false
+		rec.Attrs(func(a slog.Attr) bool {
+			named = a.Key == "ta"
+			return !named
+		})
+		if !named {
+			rec.AddAttrs(slog.String("ta", ta))
+		}
+		rec.AddAttrs(slog.Int("pid", p.pid))
+		if log.Handler().Enabled(context.Background(), rec.Level) {
+			_ = log.Handler().Handle(context.Background(), rec)
+		}
+	}
+}
+
+// decodeRecord turns one slog JSON line back into a record, keeping the
+// order of its attributes.
+func decodeRecord(line []byte) (slog.Record, bool) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return slog.Record{}, false
+	}
+	var (
+		when  time.Time
+		level slog.Level
+		msg   string
+		attrs []slog.Attr
+	)
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return slog.Record{}, false
+		}
+		key, _ := kt.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return slog.Record{}, false
+		}
+		switch key {
+		case slog.TimeKey:
+			s, _ := v.(string)
+			when, _ = time.Parse(time.RFC3339Nano, s)
+		case slog.LevelKey:
+			s, _ := v.(string)
+			_ = level.UnmarshalText([]byte(s))
+		case slog.MessageKey:
+			msg, _ = v.(string)
+		default:
+			attrs = append(attrs, slog.Any(key, v))
+		}
+	}
+	if when.IsZero() {
+		when = time.Now()
+	}
+	rec := slog.NewRecord(when, level, msg, 0)
+	rec.AddAttrs(attrs...)
+	return rec, true
+}
+
+// stats asks the shadow for its counters; while it cannot answer (it is
+// busy starting, or gone) the last ones seen stand.
+func (p *shadowProc) Stats() shadow.Stats {
+	select {
+	case <-p.done:
+	default:
+		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil && a.m.Stats != nil {
+			p.mu.Lock()
+			p.stats = *a.m.Stats
+			p.mu.Unlock()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.stats
+	select {
+	case <-p.done:
+		st.OpenDescriptors = 0 // the kernel closed them all
+	default:
+	}
+	return st
+}
+
+// stop asks the shadow to finish (SIGTERM) and kills it after grace.
+func (p *shadowProc) stop(grace time.Duration) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// result waits for the process and says how it ended: nil when the TA
+// exited with status 0 (or the shadow was stopped), the TA's failure as
+// the shadow reported it, or how the process died.
+func (p *shadowProc) result() error {
+	<-p.done
+	// The exit report and the last log lines come before EOF.
+	select {
+	case <-p.logDone:
+	case <-time.After(time.Second):
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		p.mu.Lock()
+		o, werr := p.outcome, p.waitErr
+		p.mu.Unlock()
+		if o != nil {
+			return o.err()
+		}
+		if p.ctl.isClosed() || time.Now().After(deadline) {
+			return exitError(p.pid, werr)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// exitError describes a shadow process that ended without saying why.
+func exitError(pid int, err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("shadow process %d killed by signal %d (%v)", pid, int(ws.Signal()), ws.Signal())
+		}
+		return fmt.Errorf("shadow process %d exited with status %d", pid, ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("shadow process %d: %w", pid, err)
+	}
+	return fmt.Errorf("shadow process %d exited without reporting how its TA ended", pid)
+}
+
+// hostSocket makes a socket in the supervisor's (the host's) namespace
+// for a shadow's question, if the TA's config allows it.
+func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
+	switch m.Type {
+	case msgBind:
+		if !publish {
+			return -1, fmt.Errorf("this TA publishes no address: %w", unix.EACCES)
+		}
+		ap, err := netip.ParseAddrPort(m.Addr)
+		if err != nil || ap.Port() == 0 {
+			return -1, fmt.Errorf("bad address %q: %w", m.Addr, unix.EINVAL)
+		}
+		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
+	case msgSocket:
+		if !hostAccess {
+			return -1, fmt.Errorf("this TA has no host access: %w", unix.EACCES)
+		}
+		return sockproxy.HostSocket(m.Network)
+	}
+	return -1, fmt.Errorf("unknown request %q: %w", m.Type, unix.EINVAL)
+}
