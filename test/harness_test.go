@@ -142,6 +142,19 @@ func (b *bridge) stop() time.Duration {
 	return time.Since(start)
 }
 
+// waitLog waits until the bridge's log contains want; lines from TAs that
+// start in parallel arrive in no fixed order.
+func (b *bridge) waitLog(want string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for !strings.Contains(b.log.String(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 func (b *bridge) path(elem ...string) string {
 	return filepath.Join(append([]string{b.mount}, elem...)...)
 }

@@ -11,13 +11,17 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/securesim"
+	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
+	"github.com/tzmediator/tzbridge/ta/native"
+	"github.com/tzmediator/tzbridge/ta/wasm"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // builtins are the TAs compiled into tzbridge.
 var builtins = map[string]func(teeclient.UUID) securesim.Definition{
+	"bench":  benchta.Definition,
 	"echo":   echo.Definition,
 	"faulty": faulty.Definition,
 }
@@ -49,6 +53,14 @@ func Definition(t TA) (securesim.Definition, error) {
 		}
 		d := def(t.UUID)
 		d.Name = t.Name
+		return d, nil
+	case "wasm":
+		return wasm.Definition(t.Name, t.UUID, t.Value, t.Listen, wasm.Options{})
+	case "native":
+		d, err := native.Definition(t.Name, t.UUID, t.Value)
+		if err != nil {
+			return securesim.Definition{}, fmt.Errorf("TA %s: %w", t.Name, err)
+		}
 		return d, nil
 	}
 	return securesim.Definition{}, fmt.Errorf("TA %s: %s TAs are not supported by this build", t.Name, t.Kind)

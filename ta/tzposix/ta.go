@@ -15,8 +15,15 @@ import (
 
 // Program is a TA's code: it runs once per session, from the first RESUME
 // until it returns. ctx is cancelled when the session closes. Returning nil
-// exits with status 0, an error with status 1.
+// exits with status 0, an ExitStatus (possibly wrapped) with that status,
+// any other error with status 1.
 type Program func(ctx context.Context, p *Proc) error
+
+// ExitStatus is an error a Program returns to exit with a status of its
+// choosing, as a process does with exit(3).
+type ExitStatus int32
+
+func (e ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int32(e)) }
 
 // NewTA returns TA entry points that run prog for each session.
 func NewTA(prog Program) securesim.TA {
@@ -169,7 +176,9 @@ func (s *session) run() {
 	}()
 	err := s.prog(s.ctx, s.proc)
 	status := 0
-	if err != nil {
+	if es := ExitStatus(0); errors.As(err, &es) {
+		status = int(es)
+	} else if err != nil {
 		status = 1
 	}
 	s.proc.exit(status)

@@ -1,0 +1,817 @@
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"math"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/tzmediator/tzbridge/ta/tzposix"
+	"github.com/tzmediator/tzbridge/tzrpc"
+)
+
+// wasiModule is the import module name of WASI preview 1.
+const wasiModule = "wasi_snapshot_preview1"
+
+// listenBacklog is the backlog of preopened and guest-made listeners; the
+// kernel clamps it to somaxconn.
+const listenBacklog = 1024
+
+// maxGather bounds the scratch buffer that gathers or scatters a
+// multi-buffer read or write (single-buffer calls, which is what Go's
+// runtime makes, go straight to guest memory).
+const maxGather = 256 << 10
+
+// WASI rights. The host does not enforce rights (the shadow confines what
+// the TA may reach); fd_fdstat_get reports all of them.
+const (
+	rightFdRead  = 1 << 1
+	rightFdWrite = 1 << 6
+	allRights    = 1<<30 - 1
+)
+
+// path_open oflags, lookup flags, and socket flags.
+const (
+	oflagCreat     = 0x1
+	oflagDirectory = 0x2
+	oflagExcl      = 0x4
+	oflagTrunc     = 0x8
+
+	riflagPeek    = 0x1
+	riflagWaitall = 0x2
+
+	sdflagRD = 0x1
+	sdflagWR = 0x2
+)
+
+// Clocks.
+const (
+	clockRealtime  = 0
+	clockMonotonic = 1
+)
+
+// hostFunc is a host function's body: it reads its parameters from s and
+// returns the WASI errno that becomes its result.
+type hostFunc func(st *instance, mod api.Module, s []uint64) errno
+
+const (
+	i32 = api.ValueTypeI32
+	i64 = api.ValueTypeI64
+)
+
+// export adds fn to b. Host functions find the instance they serve in the
+// call's context; a call without one (the module was instantiated by
+// someone else) fails with ENOSYS.
+func export(b wazero.HostModuleBuilder, name string, fn hostFunc, params ...api.ValueType) {
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, s []uint64) {
+		st := instanceFrom(ctx)
+		if st == nil {
+			s[0] = uint64(errnoNosys)
+			return
+		}
+		s[0] = uint64(fn(st, mod, s))
+	}), params, []api.ValueType{i32}).Export(name)
+}
+
+// enosys is the body of functions WASI defines but the bridge cannot
+// carry (the protocol has no seek, readdir, link or timestamps).
+func enosys(*instance, api.Module, []uint64) errno { return errnoNosys }
+
+// fdThen checks that parameter 0 is an open descriptor and returns e.
+func fdThen(e errno) hostFunc {
+	return func(st *instance, _ api.Module, s []uint64) errno {
+		if _, er := st.fds.get(uint32(s[0])); er != errnoSuccess {
+			return er
+		}
+		return e
+	}
+}
+
+// newWASI builds the wasi_snapshot_preview1 host module: every function of
+// WASI preview 1, so that any toolchain's imports link; those the bridge
+// cannot carry return ENOSYS (or ESPIPE: every descriptor is a stream).
+func newWASI(r wazero.Runtime) wazero.HostModuleBuilder {
+	b := r.NewHostModuleBuilder(wasiModule)
+	export(b, "args_get", (*instance).argsGet, i32, i32)
+	export(b, "args_sizes_get", (*instance).argsSizesGet, i32, i32)
+	export(b, "environ_get", (*instance).environGet, i32, i32)
+	export(b, "environ_sizes_get", (*instance).environSizesGet, i32, i32)
+	export(b, "clock_res_get", (*instance).clockResGet, i32, i32)
+	export(b, "clock_time_get", (*instance).clockTimeGet, i32, i64, i32)
+	export(b, "fd_advise", fdThen(errnoNosys), i32, i64, i64, i32)
+	export(b, "fd_allocate", fdThen(errnoNosys), i32, i64, i64)
+	export(b, "fd_close", (*instance).fdClose, i32)
+	export(b, "fd_datasync", fdThen(errnoNosys), i32)
+	export(b, "fd_fdstat_get", (*instance).fdFdstatGet, i32, i32)
+	export(b, "fd_fdstat_set_flags", (*instance).fdFdstatSetFlags, i32, i32)
+	// Rights are not enforced, so narrowing them is a no-op that succeeds.
+	export(b, "fd_fdstat_set_rights", fdThen(errnoSuccess), i32, i64, i64)
+	export(b, "fd_filestat_get", (*instance).fdFilestatGet, i32, i32)
+	export(b, "fd_filestat_set_size", fdThen(errnoNosys), i32, i64)
+	export(b, "fd_filestat_set_times", fdThen(errnoNosys), i32, i64, i64, i32)
+	export(b, "fd_pread", fdThen(errnoSpipe), i32, i32, i32, i64, i32)
+	export(b, "fd_prestat_get", (*instance).fdPrestatGet, i32, i32)
+	export(b, "fd_prestat_dir_name", (*instance).fdPrestatDirName, i32, i32, i32)
+	export(b, "fd_pwrite", fdThen(errnoSpipe), i32, i32, i32, i64, i32)
+	export(b, "fd_read", (*instance).fdRead, i32, i32, i32, i32)
+	export(b, "fd_readdir", (*instance).fdReaddir, i32, i32, i32, i64, i32)
+	export(b, "fd_renumber", (*instance).fdRenumber, i32, i32)
+	export(b, "fd_seek", fdThen(errnoSpipe), i32, i64, i32, i32)
+	export(b, "fd_sync", fdThen(errnoNosys), i32)
+	export(b, "fd_tell", fdThen(errnoSpipe), i32, i32)
+	export(b, "fd_write", (*instance).fdWrite, i32, i32, i32, i32)
+	export(b, "path_create_directory", (*instance).pathCreateDirectory, i32, i32, i32)
+	export(b, "path_filestat_get", (*instance).pathFilestatGet, i32, i32, i32, i32, i32)
+	export(b, "path_filestat_set_times", enosys, i32, i32, i32, i32, i64, i64, i32)
+	export(b, "path_link", enosys, i32, i32, i32, i32, i32, i32, i32)
+	export(b, "path_open", (*instance).pathOpen, i32, i32, i32, i32, i32, i64, i64, i32, i32)
+	export(b, "path_readlink", enosys, i32, i32, i32, i32, i32, i32)
+	export(b, "path_remove_directory", (*instance).pathRemoveDirectory, i32, i32, i32)
+	export(b, "path_rename", (*instance).pathRename, i32, i32, i32, i32, i32, i32)
+	export(b, "path_symlink", enosys, i32, i32, i32, i32, i32)
+	export(b, "path_unlink_file", (*instance).pathUnlinkFile, i32, i32, i32)
+	export(b, "poll_oneoff", (*instance).pollOneoff, i32, i32, i32, i32)
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(procExit), []api.ValueType{i32}, nil).Export("proc_exit")
+	export(b, "proc_raise", enosys, i32)
+	export(b, "sched_yield", (*instance).schedYield)
+	export(b, "random_get", (*instance).randomGet, i32, i32)
+	export(b, "sock_accept", (*instance).sockAccept, i32, i32, i32)
+	export(b, "sock_recv", (*instance).sockRecv, i32, i32, i32, i32, i32, i32)
+	export(b, "sock_send", (*instance).sockSend, i32, i32, i32, i32, i32)
+	export(b, "sock_shutdown", (*instance).sockShutdown, i32, i32)
+	return b
+}
+
+// procExit ends the instance with the guest's status, which becomes the
+// TA's exit status. Nothing of the guest runs after it.
+func procExit(ctx context.Context, mod api.Module, s []uint64) {
+	code := uint32(s[0])
+	if st := instanceFrom(ctx); st != nil {
+		st.exited, st.status = true, code
+	}
+	_ = mod.CloseWithExitCode(ctx, code)
+	panic(sys.NewExitError(code))
+}
+
+// Arguments and environment: argv is the TA's name alone; there is no
+// environment (the working directory is then the root, "/").
+
+func (st *instance) argsSizesGet(mod api.Module, s []uint64) errno {
+	m := memOf(mod)
+	if !m.put32(uint32(s[0]), 1) || !m.put32(uint32(s[1]), uint32(len(st.name)+1)) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func (st *instance) argsGet(mod api.Module, s []uint64) errno {
+	m := memOf(mod)
+	argv, buf := uint32(s[0]), uint32(s[1])
+	b, ok := m.bytes(buf, uint32(len(st.name)+1))
+	if !ok || !m.writable(argv, 4) {
+		return errnoFault
+	}
+	b[copy(b, st.name)] = 0
+	m.put32(argv, buf)
+	return errnoSuccess
+}
+
+func (st *instance) environSizesGet(mod api.Module, s []uint64) errno {
+	m := memOf(mod)
+	if !m.put32(uint32(s[0]), 0) || !m.put32(uint32(s[1]), 0) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func (st *instance) environGet(api.Module, []uint64) errno { return errnoSuccess }
+
+// Clocks and randomness are the secure world's own: they never reach the
+// normal world.
+
+func (st *instance) clockResGet(mod api.Module, s []uint64) errno {
+	switch uint32(s[0]) {
+	case clockRealtime, clockMonotonic:
+	default:
+		return errnoInval
+	}
+	if !memOf(mod).put64(uint32(s[1]), 1) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func (st *instance) clockTimeGet(mod api.Module, s []uint64) errno {
+	var t uint64
+	switch uint32(s[0]) {
+	case clockRealtime:
+		t = uint64(time.Now().UnixNano())
+	case clockMonotonic:
+		t = uint64(time.Since(st.monoBase))
+	default:
+		return errnoInval
+	}
+	if !memOf(mod).put64(uint32(s[2]), t) {
+		return errnoFault
+	}
+	return errnoSuccess
+}
+
+func (st *instance) randomGet(mod api.Module, s []uint64) errno {
+	b, ok := memOf(mod).bytes(uint32(s[0]), uint32(s[1]))
+	if !ok {
+		return errnoFault
+	}
+	if _, err := rand.Read(b); err != nil {
+		return errnoIo
+	}
+	return errnoSuccess
+}
+
+func (st *instance) schedYield(api.Module, []uint64) errno {
+	runtime.Gosched()
+	return errnoSuccess
+}
+
+// Descriptors.
+
+func (st *instance) fdClose(mod api.Module, s []uint64) errno {
+	fd := uint32(s[0])
+	e, er := st.fds.get(fd)
+	if er != errnoSuccess {
+		return er
+	}
+	st.fds.remove(fd)
+	if e.host < 0 {
+		return errnoSuccess
+	}
+	// Like close(2) on Linux, the descriptor is gone even if this fails.
+	return st.result(mod, st.p.Close(e.host))
+}
+
+func (st *instance) fdFdstatGet(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	b, ok := memOf(mod).bytes(uint32(s[1]), 24)
+	if !ok {
+		return errnoFault
+	}
+	clear(b)
+	b[0] = e.kind.filetype()
+	put16(b[2:], e.flags)
+	put64(b[8:], allRights)
+	put64(b[16:], allRights)
+	return errnoSuccess
+}
+
+func (st *instance) fdFdstatSetFlags(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	flags := uint16(s[1])
+	switch {
+	case uint32(s[1])&^(fdflagAppend|fdflagDsync|fdflagNonblock|fdflagRsync|fdflagSync) != 0:
+		return errnoInval
+	case flags&(fdflagDsync|fdflagRsync|fdflagSync) != 0:
+		return errnoNotsup
+	case e.host < 0:
+		// stdio and the root: nothing blocks, nothing to change.
+		e.flags = flags
+		return errnoSuccess
+	case (flags^e.flags)&fdflagAppend != 0:
+		// The protocol can change O_APPEND, but only nonblocking mode is
+		// worth a call to the shadow; say so rather than pretend.
+		return errnoNotsup
+	}
+	if (flags^e.flags)&fdflagNonblock != 0 {
+		if err := st.p.SetNonblock(e.host, flags&fdflagNonblock != 0); err != nil {
+			return st.result(mod, err)
+		}
+	}
+	e.flags = flags
+	return errnoSuccess
+}
+
+// filestat writes a WASI filestat of the given type. The protocol has no
+// stat: size, times and inode numbers are unknown and reported as 0.
+func filestat(b []byte, filetype uint8) {
+	clear(b)
+	b[16] = filetype
+	put64(b[24:], 1) // nlink
+}
+
+func (st *instance) fdFilestatGet(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	b, ok := memOf(mod).bytes(uint32(s[1]), 64)
+	if !ok {
+		return errnoFault
+	}
+	filestat(b, e.kind.filetype())
+	return errnoSuccess
+}
+
+// fd_prestat_get describes the preopened root. Preopened sockets are not
+// directories and get EBADF, like any descriptor that is no preopened
+// directory: Go's runtime skips them and net.FileListener takes them.
+func (st *instance) fdPrestatGet(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess || !e.preopen {
+		return errnoBadf
+	}
+	b, ok := memOf(mod).bytes(uint32(s[1]), 8)
+	if !ok {
+		return errnoFault
+	}
+	clear(b)
+	put32(b[4:], uint32(len(e.path)))
+	return errnoSuccess
+}
+
+func (st *instance) fdPrestatDirName(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess || !e.preopen {
+		return errnoBadf
+	}
+	if uint32(s[2]) < uint32(len(e.path)) {
+		return errnoNametoolong
+	}
+	b, ok := memOf(mod).bytes(uint32(s[1]), uint32(len(e.path)))
+	if !ok {
+		return errnoFault
+	}
+	copy(b, e.path)
+	return errnoSuccess
+}
+
+func (st *instance) fdReaddir(_ api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	if e.kind != kindDir {
+		return errnoNotdir
+	}
+	return errnoNosys // the protocol cannot list a directory
+}
+
+// fd_renumber moves descriptor from onto to, closing what to was.
+func (st *instance) fdRenumber(mod api.Module, s []uint64) errno {
+	from, to := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(from)
+	if er != errnoSuccess {
+		return er
+	}
+	old, er := st.fds.get(to)
+	if er != errnoSuccess {
+		return er
+	}
+	if from == to {
+		return errnoSuccess
+	}
+	st.fds.set(to, e)
+	st.fds.remove(from)
+	if old.host >= 0 {
+		return st.result(mod, st.p.Close(old.host))
+	}
+	return errnoSuccess
+}
+
+func (st *instance) fdRead(mod api.Module, s []uint64) errno {
+	return st.readv(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), 0, false, uint32(s[3]), 0, false)
+}
+
+func (st *instance) fdWrite(mod api.Module, s []uint64) errno {
+	return st.writev(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), false, uint32(s[3]))
+}
+
+// readv is fd_read and sock_recv: it reads into the iovecs at iovs and
+// stores the count at nPtr (and, for sock_recv, zero flags at flagsPtr).
+// Result pointers are checked before the call, so that bytes read are
+// never lost to a bad pointer.
+func (st *instance) readv(mod api.Module, fd, iovs, niovs uint32, msgFlags int, recv bool, nPtr, flagsPtr uint32, wantFlags bool) errno {
+	e, er := st.fds.get(fd)
+	if er != errnoSuccess {
+		return er
+	}
+	m := memOf(mod)
+	bufs, er := m.iovecs(iovs, niovs, nil)
+	if er != errnoSuccess {
+		return er
+	}
+	if !m.writable(nPtr, 4) || wantFlags && !m.writable(flagsPtr, 2) {
+		return errnoFault
+	}
+	var n int
+	var err error
+	switch {
+	case recv && !e.kind.socket():
+		return errnoNotsock
+	case e.kind == kindStdin:
+		n = 0 // end of file
+	case e.kind == kindStdout || e.kind == kindStderr:
+		return errnoBadf
+	case e.kind == kindDir:
+		return errnoIsdir
+	case len(bufs) == 0:
+		n = 0
+	case len(bufs) == 1:
+		n, err = st.read1(e, bufs[0], msgFlags, recv)
+	default:
+		total := 0
+		for _, b := range bufs {
+			total += len(b)
+		}
+		scratch := st.scratch(min(total, maxGather))
+		n, err = st.read1(e, scratch, msgFlags, recv)
+		rest := scratch[:n]
+		for _, b := range bufs {
+			rest = rest[copy(b, rest):]
+		}
+	}
+	if err != nil {
+		return st.result(mod, err)
+	}
+	m.put32(nPtr, uint32(n))
+	if wantFlags {
+		m.m.WriteUint16Le(flagsPtr, 0)
+	}
+	return errnoSuccess
+}
+
+func (st *instance) read1(e *fdEntry, b []byte, flags int, recv bool) (int, error) {
+	if recv {
+		return st.p.Recv(e.host, b, flags)
+	}
+	return st.p.Read(e.host, b)
+}
+
+func (st *instance) write1(e *fdEntry, b []byte, send bool) (int, error) {
+	if send {
+		return st.p.Send(e.host, b, tzposix.MSG_NOSIGNAL)
+	}
+	return st.p.Write(e.host, b)
+}
+
+// writev is fd_write and sock_send.
+func (st *instance) writev(mod api.Module, fd, iovs, niovs uint32, send bool, nPtr uint32) errno {
+	e, er := st.fds.get(fd)
+	if er != errnoSuccess {
+		return er
+	}
+	m := memOf(mod)
+	bufs, er := m.iovecs(iovs, niovs, nil)
+	if er != errnoSuccess {
+		return er
+	}
+	if !m.writable(nPtr, 4) {
+		return errnoFault
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	n := 0
+	var err error
+	switch {
+	case send && !e.kind.socket():
+		return errnoNotsock
+	case e.kind == kindStdout || e.kind == kindStderr:
+		stream := streamStdout
+		if e.kind == kindStderr {
+			stream = streamStderr
+		}
+		for _, b := range bufs {
+			st.out.write(stream, b)
+		}
+		n = total
+	case e.kind == kindStdin:
+		return errnoBadf
+	case e.kind == kindDir:
+		return errnoIsdir
+	case e.kind == kindDgram:
+		// One datagram, however many buffers make it.
+		switch len(bufs) {
+		case 0:
+			n, err = st.write1(e, nil, send)
+		case 1:
+			n, err = st.write1(e, bufs[0], send)
+		default:
+			if total > maxGather {
+				return errnoMsgsize
+			}
+			b := st.scratch(total)[:0]
+			for _, x := range bufs {
+				b = append(b, x...)
+			}
+			n, err = st.write1(e, b, send)
+		}
+	default:
+		// A stream: buffer after buffer, stopping at a short write. Bytes
+		// written before an error are reported, as writev(2) does.
+		for _, b := range bufs {
+			var k int
+			k, err = st.write1(e, b, send)
+			n += k
+			if err != nil || k < len(b) {
+				break
+			}
+		}
+		if n > 0 {
+			err = nil
+		}
+	}
+	if err != nil {
+		return st.result(mod, err)
+	}
+	m.put32(nPtr, uint32(n))
+	return errnoSuccess
+}
+
+// scratch returns a reusable buffer of n bytes.
+func (st *instance) scratch(n int) []byte {
+	if cap(st.buf) < n {
+		st.buf = make([]byte, n)
+	}
+	return st.buf[:n]
+}
+
+// Paths. WASI paths are relative to a directory descriptor; the host joins
+// them to the directory's place in the TA's root and the shadow resolves
+// the result inside the root, so that no path escapes it, whatever ".."
+// or symlinks it holds.
+
+func (st *instance) path(mod api.Module, dirfd, ptr, n uint32) (string, errno) {
+	e, er := st.fds.get(dirfd)
+	if er != errnoSuccess {
+		return "", er
+	}
+	if e.kind != kindDir {
+		return "", errnoNotdir
+	}
+	p, er := memOf(mod).str(ptr, n)
+	if er != errnoSuccess {
+		return "", er
+	}
+	switch {
+	case p == "":
+		return "", errnoNoent
+	case p[0] == '/':
+		return "", errnoNotcapable // WASI paths are relative
+	case strings.IndexByte(p, 0) >= 0:
+		return "", errnoInval
+	}
+	full := e.path + "/" + p
+	if e.path == "/" {
+		full = "/" + p
+	}
+	if len(full) > tzrpc.MaxPath {
+		return "", errnoNametoolong
+	}
+	return full, errnoSuccess
+}
+
+func (st *instance) pathOpen(mod api.Module, s []uint64) errno {
+	dirfd, ptr, n := uint32(s[0]), uint32(s[2]), uint32(s[3])
+	oflags, rights, fdflags, fdPtr := uint32(s[4]), s[5], uint32(s[7]), uint32(s[8])
+	// Symlinks are always followed (s[1]): the protocol has no O_NOFOLLOW,
+	// and the shadow keeps every link inside the root.
+	p, er := st.path(mod, dirfd, ptr, n)
+	if er != errnoSuccess {
+		return er
+	}
+	if !memOf(mod).writable(fdPtr, 4) {
+		return errnoFault
+	}
+	if oflags&^(oflagCreat|oflagDirectory|oflagExcl|oflagTrunc) != 0 ||
+		fdflags&^(fdflagAppend|fdflagDsync|fdflagNonblock|fdflagRsync|fdflagSync) != 0 {
+		return errnoInval
+	}
+	if fdflags&(fdflagDsync|fdflagRsync|fdflagSync) != 0 {
+		return errnoNotsup
+	}
+	var flags int
+	read, write := rights&rightFdRead != 0, rights&rightFdWrite != 0
+	switch {
+	case read && write:
+		flags = tzposix.O_RDWR
+	case write:
+		flags = tzposix.O_WRONLY
+	default:
+		flags = tzposix.O_RDONLY
+	}
+	for _, f := range [...]struct {
+		bit  uint32
+		flag int
+	}{{oflagCreat, tzposix.O_CREAT}, {oflagDirectory, tzposix.O_DIRECTORY}, {oflagExcl, tzposix.O_EXCL}, {oflagTrunc, tzposix.O_TRUNC}} {
+		if oflags&f.bit != 0 {
+			flags |= f.flag
+		}
+	}
+	if fdflags&fdflagAppend != 0 {
+		flags |= tzposix.O_APPEND
+	}
+	if fdflags&fdflagNonblock != 0 {
+		flags |= tzposix.O_NONBLOCK
+	}
+	host, err := st.p.Open(p, flags, 0o666)
+	if err != nil {
+		return st.result(mod, err)
+	}
+	e := &fdEntry{kind: kindFile, host: host, flags: uint16(fdflags)}
+	if oflags&oflagDirectory != 0 {
+		e.kind, e.path = kindDir, p
+	}
+	fd, er := st.fds.add(e)
+	if er != errnoSuccess {
+		st.p.Close(host)
+		return er
+	}
+	memOf(mod).put32(fdPtr, fd)
+	return errnoSuccess
+}
+
+func (st *instance) pathCreateDirectory(mod api.Module, s []uint64) errno {
+	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	if er != errnoSuccess {
+		return er
+	}
+	return st.result(mod, st.p.Mkdir(p, 0o777))
+}
+
+func (st *instance) pathRemoveDirectory(mod api.Module, s []uint64) errno {
+	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	if er != errnoSuccess {
+		return er
+	}
+	return st.result(mod, st.p.Rmdir(p))
+}
+
+func (st *instance) pathUnlinkFile(mod api.Module, s []uint64) errno {
+	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	if er != errnoSuccess {
+		return er
+	}
+	return st.result(mod, st.p.Unlink(p))
+}
+
+func (st *instance) pathRename(mod api.Module, s []uint64) errno {
+	from, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	if er != errnoSuccess {
+		return er
+	}
+	to, er := st.path(mod, uint32(s[3]), uint32(s[4]), uint32(s[5]))
+	if er != errnoSuccess {
+		return er
+	}
+	return st.result(mod, st.p.Rename(from, to))
+}
+
+// path_filestat_get is what os.Stat needs. The protocol has no stat, so the
+// host probes: a path that opens as a directory is one; a path that is not
+// a directory but whose parent is exists as something else (its type is
+// reported unknown). Probes open with O_DIRECTORY, which never opens a
+// FIFO or a device, so they have no side effects.
+func (st *instance) pathFilestatGet(mod api.Module, s []uint64) errno {
+	p, er := st.path(mod, uint32(s[0]), uint32(s[2]), uint32(s[3]))
+	if er != errnoSuccess {
+		return er
+	}
+	b, ok := memOf(mod).bytes(uint32(s[4]), 64)
+	if !ok {
+		return errnoFault
+	}
+	typ, err := st.probe(p)
+	if err != nil {
+		return st.result(mod, err)
+	}
+	filestat(b, typ)
+	return errnoSuccess
+}
+
+func (st *instance) probe(p string) (uint8, error) {
+	const dirFlags = tzposix.O_RDONLY | tzposix.O_DIRECTORY | tzposix.O_NONBLOCK
+	fd, err := st.p.Open(p, dirFlags, 0)
+	if err == nil {
+		st.p.Close(fd)
+		return filetypeDirectory, nil
+	}
+	if !errors.Is(err, syscall.ENOTDIR) {
+		return 0, err
+	}
+	// ENOTDIR: the leaf or a component before it is no directory.
+	parent := strings.TrimRight(p, "/")
+	if i := strings.LastIndexByte(parent, '/'); i >= 0 {
+		parent = parent[:i+1]
+	}
+	if parent == "" {
+		parent = "/"
+	}
+	fd, err = st.p.Open(parent, dirFlags, 0)
+	if err != nil {
+		return 0, err
+	}
+	st.p.Close(fd)
+	if strings.HasSuffix(p, "/") {
+		return 0, syscall.ENOTDIR // "file/" names no directory
+	}
+	return filetypeUnknown, nil
+}
+
+// Sockets.
+
+func (st *instance) sockAccept(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	flags, fdPtr := uint32(s[1]), uint32(s[2])
+	switch {
+	case e.kind != kindStream:
+		return errnoNotsock
+	case flags&^fdflagNonblock != 0:
+		return errnoInval
+	case !memOf(mod).writable(fdPtr, 4):
+		return errnoFault
+	}
+	acc := 0
+	if flags&fdflagNonblock != 0 {
+		acc = tzposix.SOCK_NONBLOCK
+	}
+	host, _, err := st.p.Accept4(e.host, acc)
+	if err != nil {
+		return st.result(mod, err)
+	}
+	fd, er := st.fds.add(&fdEntry{kind: kindStream, host: host, flags: uint16(flags)})
+	if er != errnoSuccess {
+		st.p.Close(host)
+		return er
+	}
+	memOf(mod).put32(fdPtr, fd)
+	return errnoSuccess
+}
+
+func (st *instance) sockRecv(mod api.Module, s []uint64) errno {
+	ri := uint32(s[3])
+	if ri&^(riflagPeek|riflagWaitall) != 0 {
+		return errnoInval
+	}
+	flags := 0
+	if ri&riflagPeek != 0 {
+		flags |= tzposix.MSG_PEEK
+	}
+	if ri&riflagWaitall != 0 {
+		flags |= tzposix.MSG_WAITALL
+	}
+	return st.readv(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), flags, true, uint32(s[4]), uint32(s[5]), true)
+}
+
+func (st *instance) sockSend(mod api.Module, s []uint64) errno {
+	if uint32(s[3]) != 0 {
+		return errnoInval // WASI defines no send flags
+	}
+	return st.writev(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), true, uint32(s[4]))
+}
+
+func (st *instance) sockShutdown(mod api.Module, s []uint64) errno {
+	e, er := st.fds.get(uint32(s[0]))
+	if er != errnoSuccess {
+		return er
+	}
+	if !e.kind.socket() {
+		return errnoNotsock
+	}
+	var how int
+	switch uint32(s[1]) {
+	case sdflagRD:
+		how = tzposix.SHUT_RD
+	case sdflagWR:
+		how = tzposix.SHUT_WR
+	case sdflagRD | sdflagWR:
+		how = tzposix.SHUT_RDWR
+	default:
+		return errnoInval
+	}
+	return st.result(mod, st.p.Shutdown(e.host, how))
+}
+
+// durationNs converts a WASI nanosecond count, saturating.
+func durationNs(ns uint64) time.Duration {
+	if ns > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
