@@ -1,0 +1,35 @@
+#!/bin/sh
+# build-host.sh TA_DIR OUTPUT [CFLAGS...]
+#
+# Builds a libtzposix TA for the host, to run in tzbridge's simulated
+# secure world (config: native: OUTPUT). TA_DIR holds the TA's C sources
+# (*.c) and its user_ta_header_defines.h, as for OP-TEE; TA_DIR/include
+# is on the include path too. Extra arguments go to the compiler, e.g.
+# -DECHO_TCP_PORT=7300 or -DTZPOSIX_CORO_UCONTEXT (portable coroutines).
+#
+# Two kinds of code, two include paths:
+#   - the TA and libtzposix see the TA's world only: tzposix/posix.h (and
+#     the usual POSIX header names, through include/compat) and the GP
+#     subset in gp-subset/, as on OP-TEE;
+#   - host/host_main.c, which drives the GP entry points for the
+#     simulator, is an ordinary Linux program.
+set -eu
+if [ $# -lt 2 ]; then
+	echo "usage: $0 TA_DIR OUTPUT [CFLAGS...]" >&2
+	exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+ta=$(cd "$1" && pwd)
+out=$2
+shift 2
+cc=${CC:-gcc}
+warn="-std=c99 -Wall -Wextra -Werror"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+$cc $warn -O2 -g "$@" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
+	-c "$here/host/host_main.c" -o "$tmp/host_main.o"
+$cc $warn -O2 -g "$@" \
+	-I"$here/include/compat" -I"$here/include" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
+	"$here/src/codec.c" "$here/src/posix.c" "$here/src/entry.c" "$here/src/coro_init.c" \
+	"$here/src/coro.S" "$ta"/*.c "$tmp/host_main.o" -o "$out"

@@ -1,0 +1,4 @@
+//go:build cgo
+
+/* libtzposix's calls, compiled into package fuzz. */
+#include "../src/posix.c"

@@ -1,0 +1,5 @@
+/* <errno.h> for a TA built with libtzposix: everything is in tzposix/posix.h. */
+#ifndef TZPOSIX_COMPAT_ERRNO_H
+#define TZPOSIX_COMPAT_ERRNO_H
+#include <tzposix/posix.h>
+#endif

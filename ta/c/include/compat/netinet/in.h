@@ -1,0 +1,5 @@
+/* <netinet/in.h> for a TA built with libtzposix: everything is in tzposix/posix.h. */
+#ifndef TZPOSIX_COMPAT_NETINET_IN_H
+#define TZPOSIX_COMPAT_NETINET_IN_H
+#include <tzposix/posix.h>
+#endif

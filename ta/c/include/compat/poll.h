@@ -1,0 +1,5 @@
+/* <poll.h> for a TA built with libtzposix: everything is in tzposix/posix.h. */
+#ifndef TZPOSIX_COMPAT_POLL_H
+#define TZPOSIX_COMPAT_POLL_H
+#include <tzposix/posix.h>
+#endif

@@ -1,0 +1,5 @@
+/* <sys/un.h> for a TA built with libtzposix: everything is in tzposix/posix.h. */
+#ifndef TZPOSIX_COMPAT_SYS_UN_H
+#define TZPOSIX_COMPAT_SYS_UN_H
+#include <tzposix/posix.h>
+#endif

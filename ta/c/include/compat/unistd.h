@@ -1,0 +1,5 @@
+/* <unistd.h> for a TA built with libtzposix: everything is in tzposix/posix.h. */
+#ifndef TZPOSIX_COMPAT_UNISTD_H
+#define TZPOSIX_COMPAT_UNISTD_H
+#include <tzposix/posix.h>
+#endif

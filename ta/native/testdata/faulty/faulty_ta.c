@@ -1,0 +1,48 @@
+/*
+ * faulty_ta.c - reads one command byte from the FIFO /cmd and acts on it:
+ *   p  TEE_Panic
+ *   s  a segmentation fault
+ *   x  exit(0)
+ *   e  return 7 from main
+ *   c  spin until the call is cancelled, then return 9
+ *   l  spin for ever
+ */
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <tee_internal_api.h>
+#include <tzposix/tzposix.h>
+
+static int *volatile nowhere;
+
+int main(void)
+{
+	char c = 0;
+	int fd;
+
+	if (mkfifo("/cmd", 0600) != 0)
+		return 2;
+	fd = open("/cmd", O_RDONLY);
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		return 3;
+	switch (c) {
+	case 'p':
+		TEE_Panic(0xdead);
+	case 's':
+		*nowhere = 1;
+		return 4;
+	case 'x':
+		exit(0);
+	case 'e':
+		return 7;
+	case 'c':
+		while (!TEE_GetCancellationFlag())
+			;
+		return 9;
+	case 'l':
+		for (;;)
+			;
+	}
+	return 5;
+}

@@ -1,0 +1,229 @@
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The C echo TA (ta/c/examples/echo/ta, libtzposix) built for the host and
+// run by `tzbridge run` as a native TA, driven by the same unmodified CAs
+// as the built-in echo TA: FIFOs in its own directory, TCP on port 7200
+// (the built-in echo tests hold 7000/7001, the wasm ones 7100/7101).
+
+const (
+	cEchoUUID = "c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10"
+	cEchoTCP  = "127.0.0.1:7200"
+)
+
+// cEchoBuild builds the C echo TA once per test run, next to the tzbridge
+// binary (TestMain removes that directory).
+var cEchoBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+func cEchoTA(t *testing.T) string {
+	t.Helper()
+	cEchoBuild.once.Do(func() {
+		if _, err := exec.LookPath("gcc"); err != nil {
+			cEchoBuild.err = err
+			return
+		}
+		bin := filepath.Join(filepath.Dir(tzbridgeBin), "c-echo-ta")
+		cmd := exec.Command("sh", "../ta/c/build-host.sh", "../ta/c/examples/echo/ta", bin, "-DECHO_TCP_PORT=7200")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cEchoBuild.err = fmt.Errorf("ta/c/build-host.sh: %v\n%s", err, out)
+			return
+		}
+		cEchoBuild.bin = bin
+	})
+	if cEchoBuild.err != nil {
+		t.Skipf("cannot build the C echo TA here (needs gcc): %v", cEchoBuild.err)
+	}
+	return cEchoBuild.bin
+}
+
+func cEchoConfig(bin string) string {
+	return fmt.Sprintf(`mount: %%[1]s
+tee: sim
+tas:
+  - name: cecho
+    uuid: %s
+    native: %s
+    endpoints:
+      - {name: in, kind: fifo, mode: "0666"}
+      - {name: out, kind: fifo, mode: "0666"}
+`, cEchoUUID, bin)
+}
+
+func cEchoReady(mount string) bool {
+	for _, p := range []string{"cecho/in", "cecho/out"} {
+		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
+			return false
+		}
+	}
+	c, err := net.DialTimeout("tcp", cEchoTCP, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// TestCEchoFIFOShell: a shell CA writes into /tz/cecho/in and head reads
+// the echo from /tz/cecho/out.
+func TestCEchoFIFOShell(t *testing.T) {
+	b := startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
+	for _, sz := range echoSizes {
+		t.Run(sz.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			want := payload(sz.n)
+			if err := os.WriteFile(src, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			script := fmt.Sprintf(`head -c %d < %q > %q & reader=$!; cat %q > %q; wait $reader`,
+				sz.n, b.path("cecho", "out"), dst, src, b.path("cecho", "in"))
+			run(t, nil, "timeout", "30", "sh", "-c", script)
+			got, err := os.ReadFile(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// TestCEchoSocat drives the TCP endpoint with socat.
+func TestCEchoSocat(t *testing.T) {
+	needTool(t, "socat")
+	startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
+	for _, sz := range echoSizes {
+		t.Run("tcp/"+sz.name, func(t *testing.T) {
+			want := payload(sz.n)
+			got := run(t, want, "socat", "-t", "10", "-", "TCP:"+cEchoTCP)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// TestCEchoGoClients: several Go CAs using only os and net talk to the C
+// TA at once, over TCP and, one after another, over the FIFOs.
+func TestCEchoGoClients(t *testing.T) {
+	b := startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
+	const clients = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*len(echoSizes))
+	for i := range clients {
+		for _, sz := range echoSizes {
+			wg.Go(func() { errs <- streamEcho("tcp", cEchoTCP, payload(sz.n+i)) })
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	// FIFO CAs take turns: a FIFO pair carries one conversation at a time.
+	for i := range 3 {
+		msg := payload(4096 + i)
+		if err := cFIFOEcho(b.path("cecho", "in"), b.path("cecho", "out"), msg); err != nil {
+			t.Errorf("FIFO CA %d: %v", i, err)
+		}
+	}
+}
+
+// cFIFOEcho writes msg into in and reads it back from out, as two CAs
+// would, with a deadline.
+func cFIFOEcho(in, out string, msg []byte) error {
+	res := make(chan error, 2)
+	go func() {
+		f, err := os.OpenFile(out, os.O_RDONLY, 0)
+		if err != nil {
+			res <- err
+			return
+		}
+		defer f.Close()
+		got := make([]byte, len(msg))
+		n := 0
+		for n < len(got) {
+			m, err := f.Read(got[n:])
+			if err != nil {
+				res <- fmt.Errorf("read %d of %d bytes: %w", n, len(got), err)
+				return
+			}
+			n += m
+		}
+		if !bytes.Equal(got, msg) {
+			res <- fmt.Errorf("echo differs at %d", firstDiff(got, msg))
+			return
+		}
+		res <- nil
+	}()
+	go func() {
+		f, err := os.OpenFile(in, os.O_WRONLY, 0)
+		if err != nil {
+			res <- err
+			return
+		}
+		_, err = f.Write(msg)
+		f.Close()
+		res <- err
+	}()
+	timeout := time.After(30 * time.Second)
+	for range 2 {
+		select {
+		case err := <-res:
+			if err != nil {
+				return err
+			}
+		case <-timeout:
+			return fmt.Errorf("no echo of %d bytes within 30s", len(msg))
+		}
+	}
+	return nil
+}
+
+// TestCEchoDiesWithBridge: the TA's process goes with the bridge, even
+// after kill -9 (the secure world dies with the bridge, the TA process
+// with the secure world).
+func TestCEchoDiesWithBridge(t *testing.T) {
+	needTool(t, "pgrep")
+	bin := cEchoTA(t)
+	b := startBridge(t, cEchoConfig(bin), cEchoReady)
+	if out, _ := exec.Command("pgrep", "-f", "^"+bin+"$").Output(); len(out) == 0 {
+		t.Fatalf("no process runs %s", bin)
+	}
+	if err := b.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-b.done
+	// The killed bridge leaves its FUSE mount behind.
+	t.Cleanup(func() { _ = syscall.Unmount(b.mount, syscall.MNT_DETACH) })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := exec.Command("pgrep", "-f", "^"+bin+"$").Output()
+		if len(out) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the C TA outlived the killed bridge: pids %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
