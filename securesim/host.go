@@ -153,6 +153,7 @@ func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, 
 	var state any
 	var or teeclient.Result
 	ctx = context.WithValue(ctx, clientKey{}, client)
+	ctx = context.WithValue(ctx, loggerKey{}, h.log.With("ta", def.Name, "uuid", def.UUID))
 	if err := h.call(ctx, inst, func() { state, or = inst.ta.OpenSession(ctx, p) }); err != nil {
 		h.release(inst)
 		r, o := deadOrCancel(err)

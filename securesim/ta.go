@@ -13,6 +13,7 @@ package securesim
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -86,6 +87,19 @@ type Client struct {
 }
 
 type clientKey struct{}
+
+type loggerKey struct{}
+
+// LoggerFromContext returns the secure world's log for the TA whose entry
+// point got ctx, tagged with its name and UUID: where a TA reports what
+// the GP API has no room for, such as why its program failed. It never
+// returns nil.
+func LoggerFromContext(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // ClientFromContext returns the identity of the client whose call ctx
 // belongs to: the ctx of OpenSession and of every Invoke of the session.

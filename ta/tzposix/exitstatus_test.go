@@ -1,11 +1,17 @@
 package tzposix
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/securesim"
+	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -30,4 +36,55 @@ func TestProgramExitStatus(t *testing.T) {
 			f.expectExit(tt.want)
 		})
 	}
+}
+
+// TestProgramErrorLogged: the reason a program failed reaches the secure
+// world's log with the TA's name, since the exit status alone cannot say it.
+func TestProgramErrorLogged(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	uuid := teeclient.UUID{1}
+	prog := func(context.Context, *Proc) error { return errors.New("bind 127.0.0.1:7000: address already in use") }
+	host, err := securesim.NewHost([]securesim.Definition{{Name: "failing", UUID: uuid, New: func() securesim.TA { return NewTA(prog) }}}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p := openParams(tzrpc.MinMailbox)
+	id, r, o := host.OpenSession(ctx, t, uuid, securesim.Client{}, &p)
+	if r != teeclient.Success {
+		t.Fatalf("OpenSession: %v (%v)", r, o)
+	}
+	defer host.CloseSession(t, id)
+	mb := make([]byte, tzrpc.MinMailbox)
+	p = securesim.Params{{Type: teeclient.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}}
+	if r, o := host.Invoke(ctx, t, id, tzrpc.CmdResume, &p); r != teeclient.Success {
+		t.Fatalf("RESUME: %v (%v)", r, o)
+	}
+	req, err := tzrpc.DecodeRequest(mb)
+	if err != nil || req.Op != tzrpc.OpExit {
+		t.Fatalf("want EXIT, got %v (%v)", req.Op, err)
+	}
+	for _, want := range []string{"TA program failed", "ta=failing", "address already in use"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -179,6 +179,9 @@ func (s *session) run() {
 	if es := ExitStatus(0); errors.As(err, &es) {
 		status = int(es)
 	} else if err != nil {
+		// The exit status is all the shadow learns; the reason stays
+		// in the secure world's log.
+		securesim.LoggerFromContext(s.ctx).Error("TA program failed", "err", err)
 		status = 1
 	}
 	s.proc.exit(status)
