@@ -34,6 +34,10 @@ const (
 	DefaultGroup       = "root"
 	// MinMemory is the smallest memory limit a shadow process runs with.
 	MinMemory = 64 << 20
+	// MinWasmMemory and MaxWasmMemory bound a wasm TA's linear memory: one
+	// 64 KiB page at least, and wasm32's 4 GiB address space at most.
+	MinWasmMemory = 64 << 10
+	MaxWasmMemory = 4 << 30
 )
 
 // Config is a whole configuration file.
@@ -206,6 +210,13 @@ func (t TA) Source() (kind, value string) {
 type Limits struct {
 	// Descriptors is the most descriptors the TA may have open at once.
 	Descriptors int `yaml:"descriptors"`
+	// Sockets is the most of those descriptors that may be sockets; 0
+	// (the default) means Descriptors. A TA at either limit gets EMFILE.
+	Sockets int `yaml:"sockets"`
+	// WasmMemory caps a wasm TA's linear memory in bytes (rounded down to
+	// 64 KiB pages); 0 means the default of 256 MiB. A module that grows
+	// past it gets a failed memory.grow, as on a full heap.
+	WasmMemory int64 `yaml:"wasm_memory"`
 	// Memory caps the shadow process's data segment (RLIMIT_DATA, which
 	// counts its heap), in bytes; 0 (the default) sets no limit. At least
 	// MinMemory.
@@ -377,6 +388,14 @@ func (c *Config) Validate() error {
 		}
 		if t.Limits.Descriptors < 1 || t.Limits.Descriptors > MaxDescriptors {
 			bad(f+".limits.descriptors", "%d: want 1 to %d", t.Limits.Descriptors, MaxDescriptors)
+		}
+		if t.Limits.Sockets < 0 || t.Limits.Sockets > t.Limits.Descriptors {
+			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
+		}
+		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
+			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, MaxWasmMemory)
+		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
+			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module")
 		}
 		if t.OnRestart != "keep" && t.OnRestart != "clear" {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)

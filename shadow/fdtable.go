@@ -33,23 +33,42 @@ type desc struct {
 // fdTable maps a TA's virtual descriptors to host ones. Only the dispatch
 // goroutine touches slots; open is read by Stats from anywhere.
 type fdTable struct {
-	slots []desc // slot i is TA descriptor firstFD+i
-	max   int
-	open  atomic.Int64
+	slots      []desc // slot i is TA descriptor firstFD+i
+	max        int
+	maxSockets int // 0: as many as max
+	open       atomic.Int64
+	sockets    atomic.Int64
 }
 
 func (t *fdTable) count() int { return int(t.open.Load()) }
 
-// full reports whether a new descriptor would exceed the limit. Callers
+// Limits a new descriptor may run into, as the log names them.
+const (
+	limitDescriptors = "descriptors"
+	limitSockets     = "sockets"
+)
+
+// exceeded names the limit a new descriptor would exceed, or "". Callers
 // check it before creating a host descriptor, so that at the limit nothing
 // is consumed (a pending connection stays queued for a later ACCEPT).
-func (t *fdTable) full() bool { return t.count() >= t.max }
+func (t *fdTable) exceeded(socket bool) string {
+	if t.count() >= t.max {
+		return limitDescriptors
+	}
+	if socket && t.maxSockets > 0 && int(t.sockets.Load()) >= t.maxSockets {
+		return limitSockets
+	}
+	return ""
+}
 
 // add installs d at the lowest free number and returns that number.
 // The caller has checked full.
 func (t *fdTable) add(d desc) int64 {
 	d.inUse = true
 	t.open.Add(1)
+	if d.socket {
+		t.sockets.Add(1)
+	}
 	for i := range t.slots {
 		if !t.slots[i].inUse {
 			t.slots[i] = d
@@ -77,6 +96,9 @@ func (t *fdTable) remove(vfd int64) (int, tzrpc.Errno) {
 		return -1, e
 	}
 	fd := d.fd
+	if d.socket {
+		t.sockets.Add(-1)
+	}
 	*d = desc{}
 	t.open.Add(-1)
 	// Trim free slots at the end so a burst of descriptors does not keep
@@ -95,4 +117,5 @@ func (t *fdTable) closeAll() {
 	}
 	t.slots = nil
 	t.open.Store(0)
+	t.sockets.Store(0)
 }

@@ -21,8 +21,8 @@ func hostAccess(acc int64) int {
 }
 
 func (s *Shadow) open(ctx context.Context, path string, flags int64) result {
-	if s.fds.full() {
-		return fail(tzrpc.EMFILE)
+	if e := s.admit(false); e != 0 {
+		return fail(e)
 	}
 	opath, e := s.resolve(path)
 	if e == tzrpc.ENOENT && flags&tzrpc.O_CREAT != 0 {

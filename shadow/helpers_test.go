@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,8 +30,10 @@ type testTA struct {
 }
 
 type options struct {
-	maxFDs  int
-	mailbox int
+	maxFDs     int
+	maxSockets int
+	mailbox    int
+	log        *slog.Logger
 }
 
 func newTA(t testing.TB, o options) *testTA {
@@ -46,7 +49,7 @@ func newTA(t testing.TB, o options) *testTA {
 	if o.mailbox == 0 {
 		o.mailbox = tzrpc.DefaultMailbox
 	}
-	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs})
+	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,9 @@ type Config struct {
 	// MaxDescriptors caps the TA's open descriptors; 0 means
 	// DefaultMaxDescriptors.
 	MaxDescriptors int
+	// MaxSockets caps how many of them may be sockets; 0 means as many
+	// as MaxDescriptors.
+	MaxSockets int
 	// Logger receives start, exit and error records; nil discards them.
 	Logger *slog.Logger
 
@@ -137,6 +140,9 @@ type Shadow struct {
 	pollIdx []int32
 
 	calls, bytesIn, bytesOut, errs atomic.Uint64
+	// lastLimitLog (unix nanoseconds) rate-limits the log line of a TA
+	// that runs into a limit in a loop.
+	lastLimitLog atomic.Int64
 }
 
 // New checks cfg, opens the root and returns a Shadow ready to Run (or to
@@ -156,6 +162,9 @@ func New(cfg Config) (*Shadow, error) {
 	}
 	if cfg.MaxDescriptors < 1 || cfg.MaxDescriptors > maxDescriptors {
 		return nil, fmt.Errorf("shadow %s: MaxDescriptors %d, want 1 to %d", cfg.Name, cfg.MaxDescriptors, maxDescriptors)
+	}
+	if cfg.MaxSockets < 0 || cfg.MaxSockets > cfg.MaxDescriptors {
+		return nil, fmt.Errorf("shadow %s: MaxSockets %d, want 0 to MaxDescriptors (%d)", cfg.Name, cfg.MaxSockets, cfg.MaxDescriptors)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -184,7 +193,7 @@ func New(cfg Config) (*Shadow, error) {
 		log:     log,
 		root:    root,
 		wake:    wake,
-		fds:     fdTable{max: cfg.MaxDescriptors},
+		fds:     fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
 		payload: make([]byte, 0, 2*tzrpc.MaxPath+2),
 		pollFds: make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
 		pollIdx: make([]int32, 0, tzrpc.MaxPollFDs),

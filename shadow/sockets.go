@@ -41,8 +41,8 @@ func hostSockType(typ int64) int {
 }
 
 func (s *Shadow) socket(domain, typ, flags int64) result {
-	if s.fds.full() {
-		return fail(tzrpc.EMFILE)
+	if e := s.admit(true); e != 0 {
+		return fail(e)
 	}
 	fd, err := unix.Socket(hostDomain(domain), hostSockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -217,8 +217,8 @@ func (s *Shadow) accept(ctx context.Context, vfd, flags int64, out []byte) resul
 		return fail(e)
 	}
 	// Checked first so that at the limit the connection stays queued.
-	if s.fds.full() {
-		return fail(tzrpc.EMFILE)
+	if e := s.admit(true); e != 0 {
+		return fail(e)
 	}
 	for {
 		fd, usa, err := unix.Accept4(d.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)

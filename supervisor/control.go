@@ -67,6 +67,7 @@ type shadowSpec struct {
 	Root           string         `json:"root"`
 	Mailbox        int            `json:"mailbox"`
 	MaxDescriptors int            `json:"max_descriptors"`
+	MaxSockets     int            `json:"max_sockets,omitempty"`
 	// TEE is "sim" or a device path. For sim, TEEFD is an inherited
 	// O_PATH descriptor of the secure world's socket, connected to as
 	// /proc/self/fd/TEEFD (the runtime directory holding it is closed to

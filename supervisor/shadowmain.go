@@ -113,6 +113,7 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 		Root:           spec.Root,
 		Mailbox:        spec.Mailbox,
 		MaxDescriptors: spec.MaxDescriptors,
+		MaxSockets:     spec.MaxSockets,
 		Logger:         log,
 	}
 	if ho.Len() > 0 || spec.Publish {

@@ -195,6 +195,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		Root:           root,
 		Mailbox:        r.cfg.Mailbox,
 		MaxDescriptors: r.cfg.Limits.Descriptors,
+		MaxSockets:     r.cfg.Limits.Sockets,
 		TEE:            r.tee.device,
 		Publish:        r.publish(),
 		HostAll:        r.cfg.HostAccess.All,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +45,7 @@ func loadConfig(path string) (*config.Config, error) {
 		if kind, _ := t.Source(); kind == "" {
 			continue // a TA installed on the device
 		}
-		if _, err := catalog.Definition(catalog.FromConfig(t)); err != nil {
+		if _, err := catalog.Definition(catalog.FromConfig(t), slog.New(slog.DiscardHandler)); err != nil {
 			return nil, fmt.Errorf("%s: tas[%d] (%s): %w", path, i, t.Name, err)
 		}
 	}

@@ -38,7 +38,7 @@ with your own teeclient program.`,
 				if err != nil {
 					return fmt.Errorf("--ta %w", err)
 				}
-				d, err := catalog.Definition(ta)
+				d, err := catalog.Definition(ta, log)
 				if err != nil {
 					return fmt.Errorf("--ta %q: %w", spec, err)
 				}

@@ -6,6 +6,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -35,16 +36,20 @@ type TA struct {
 	Value string `json:"value"`
 	// Listen are a wasm TA's preopened sockets (see config.TA.Listen).
 	Listen []string `json:"listen,omitempty"`
+	// WasmMemory caps a wasm TA's linear memory (config
+	// limits.wasm_memory); 0 is the default.
+	WasmMemory int64 `json:"wasm_memory,omitempty"`
 }
 
 // FromConfig describes a configured TA.
 func FromConfig(t config.TA) TA {
 	kind, value := t.Source()
-	return TA{Name: t.Name, UUID: t.UUID, Kind: kind, Value: value, Listen: t.Listen}
+	return TA{Name: t.Name, UUID: t.UUID, Kind: kind, Value: value, Listen: t.Listen, WasmMemory: t.Limits.WasmMemory}
 }
 
-// Definition returns the definition the secure world hosts for t.
-func Definition(t TA) (securesim.Definition, error) {
+// Definition returns the definition the secure world hosts for t. log
+// receives what the TA itself reports (a wasm TA's stdout and stderr).
+func Definition(t TA, log *slog.Logger) (securesim.Definition, error) {
 	switch t.Kind {
 	case "builtin":
 		def, ok := builtins[t.Value]
@@ -55,7 +60,7 @@ func Definition(t TA) (securesim.Definition, error) {
 		d.Name = t.Name
 		return d, nil
 	case "wasm":
-		return wasm.Definition(t.Name, t.UUID, t.Value, t.Listen, wasm.Options{})
+		return wasm.Definition(t.Name, t.UUID, t.Value, t.Listen, wasm.Options{MemoryLimit: t.WasmMemory, Logger: log})
 	case "native":
 		d, err := native.Definition(t.Name, t.UUID, t.Value)
 		if err != nil {
@@ -78,7 +83,7 @@ func Builtins() []string {
 
 // Spec is how the supervisor names a TA to the secure-world process: JSON.
 func (t TA) Spec() string {
-	b, _ := json.Marshal(t) // only strings and a UUID: cannot fail
+	b, _ := json.Marshal(t) // strings, numbers and a UUID: cannot fail
 	return string(b)
 }
 

@@ -1,9 +1,11 @@
 package catalog
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
@@ -36,11 +38,27 @@ func TestParseSpec(t *testing.T) {
 
 func TestDefinition(t *testing.T) {
 	uuid := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
-	d, err := Definition(TA{Name: "mine", UUID: uuid, Kind: "builtin", Value: "echo"})
+	d, err := Definition(TA{Name: "mine", UUID: uuid, Kind: "builtin", Value: "echo"}, discard)
 	if err != nil || d.Name != "mine" || d.UUID != uuid || d.New == nil {
 		t.Errorf("builtin echo: %+v, %v", d, err)
 	}
-	if _, err := Definition(TA{Name: "x", UUID: uuid, Kind: "builtin", Value: "nope"}); err == nil || !strings.Contains(err.Error(), "have: bench, echo, faulty") {
+	if _, err := Definition(TA{Name: "x", UUID: uuid, Kind: "builtin", Value: "nope"}, discard); err == nil || !strings.Contains(err.Error(), "have: bench, echo, faulty") {
 		t.Errorf("unknown builtin: %v", err)
+	}
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// TestSpecCarriesLimits: the wasm memory cap set in the configuration
+// survives the trip to the secure-world process.
+func TestSpecCarriesLimits(t *testing.T) {
+	c := config.TA{Name: "w", UUID: teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f61"), Wasm: "/ta.wasm",
+		Listen: []string{"tcp://127.0.0.1:7100"}, Limits: config.Limits{WasmMemory: 1 << 20}}
+	got, err := ParseSpec(FromConfig(c).Spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.WasmMemory != 1<<20 || got.Kind != "wasm" || got.Value != "/ta.wasm" || len(got.Listen) != 1 {
+		t.Errorf("spec round trip: %+v", got)
 	}
 }

@@ -34,7 +34,7 @@ func TestDefinitionWasm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := Definition(tt.ta)
+			d, err := Definition(tt.ta, discard)
 			if tt.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("error %v, want %q", err, tt.want)
