@@ -83,26 +83,7 @@ func cEchoReady(mount string) bool {
 // the echo from /tz/cecho/out.
 func TestCEchoFIFOShell(t *testing.T) {
 	b := startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
-	for _, sz := range echoSizes {
-		t.Run(sz.name, func(t *testing.T) {
-			dir := t.TempDir()
-			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
-			want := payload(sz.n)
-			if err := os.WriteFile(src, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			script := fmt.Sprintf(`head -c %d < %q > %q & reader=$!; cat %q > %q; wait $reader`,
-				sz.n, b.path("cecho", "out"), dst, src, b.path("cecho", "in"))
-			run(t, nil, "timeout", "30", "sh", "-c", script)
-			got, err := os.ReadFile(dst)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
-			}
-		})
-	}
+	shellFIFOEcho(t, b, "cecho")
 }
 
 // TestCEchoSocat drives the TCP endpoint with socat.

@@ -23,6 +23,13 @@ var echoSizes = []struct {
 // echo from /tz/echo/out.
 func TestEchoFIFOShell(t *testing.T) {
 	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	shellFIFOEcho(t, b, "echo")
+}
+
+// shellFIFOEcho has a shell CA write each of echoSizes into /tz/<ta>/in
+// and read the echo from /tz/<ta>/out, byte-exact.
+func shellFIFOEcho(t *testing.T, b *bridge, ta string) {
+	t.Helper()
 	for _, sz := range echoSizes {
 		t.Run(sz.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -33,7 +40,7 @@ func TestEchoFIFOShell(t *testing.T) {
 			}
 			// head -c stops after exactly n bytes, so the reader ends on its own.
 			script := fmt.Sprintf(`head -c %d < %q > %q & reader=$!; cat %q > %q; wait $reader`,
-				sz.n, b.path("echo", "out"), dst, src, b.path("echo", "in"))
+				sz.n, b.path(ta, "out"), dst, src, b.path(ta, "in"))
 			run(t, nil, "timeout", "30", "sh", "-c", script)
 			got, err := os.ReadFile(dst)
 			if err != nil {
@@ -129,15 +136,17 @@ func streamEcho(network, addr string, msg []byte) error {
 	return nil
 }
 
-func udpEcho(msg []byte) error {
-	c, err := net.Dial("udp", "127.0.0.1:7001")
+func udpEcho(msg []byte) error { return udpEchoAt("127.0.0.1:7001", msg) }
+
+// udpEchoAt sends msg to addr and checks that exactly msg comes back. UDP
+// may drop under load: it retries a few times, but an answer must be exact.
+func udpEchoAt(addr string, msg []byte) error {
+	c, err := net.Dial("udp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	got := make([]byte, 65536)
-	// UDP may drop under load: retry a few times, but an answer must be
-	// exact.
 	for try := 0; try < 5; try++ {
 		if _, err := c.Write(msg); err != nil {
 			return err
@@ -148,11 +157,11 @@ func udpEcho(msg []byte) error {
 			continue
 		}
 		if !bytes.Equal(got[:n], msg) {
-			return fmt.Errorf("udp %d bytes: got %d bytes back, differing at %d", len(msg), n, firstDiff(got[:n], msg))
+			return fmt.Errorf("udp %s, %d bytes: got %d bytes back, differing at %d", addr, len(msg), n, firstDiff(got[:n], msg))
 		}
 		return nil
 	}
-	return fmt.Errorf("udp %d bytes: no echo after 5 tries", len(msg))
+	return fmt.Errorf("udp %s, %d bytes: no echo after 5 tries", addr, len(msg))
 }
 
 func firstDiff(a, b []byte) int {

@@ -111,31 +111,6 @@ func needNetns(t *testing.T) {
 	}
 }
 
-// udpEchoTo sends msg to addr and checks that exactly msg comes back.
-func udpEchoTo(addr string, msg []byte) error {
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	got := make([]byte, 65536)
-	for try := 0; try < 5; try++ {
-		if _, err := c.Write(msg); err != nil {
-			return err
-		}
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, err := c.Read(got)
-		if err != nil {
-			continue
-		}
-		if !bytes.Equal(got[:n], msg) {
-			return fmt.Errorf("udp %s: %d bytes back for %d sent", addr, n, len(msg))
-		}
-		return nil
-	}
-	return fmt.Errorf("udp %s: no echo after 5 tries", addr)
-}
-
 // lineCommand sends a line to the faulty TA at sock and returns its answer.
 func lineCommand(sock, line string) (string, error) {
 	c, err := net.DialTimeout("unix", sock, 5*time.Second)
@@ -231,7 +206,7 @@ func TestNetnsProxiesAndIsolation(t *testing.T) {
 			}
 			// Each reply reaches the client that asked, boundaries kept.
 			for _, n := range []int{1, 4096, 60000} {
-				wg.Go(func() { errs <- udpEchoTo(nechoUDP, payload(n+i)) })
+				wg.Go(func() { errs <- udpEchoAt(nechoUDP, payload(n+i)) })
 			}
 		}
 		wg.Wait()
@@ -392,7 +367,7 @@ func TestNetnsShadowKilled(t *testing.T) {
 	waitEcho("tcp", nechoTCP)
 	waitEcho("unix", sock)
 	waitEcho("unix", b.path("necho", "echo.sock"))
-	if err := udpEchoTo(nechoUDP, payload(4096)); err != nil {
+	if err := udpEchoAt(nechoUDP, payload(4096)); err != nil {
 		t.Error(err)
 	}
 	status, err := os.ReadFile(b.path("necho", ".tz", "status"))

@@ -122,26 +122,7 @@ func wasmEchoReady(mount string) bool {
 func TestWasmEchoFIFO(t *testing.T) {
 	dir := wasmModules(t)
 	b := startBridge(t, wasmEchoConfig(dir), wasmEchoReady)
-	for _, sz := range echoSizes {
-		t.Run(sz.name, func(t *testing.T) {
-			tmp := t.TempDir()
-			src, dst := filepath.Join(tmp, "src"), filepath.Join(tmp, "dst")
-			want := payload(sz.n)
-			if err := os.WriteFile(src, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			script := fmt.Sprintf(`head -c %d < %q > %q & reader=$!; cat %q > %q; wait $reader`,
-				sz.n, b.path("wecho", "out"), dst, src, b.path("wecho", "in"))
-			run(t, nil, "timeout", "30", "sh", "-c", script)
-			got, err := os.ReadFile(dst)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
-			}
-		})
-	}
+	shellFIFOEcho(t, b, "wecho")
 	// The TA's stdout reached the bridge's log, tagged with its name.
 	if log := b.log.String(); !strings.Contains(log, "serving 2 listeners") || !strings.Contains(log, "ta=wecho") {
 		t.Errorf("the TA's output is not in the log")
@@ -197,31 +178,6 @@ func TestWasmEchoSocat(t *testing.T) {
 			}
 		})
 	}
-}
-
-func udpEchoAt(addr string, msg []byte) error {
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	got := make([]byte, 65536)
-	// UDP may drop under load: retry, but an answer must be exact.
-	for try := 0; try < 5; try++ {
-		if _, err := c.Write(msg); err != nil {
-			return err
-		}
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, err := c.Read(got)
-		if err != nil {
-			continue
-		}
-		if !bytes.Equal(got[:n], msg) {
-			return fmt.Errorf("udp %d bytes: got %d bytes back, differing at %d", len(msg), n, firstDiff(got[:n], msg))
-		}
-		return nil
-	}
-	return fmt.Errorf("udp %d bytes: no echo after 5 tries", len(msg))
 }
 
 // TestWasmContainment: a TA whose module traps is declared dead
