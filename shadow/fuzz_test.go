@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/netif"
+
 	. "github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -32,7 +34,7 @@ func privateNetns(tb testing.TB) (ns, orig int) {
 	}
 	ns, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
-		err = loopbackUp()
+		err = netif.LoopbackUp()
 	}
 	if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
 		// This thread is lost to the namespace; keep it locked so that it
@@ -45,20 +47,6 @@ func privateNetns(tb testing.TB) (ns, orig int) {
 	}
 	tb.Cleanup(func() { unix.Close(ns); unix.Close(orig) })
 	return ns, orig
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // fuzzRequest encodes one request as a fuzz chunk: a u16 length, then a

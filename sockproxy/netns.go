@@ -12,6 +12,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/internal/netif"
 )
 
 // NetnsDir is where named network namespaces are mounted, as iproute2
@@ -68,7 +70,7 @@ func CreateNamespace(name string, log *slog.Logger) (*Namespace, error) {
 		if err := unix.Mount(self, n.Path, "none", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind-mount %s: %w", self, err)
 		}
-		return loopbackUp()
+		return netif.LoopbackUp()
 	})
 	if err == nil {
 		n.lock, err = lockNamespace(n.Path)
@@ -115,27 +117,6 @@ func sharedNetnsDir() error {
 			return fmt.Errorf("sockproxy: bind-mount %s onto itself: %w", NetnsDir, err)
 		}
 	}
-}
-
-// loopbackUp brings lo up in the calling thread's network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("socket for ioctl: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("get flags of lo: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("bring lo up: %w", err)
-	}
-	return nil
 }
 
 // removeStale removes the namespace left at n.Path by an earlier run,

@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
@@ -31,7 +30,7 @@ const childEnv = "TZBRIDGE_ECHO_TEST_NETNS"
 
 func TestEchoShadow(t *testing.T) {
 	if os.Getenv(childEnv) == "1" {
-		if err := loopbackUp(); err != nil {
+		if err := netif.LoopbackUp(); err != nil {
 			t.Fatalf("bring up lo in the test's network namespace: %v", err)
 		}
 		testEcho(t)
@@ -51,23 +50,6 @@ func TestEchoShadow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("child: %v", err)
 	}
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 func testEcho(t *testing.T) {
