@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // bridge is one `tzbridge run` under test.
 type bridge struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	mount string
 	log   *syncBuffer
@@ -78,13 +78,13 @@ func echoConfig(mount string) string {
 // startBridge runs `tzbridge run` with configYAML (which may use %[1]s for
 // the mount directory) and waits until ready reports true. It is stopped
 // and checked at the end of the test, also when the test fails.
-func startBridge(t *testing.T, configYAML string, ready func(mount string) bool) *bridge {
+func startBridge(t testing.TB, configYAML string, ready func(mount string) bool) *bridge {
 	t.Helper()
 	return startBridgeAt(t, filepath.Join(t.TempDir(), "tz"), configYAML, ready)
 }
 
 // startBridgeAt is startBridge with the tree at mount.
-func startBridgeAt(t *testing.T, mount, configYAML string, ready func(mount string) bool) *bridge {
+func startBridgeAt(t testing.TB, mount, configYAML string, ready func(mount string) bool) *bridge {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(configYAML, "%[1]s", mount)), 0o644); err != nil {
