@@ -215,3 +215,55 @@ func TestExit(t *testing.T) {
 		}
 	}
 }
+
+// TestDescriptorsOfAnotherTA: descriptor numbers are per TA; a TA naming a
+// number that is open in another TA's shadow gets EBADF and touches
+// nothing of the other's.
+func TestDescriptorsOfAnotherTA(t *testing.T) {
+	a, b := newTA(t, options{}), newTA(t, options{})
+	a.ok(OpMkfifo, args(0o600), []byte("p"))
+	fd := a.ok(OpOpen, args(O_RDWR|O_NONBLOCK), []byte("p"))
+	b.fails(EBADF, OpWrite, args(fd), []byte("not yours"))
+	b.fails(EBADF, OpClose, args(fd), nil)
+	if r := a.call(OpRead, args(fd, 16), nil); r.Errno != EAGAIN {
+		t.Errorf("the owner's FIFO: read %q (%v), want it empty and open", r.Payload, r.Errno)
+	}
+}
+
+// TestRequestFlood: a flood of bad and good requests leaves no host
+// descriptor behind and the shadow serving.
+func TestRequestFlood(t *testing.T) {
+	a := newTA(t, options{maxFDs: 8})
+	before := countFDs(t)
+	a.ok(OpMkfifo, args(0o600), []byte("p"))
+	for i := range 20000 {
+		switch i % 5 {
+		case 0:
+			a.fails(EBADF, OpRead, args(int64(i), 1), nil)
+		case 1:
+			a.fails(EINVAL, OpOpen, args(0x4), []byte("p"))
+		case 2:
+			a.fails(ENOENT, OpOpen, args(O_RDONLY|O_NONBLOCK), []byte("../../etc/passwd"))
+		case 3:
+			s := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+			a.ok(OpClose, args(s), nil)
+		case 4:
+			// Left open until the limit, then all closed.
+			if _, err := a.try(a.ctx, OpOpen, args(O_RDWR|O_NONBLOCK), []byte("p")); err != nil {
+				t.Fatal(err)
+			}
+			if a.s.Stats().OpenDescriptors == 8 {
+				for fd := int64(3); fd < 11; fd++ {
+					a.ok(OpClose, args(fd), nil)
+				}
+			}
+		}
+	}
+	for fd := int64(3); fd < 11; fd++ {
+		a.try(a.ctx, OpClose, args(fd), nil)
+	}
+	if after := countFDs(t); after != before {
+		t.Errorf("host descriptors %d before the flood, %d after", before, after)
+	}
+	a.ok(OpSocket, args(AF_UNIX, SOCK_STREAM), nil)
+}
