@@ -277,10 +277,12 @@ func (b *bridge) reload(ctx context.Context) error {
 		}
 	}
 	b.cfg = &inForce
+	counts := []any{"added", len(d.Added), "removed", len(d.Removed), "changed", len(d.Changed), "unchanged", len(cfg.TAs) - len(d.Added) - len(d.Changed)}
 	if err := errors.Join(errs...); err != nil {
+		b.log.Error("reload done; some TAs did not start and are left out until the next reload", append(counts, "failed", len(errs))...)
 		return fmt.Errorf("reload: %w", err)
 	}
-	b.log.Info("reload done", "added", len(d.Added), "removed", len(d.Removed), "changed", len(d.Changed), "unchanged", len(cfg.TAs)-len(d.Added)-len(d.Changed))
+	b.log.Info("reload done", counts...)
 	return nil
 }
 

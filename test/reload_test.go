@@ -204,3 +204,58 @@ func TestReloadChangedTA(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestReloadTAFailsToStart: a TA added by a reload that cannot start (its
+// proxy address is the echo TA's) is undone — no directory, no namespace —
+// while the other TAs go on; the next reload, with the conflict fixed,
+// starts it.
+func TestReloadTAFailsToStart(t *testing.T) {
+	b := startEchoBridge(t, echoConfig("%[1]s"), echoReady)
+	held := holdEcho(t)
+	clash := func(port int) string {
+		return echoConfig("%[1]s") + fmt.Sprintf("  - name: clash\n    uuid: %s\n    builtin: faulty\n    proxies:\n      - {listen: tcp://127.0.0.1:%d, to: tcp://127.0.0.1:7100}\n", addedUUID, port)
+	}
+	b.reload(t, clash(7000), 1, "reload done")
+	if !strings.Contains(b.log.String(), "some TAs did not start") {
+		t.Fatalf("the reload did not report the TA that could not start")
+	}
+	if _, err := os.Lstat(b.path("clash")); !os.IsNotExist(err) {
+		t.Errorf("the TA that did not start has a directory: %v", err)
+	}
+	checkNoNamespaces(t, "clash")
+	held.check(t, "after the failed start")
+
+	b.reload(t, clash(7200), 2, "reload done")
+	waitLineEcho(t, b.path("clash", "faulty.sock"), 10*time.Second)
+	if _, err := os.Lstat("/run/netns/tz-clash"); err != nil {
+		t.Errorf("the TA started on the second reload has no namespace: %v", err)
+	}
+	held.check(t, "after the second reload")
+}
+
+// TestReloadGlobalFields: mount and tee cannot change in a running bridge;
+// a reload that changes them says a restart is needed and keeps serving
+// the tree where it is.
+func TestReloadGlobalFields(t *testing.T) {
+	b := startEchoBridge(t, echoConfig("%[1]s"), echoReady)
+	held := holdEcho(t)
+	elsewhere := t.TempDir()
+	b.reload(t, echoConfig(elsewhere), 1, "reload done")
+	if !strings.Contains(b.log.String(), "restart needed") {
+		t.Errorf("the log does not say that the mount change needs a restart")
+	}
+	if ms := mountsUnder(elsewhere); len(ms) > 0 {
+		t.Errorf("the tree was mounted at the new mount point: %v", ms)
+	}
+	if !echoReady(b.mount) {
+		t.Errorf("the echo TA does not serve at the old mount point after the reload")
+	}
+	held.check(t, "after the reload")
+	// The running value stays the one compared against: reloading the
+	// original file again changes nothing.
+	b.reload(t, echoConfig("%[1]s"), 2, "reload done")
+	if n := strings.Count(b.log.String(), "restart needed"); n != 1 {
+		t.Errorf("%d reloads said a restart is needed, want 1", n)
+	}
+	held.check(t, "after the second reload")
+}
