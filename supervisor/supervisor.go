@@ -5,7 +5,9 @@
 // one shadow process per TA (`tzbridge shadow`, RunShadow) and restarts
 // it by policy, and on cancellation stops everything and leaves nothing
 // behind: no mount, no namespace, no process. It is not on the path of a
-// TA's calls.
+// TA's calls. It also restarts the simulated secure world when it dies
+// (tee.go), and applies a changed configuration to the running set of TAs
+// on request (Options.Reload: SIGHUP).
 //
 // A shadow process starts inside its TA's namespace, as the TA's user,
 // with the TA's limits and without the capabilities it does not need; it
