@@ -14,10 +14,12 @@ import (
 // Host runs TA instances and their sessions. It is transport-free: the
 // Server drives it for clients on a socket, tests drive it directly.
 type Host struct {
-	log  *slog.Logger
-	defs map[teeclient.UUID]Definition
+	log *slog.Logger
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// defs are the TAs hosted; Define and Undefine change them while the
+	// host runs (the supervisor's reload).
+	defs     map[teeclient.UUID]Definition
 	single   map[teeclient.UUID]*instance // live single-instance TAs
 	sessions map[uint32]*session
 	nextID   uint32
@@ -123,7 +125,9 @@ func (h *Host) kill(inst *instance) {
 
 // OpenSession opens a session with the TA uuid for owner.
 func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, client Client, p *Params) (uint32, teeclient.Result, teeclient.Origin) {
+	h.mu.Lock()
 	def, ok := h.defs[uuid]
+	h.mu.Unlock()
 	if !ok {
 		return 0, teeclient.ErrorItemNotFound, teeclient.OriginTEE
 	}

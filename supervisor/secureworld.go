@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,26 +11,40 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/tzmediator/tzbridge/config"
+	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 // secureWorld is the simulator running as a child process.
 type secureWorld struct {
-	cmd    *exec.Cmd
-	socket string
-	done   chan struct{} // closed when the process has exited
-	err    error         // its exit status, once done
+	cmd     *exec.Cmd
+	socket  string
+	started time.Time
+	done    chan struct{} // closed when the process has exited
+	err     error         // its exit status, once done
+
+	// admin is the socket that defines and undefines TAs in the running
+	// simulator (securesim.Host.ServeAdmin); one request at a time.
+	adminMu sync.Mutex
+	admin   *net.UnixConn
 }
 
-// startSecureWorld starts `tzbridge secure-world` hosting the configured
-// built-in TAs. The listening socket is made here and inherited, so the
-// child is reachable as soon as it starts: there is no readiness race.
-func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Config, log *slog.Logger) (*secureWorld, error) {
+// startSecureWorld starts `tzbridge secure-world` hosting tas. The
+// listening socket is made here and inherited, so the child is reachable
+// as soon as it starts: there is no readiness race. A simulator started
+// again after a crash listens on the same path; shadows of the old one
+// hold the old socket node, so they cannot reach the new one by mistake.
+func startSecureWorld(exe, runDir string, tas []catalog.TA, log *slog.Logger) (*secureWorld, error) {
 	sock := filepath.Join(runDir, "secure-world.sock")
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("listen for the secure world: %w", err)
+	}
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
 		return nil, fmt.Errorf("listen for the secure world: %w", err)
@@ -41,13 +56,25 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 		return nil, fmt.Errorf("listen for the secure world: %w", err)
 	}
 	defer lf.Close()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("secure world admin socket: %w", err)
+	}
+	mine, theirs := os.NewFile(uintptr(pair[0]), "admin"), os.NewFile(uintptr(pair[1]), "admin")
+	defer theirs.Close()
+	fc, err := net.FileConn(mine)
+	mine.Close()
+	if err != nil {
+		return nil, fmt.Errorf("secure world admin socket: %w", err)
+	}
+	admin := fc.(*net.UnixConn)
 
-	args := []string{"secure-world", "--listen-fd", "3"}
-	for _, t := range cfg.TAs {
-		args = append(args, "--ta", catalog.FromConfig(t).Spec())
+	args := []string{"secure-world", "--listen-fd", "3", "--admin-fd", "4"}
+	for _, t := range tas {
+		args = append(args, "--ta", t.Spec())
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.ExtraFiles = []*os.File{lf}
+	cmd.ExtraFiles = []*os.File{lf, theirs}
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -55,7 +82,7 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 		Pdeathsig: syscall.SIGKILL,
 		Setpgid:   true,
 	}
-	sw := &secureWorld{cmd: cmd, socket: sock, done: make(chan struct{})}
+	sw := &secureWorld{cmd: cmd, socket: sock, done: make(chan struct{}), admin: admin}
 	// Pdeathsig fires when the *thread* that forked the child exits, and
 	// the Go runtime ends threads (a goroutine that exits while locked to
 	// its thread takes the thread with it — the shadows do). So the fork
@@ -70,13 +97,52 @@ func startSecureWorld(ctx context.Context, exe, runDir string, cfg *config.Confi
 		}
 		started <- nil
 		sw.err = cmd.Wait()
+		admin.Close()
 		close(sw.done)
 	}()
 	if err := <-started; err != nil {
+		admin.Close()
 		return nil, fmt.Errorf("start the simulated secure world: %w", err)
 	}
+	sw.started = time.Now()
 	log.Info("secure world started", "tee", "sim", "pid", cmd.Process.Pid, "socket", sock)
 	return sw, nil
+}
+
+// errAdminLost says the simulator went away before it answered an admin
+// request; it is being restarted, and the restart hosts the current TAs.
+var errAdminLost = errors.New("the secure world is gone")
+
+// adminRequest sends one admin request and waits for its answer. An error
+// the simulator answers with is returned as is; a broken socket is
+// errAdminLost.
+func (sw *secureWorld) adminRequest(ctx context.Context, req securesim.AdminRequest) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("secure world admin: encode %s: %w", req.Op, err)
+	}
+	sw.adminMu.Lock()
+	defer sw.adminMu.Unlock()
+	if d, ok := ctx.Deadline(); ok {
+		_ = sw.admin.SetDeadline(d)
+		defer sw.admin.SetDeadline(time.Time{})
+	}
+	if _, err := sw.admin.Write(b); err != nil {
+		return fmt.Errorf("%w: %v", errAdminLost, err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := sw.admin.Read(buf)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%w: no answer to %s: %v", errAdminLost, req.Op, err)
+	}
+	var rep securesim.AdminReply
+	if err := json.Unmarshal(buf[:n], &rep); err != nil {
+		return fmt.Errorf("secure world admin: bad answer to %s: %w", req.Op, err)
+	}
+	if rep.Error != "" {
+		return errors.New(rep.Error)
+	}
+	return nil
 }
 
 // stop asks the secure world to finish and kills it if it takes too long.

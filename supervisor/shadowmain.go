@@ -93,11 +93,26 @@ func RunShadow(ctx context.Context, opt ShadowOptions) error {
 
 // serveTA opens the TEE and runs the shadow.
 func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomic.Pointer[shadow.Shadow], log *slog.Logger) error {
-	tc, err := openShadowTEE(ctx, spec)
+	tc, sim, err := openShadowTEE(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	// When the simulator dies, the TA is gone while the shadow may be
+	// blocked in one of its calls (accept, read): that call is cancelled
+	// as on a stop, and the TA's end is reported as TARGET_DEAD, for the
+	// supervisor's restart policy.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if sim != nil {
+		go func() {
+			select {
+			case <-sim.Lost():
+				cancel(sim.Err())
+			case <-runCtx.Done():
+			}
+		}()
+	}
 
 	var ho sockproxy.Handover
 	for _, p := range spec.Proxies {
@@ -140,24 +155,29 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 		return err
 	}
 	current.Store(sh)
-	return sh.Run(ctx, tc)
+	err = sh.Run(runCtx, tc)
+	if cause := context.Cause(runCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("shadow %s: %w", spec.Name, cause)
+	}
+	return err
 }
 
-// openShadowTEE opens the shadow's own TEE context.
-func openShadowTEE(ctx context.Context, spec *shadowSpec) (*teeclient.Context, error) {
+// openShadowTEE opens the shadow's own TEE context; for the simulator it
+// also returns the connection, to learn when the simulator dies.
+func openShadowTEE(ctx context.Context, spec *shadowSpec) (*teeclient.Context, *simtee.Backend, error) {
 	if spec.TEE == "sim" {
 		b, err := simtee.Dial(ctx, fmt.Sprintf("/proc/self/fd/%d", spec.TEEFD))
 		unix.Close(spec.TEEFD) // connected or not, the path is done with
 		if err != nil {
-			return nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
+			return nil, nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
 		}
-		return teeclient.NewContext(b), nil
+		return teeclient.NewContext(b), b, nil
 	}
 	d, err := linuxtee.Open(spec.TEE)
 	if err != nil {
-		return nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
+		return nil, nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
 	}
-	return teeclient.NewContext(d), nil
+	return teeclient.NewContext(d), nil, nil
 }
 
 // askHost asks the supervisor for a host-namespace socket.

@@ -5,7 +5,9 @@
 // one shadow process per TA (`tzbridge shadow`, RunShadow) and restarts
 // it by policy, and on cancellation stops everything and leaves nothing
 // behind: no mount, no namespace, no process. It is not on the path of a
-// TA's calls.
+// TA's calls. It also restarts the simulated secure world when it dies
+// (tee.go), and applies a changed configuration to the running set of TAs
+// on request (Options.Reload: SIGHUP).
 //
 // A shadow process starts inside its TA's namespace, as the TA's user,
 // with the TA's limits and without the capabilities it does not need; it
@@ -17,6 +19,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,6 +32,7 @@ import (
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
 	"github.com/tzmediator/tzbridge/sockproxy"
+	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 // Options configure a supervisor.
@@ -38,6 +42,20 @@ type Options struct {
 	// and the shadows.
 	Executable string
 	Logger     *slog.Logger
+
+	// Reload asks for the configuration to be read again (SIGHUP) and
+	// applied: added TAs start, removed TAs stop, changed TAs restart,
+	// the others are not touched. Nil: no reloads.
+	Reload <-chan struct{}
+	// LoadConfig reads and checks the configuration for a reload, as the
+	// start did (with the same command-line overrides).
+	LoadConfig func() (*config.Config, error)
+	// OnReload, if set, is called when a reload has been handled: err is
+	// nil when the new configuration is in force, and says why otherwise
+	// (a configuration that did not load is rejected whole and the
+	// running set kept; a TA that could not start is named). It runs on
+	// Run's goroutine, between RELOADING=1 and READY=1 for systemd.
+	OnReload func(err error)
 }
 
 // Run bridges the configured TAs until ctx is done, then shuts down.
@@ -55,85 +73,219 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	defer tee.close(log)
+	defer func() {
+		cancel() // the simulator is restarted no more
+		tee.close(log)
+	}()
 
-	pids := &shadowPIDs{m: map[int]string{}}
+	b := &bridge{opt: opt, cfg: cfg, log: log, tee: tee, level: lowestLevel(log),
+		pids: &shadowPIDs{m: map[int]string{}}, tas: map[string]*runningTA{}}
 	// The tree outlives ctx: it is unmounted only after the shadows have
 	// stopped using it.
-	tree, err := fusefs.Mount(context.WithoutCancel(ctx), fusefs.Options{
+	b.tree, err = fusefs.Mount(context.WithoutCancel(ctx), fusefs.Options{
 		Mountpoint: cfg.Mount,
 		Logger:     log.With("component", "fusefs"),
-		MayModify:  pids.mayModify,
+		MayModify:  b.pids.mayModify,
 	})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := tree.Close(); err != nil {
+		if err := b.tree.Close(); err != nil {
 			log.Warn("unmount", "mount", cfg.Mount, "err", err)
 		}
 	}()
 	log.Info("TA tree mounted", "mount", cfg.Mount)
 
-	// Namespaces go once every shadow has stopped.
-	var namespaces []*sockproxy.Namespace
-	defer func() {
-		for _, n := range namespaces {
-			if err := n.Delete(); err != nil {
-				log.Warn("delete network namespace", "netns", n.Name, "err", err)
-			} else {
-				log.Info("network namespace deleted", "netns", n.Name)
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	defer func() {
-		cancel() // also on an early return: the runners end with ctx
-		wg.Wait()
-	}()
-	level := lowestLevel(log)
+	// Every TA stops (its shadow, then its namespace) before the tree is
+	// unmounted and the secure world stopped, also on an early return.
+	defer b.stopAll()
 	for _, t := range cfg.TAs {
-		privs, err := privilegesFor(t)
-		if err != nil {
-			return fmt.Errorf("TA %s: %w", t.Name, err)
+		if err := b.startTA(ctx, t); err != nil {
+			return err
 		}
-		r := &taRunner{cfg: t, tree: tree, tee: tee, exe: opt.Executable, log: log.With("ta", t.Name), relayLog: log, logLevel: level,
-			privs: privs, pids: pids, state: "starting", since: time.Now()}
-		opts, err := r.treeOptions()
-		if err != nil {
-			return fmt.Errorf("TA %s: %w", t.Name, err)
-		}
-		root, err := tree.AddTA(t.Name, opts)
-		if err != nil {
-			return fmt.Errorf("TA %s: %w", t.Name, err)
-		}
-		for _, e := range t.Endpoints {
-			r.log.Info("endpoint", "path", filepath.Join(root, e.Name), "kind", e.Kind, "mode", fmt.Sprintf("%#o", e.Mode.Perm), "owner", e.Owner, "group", e.Group)
-		}
-		if t.NetnsEnabled() {
-			ns, err := sockproxy.CreateNamespace(sockproxy.NamespaceName(t.Name), r.log)
-			if err != nil {
-				return fmt.Errorf("TA %s: %w", t.Name, err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			return nil
+		case <-opt.Reload:
+			err := b.reload(ctx)
+			if opt.OnReload != nil {
+				opt.OnReload(err)
 			}
-			namespaces = append(namespaces, ns)
-			r.netns = ns
-			r.log.Info("network namespace created", "netns", ns.Name, "host_access", describeHostAccess(t.HostAccess), "publish", r.publish())
 		}
-		if err := r.listen(root); err != nil {
-			r.closeProxies()
-			return fmt.Errorf("TA %s: %w", t.Name, err)
+	}
+}
+
+// bridge is the running set of TAs; only Run's goroutine changes it.
+type bridge struct {
+	opt   Options
+	cfg   *config.Config // in force
+	log   *slog.Logger
+	tee   *tee
+	tree  *fusefs.FS
+	pids  *shadowPIDs
+	level slog.Level
+	tas   map[string]*runningTA
+}
+
+// runningTA is one started TA: its runner goroutine and how to end it.
+type runningTA struct {
+	r      *taRunner
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the runner has returned
+}
+
+// startTA gives t its directory, namespace and proxy addresses, makes it
+// known to the secure world and starts its runner. On an error, what was
+// made is undone.
+func (b *bridge) startTA(ctx context.Context, t config.TA) (err error) {
+	privs, err := privilegesFor(t)
+	if err != nil {
+		return fmt.Errorf("TA %s: %w", t.Name, err)
+	}
+	r := &taRunner{cfg: t, tree: b.tree, tee: b.tee, exe: b.opt.Executable, log: b.log.With("ta", t.Name), relayLog: b.log, logLevel: b.level,
+		privs: privs, pids: b.pids, state: "starting", since: time.Now()}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			err = fmt.Errorf("TA %s: %w", t.Name, err)
 		}
-		wg.Go(func() { r.run(ctx, root) })
+	}()
+	opts, err := r.treeOptions()
+	if err != nil {
+		return err
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case <-tee.exited():
-		runErr = fmt.Errorf("the simulated secure world exited: %v", tee.sim.err)
-		log.Error("secure world exited", "err", tee.sim.err)
+	root, err := b.tree.AddTA(t.Name, opts)
+	if err != nil {
+		return err
 	}
-	return runErr
+	undo = append(undo, func() { r.removeTree() })
+	for _, e := range t.Endpoints {
+		r.log.Info("endpoint", "path", filepath.Join(root, e.Name), "kind", e.Kind, "mode", fmt.Sprintf("%#o", e.Mode.Perm), "owner", e.Owner, "group", e.Group)
+	}
+	if t.NetnsEnabled() {
+		ns, err := sockproxy.CreateNamespace(sockproxy.NamespaceName(t.Name), r.log)
+		if err != nil {
+			return err
+		}
+		r.netns = ns
+		undo = append(undo, r.deleteNamespace)
+		r.log.Info("network namespace created", "netns", ns.Name, "host_access", describeHostAccess(t.HostAccess), "publish", r.publish())
+	}
+	if err := r.listen(root); err != nil {
+		r.closeProxies()
+		return err
+	}
+	undo = append(undo, r.closeProxies)
+	if err := b.tee.define(ctx, catalog.FromConfig(t)); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	rt := &runningTA{r: r, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rt.done)
+		r.run(rctx, root)
+	}()
+	b.tas[t.Name] = rt
+	return nil
+}
+
+// stopTA stops a TA for good: its shadow (SIGTERM, then SIGKILL), its
+// proxy addresses, its directory, its namespace, its place in the secure
+// world.
+func (b *bridge) stopTA(ctx context.Context, name string) {
+	rt := b.tas[name]
+	if rt == nil {
+		return
+	}
+	delete(b.tas, name)
+	rt.cancel()
+	<-rt.done // the runner closed the proxies as it ended
+	rt.r.removeTree()
+	rt.r.deleteNamespace()
+	if err := b.tee.undefine(ctx, rt.r.cfg.UUID); err != nil {
+		rt.r.log.Warn("secure world still hosts the TA", "err", err)
+	}
+	rt.r.log.Info("TA stopped and removed")
+}
+
+// stopAll stops every TA at shutdown, all at once (each may take the
+// shadow's grace period). The tree is unmounted afterwards as a whole and
+// the secure world stopped, so neither is changed here.
+func (b *bridge) stopAll() {
+	for _, rt := range b.tas {
+		rt.cancel()
+	}
+	for _, rt := range b.tas {
+		<-rt.done
+		rt.r.deleteNamespace()
+	}
+}
+
+// reload reads the configuration again and applies the difference. A
+// configuration that does not load changes nothing. TAs are stopped
+// before any is started, so that a changed TA, or a new TA taking over a
+// removed one's UUID, port or namespace name, finds them free.
+func (b *bridge) reload(ctx context.Context) error {
+	b.log.Info("reloading the configuration")
+	if b.opt.LoadConfig == nil {
+		err := errors.New("reload: no way to read the configuration again")
+		b.log.Error("reload rejected", "err", err)
+		return err
+	}
+	cfg, err := b.opt.LoadConfig()
+	if err != nil {
+		b.log.Error("reload rejected; the running configuration is kept", "err", err)
+		return fmt.Errorf("reload rejected, running configuration kept: %w", err)
+	}
+	d := config.Compare(b.cfg, cfg)
+	if len(d.Global) > 0 {
+		b.log.Warn("reload: restart needed for these settings; their old values stay in force", "fields", d.Global)
+		// What cannot change live keeps its running value, so that the
+		// next reload compares against what is really in force.
+		cfg.Mount, cfg.TEE = b.cfg.Mount, b.cfg.TEE
+	}
+	for _, t := range d.Removed {
+		b.log.Info("reload: removing TA", "ta", t.Name)
+		b.stopTA(ctx, t.Name)
+	}
+	for _, t := range d.Changed {
+		b.log.Info("reload: restarting changed TA", "ta", t.Name)
+		b.stopTA(ctx, t.Name)
+	}
+	var errs []error
+	// A TA that failed to start is left out of the configuration in
+	// force, so that the next reload tries it again.
+	failed := map[string]bool{}
+	for _, t := range append(append([]config.TA(nil), d.Changed...), d.Added...) {
+		b.log.Info("reload: starting TA", "ta", t.Name)
+		if err := b.startTA(ctx, t); err != nil {
+			b.log.Error("reload: TA not started", "ta", t.Name, "err", err)
+			errs = append(errs, err)
+			failed[t.Name] = true
+		}
+	}
+	inForce := *cfg
+	inForce.TAs = nil
+	for _, t := range cfg.TAs {
+		if !failed[t.Name] {
+			inForce.TAs = append(inForce.TAs, t)
+		}
+	}
+	b.cfg = &inForce
+	counts := []any{"added", len(d.Added), "removed", len(d.Removed), "changed", len(d.Changed), "unchanged", len(cfg.TAs) - len(d.Added) - len(d.Changed)}
+	if err := errors.Join(errs...); err != nil {
+		b.log.Error("reload done; some TAs did not start and are left out until the next reload", append(counts, "failed", len(errs))...)
+		return fmt.Errorf("reload: %w", err)
+	}
+	b.log.Info("reload done", counts...)
+	return nil
 }
 
 // listen makes the TA's proxy addresses in the host namespace.

@@ -101,6 +101,9 @@ func (r *taRunner) status() []byte {
 	fmt.Fprintf(&b, "pid: %d\n", pid)
 	fmt.Fprintf(&b, "netns: %s\n", netns)
 	fmt.Fprintf(&b, "user: %s\n", r.cfg.User)
+	swState, swRestarts := r.tee.status()
+	fmt.Fprintf(&b, "secure_world: %s\n", swState)
+	fmt.Fprintf(&b, "secure_world_restart_count: %d\n", swRestarts)
 	if len(r.proxies) > 0 {
 		var ps []string
 		for _, p := range r.proxies {
@@ -201,6 +204,15 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		HostAll:        r.cfg.HostAccess.All,
 		HostAddrs:      r.cfg.HostAccess.Addrs,
 	}
+	// A shadow started while the simulator is being restarted waits for
+	// it rather than fail and back off.
+	node, err := r.tee.socketNode(ctx)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		defer node.Close() // the child has its own copy once started
+	}
 	var files []*os.File
 	for _, p := range r.proxies {
 		if f := p.l.File(); f != nil {
@@ -212,7 +224,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	p, err := startShadowProc(procOptions{
 		exe:      r.exe,
 		spec:     spec,
-		teeFile:  r.tee.node,
+		teeFile:  node,
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
@@ -250,6 +262,27 @@ func (r *taRunner) closeProxies() {
 		if err := p.l.Close(); err != nil {
 			r.log.Warn("close proxy address", "proxy", p.l.String(), "err", err)
 		}
+	}
+}
+
+// removeTree removes the TA's directory from the tree (the TA is gone
+// from the configuration).
+func (r *taRunner) removeTree() {
+	if err := r.tree.RemoveTA(r.cfg.Name); err != nil {
+		r.log.Warn("remove the TA's directory", "err", err)
+	}
+}
+
+// deleteNamespace deletes the TA's network namespace, if it has one; its
+// shadow has stopped.
+func (r *taRunner) deleteNamespace() {
+	if r.netns == nil {
+		return
+	}
+	if err := r.netns.Delete(); err != nil {
+		r.log.Warn("delete network namespace", "netns", r.netns.Name, "err", err)
+	} else {
+		r.log.Info("network namespace deleted", "netns", r.netns.Name)
 	}
 }
 

@@ -673,35 +673,87 @@ func TestFaultCAKilledMidMessage(t *testing.T) {
 	checkNoNamespaces(t, "echo")
 }
 
-// TestFaultSimulatorKilled: kill -9 of the simulated secure world makes
-// tzbridge exit promptly with a failure status and a log line that says
-// why, its CAs (sockets and FIFOs) see their streams end, and nothing is
-// left behind. (The bridge does not restart the secure world today.)
+// TestFaultSimulatorKilled: kill -9 of the simulated secure world ends
+// every session in it with TEEC_ERROR_TARGET_DEAD, so the CAs (sockets and
+// FIFOs) see their streams end; the supervisor starts the secure world
+// again (counted in the status) and restarts each TA its policy allows:
+// the echo TA (on-failure) serves again, the faulty TA (never) stays
+// failed and says why. A second kill is survived the same way. The bridge
+// keeps running, and after SIGTERM nothing is left behind.
 func TestFaultSimulatorKilled(t *testing.T) {
-	b := startEchoBridge(t, faultyConfig("always"), faultyReady)
+	b := startEchoBridge(t, faultyConfig("never"), faultyReady)
 	ss := append(startStreamers(t, b, 4, nil), startFIFOStreamer(t, b, nil))
 	waitProgress(t, ss, 1<<20)
-	sw := secureWorldPID(t, b)
-	killed := time.Now()
-	if err := syscall.Kill(sw, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	if n := statusField(t, b, "echo", "secure_world_restart_count"); n != "0" {
+		t.Errorf("secure_world_restart_count before the kill: %s", n)
 	}
-	select {
-	case <-b.done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("tzbridge still running 10s after the secure world was killed\n%s", b.log.String())
+	for kill := 1; kill <= 2; kill++ {
+		sw := secureWorldPID(t, b)
+		killed := time.Now()
+		if err := syscall.Kill(sw, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if kill == 1 {
+			for _, s := range ss {
+				s.checkCut(t)
+			}
+		}
+		// The echo TA is back, in a new secure world.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			err := streamEcho("tcp", "127.0.0.1:7000", payload(4096))
+			if err == nil {
+				break
+			}
+			select {
+			case <-b.done:
+				t.Fatalf("tzbridge exited after the secure world was killed: %v", b.err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: the echo TA does not serve 20s after the secure world was killed: %v", kill, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("kill %d: the echo TA served again %v after kill -9 of the secure world", kill, time.Since(killed).Round(time.Millisecond))
+		if err := streamEcho("unix", b.path("echo", "echo.sock"), payload(4096)); err != nil {
+			t.Errorf("kill %d: echo over UNIX after the secure world restarted: %v", kill, err)
+		}
+		if again := secureWorldPID(t, b); again == sw {
+			t.Errorf("kill %d: the secure world's pid is still %d", kill, sw)
+		}
+		if n := statusField(t, b, "echo", "secure_world_restart_count"); n != fmt.Sprint(kill) {
+			t.Errorf("secure_world_restart_count after %d kills: %s", kill, n)
+		}
+		if st := statusField(t, b, "echo", "state"); st != "running" {
+			t.Errorf("kill %d: echo TA state %q, want running", kill, st)
+		}
 	}
-	took := time.Since(killed)
-	var ee *exec.ExitError
-	if !errors.As(b.err, &ee) || ee.ExitCode() <= 0 {
-		t.Errorf("tzbridge exit after the secure world was killed: %v; want a nonzero exit status", b.err)
+	// restart: never holds, and the status says why the TA stopped.
+	deadline := time.Now().Add(10 * time.Second)
+	for statusField(t, b, "faulty", "state") != "failed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("faulty TA (restart: never) state %q, want failed", statusField(t, b, "faulty", "state"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if !strings.Contains(b.log.String(), "secure world exited") {
-		t.Errorf("the log does not say the secure world exited:\n%s", b.log.String())
+	if e := statusField(t, b, "faulty", "last_error"); !strings.Contains(e, "TEEC_ERROR_TARGET_DEAD") {
+		t.Errorf("faulty TA last_error %q, want TEEC_ERROR_TARGET_DEAD", e)
 	}
-	t.Logf("tzbridge exited %v after kill -9 of the secure world: %v", took.Round(time.Millisecond), b.err)
-	for _, s := range ss {
-		s.checkCut(t)
+	if n := statusField(t, b, "faulty", "restarts"); n != "0" {
+		t.Errorf("faulty TA (restart: never) restarted %s times", n)
+	}
+	if c, err := net.Dial("unix", b.path("faulty", "faulty.sock")); err == nil {
+		c.Close()
+		t.Errorf("the faulty TA (restart: never) accepts connections after the secure world died")
+	}
+	for _, want := range []string{"secure world exited", "TEEC_ERROR_TARGET_DEAD"} {
+		if !strings.Contains(b.log.String(), want) {
+			t.Errorf("the log does not say %q", want)
+		}
+	}
+	if took := b.stop(); b.err != nil {
+		t.Errorf("tzbridge exit after %v: %v", took, b.err)
 	}
 	checkClean(t, b)
 	checkNoNamespaces(t, "echo", "faulty")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/supervisor"
 )
 
@@ -19,7 +20,12 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		Long: `run reads the configuration, starts the simulated secure world (unless the
 configuration names a TEE device), creates each TA's directory under the
 mount, and serves every TA's POSIX calls until SIGINT or SIGTERM. On a
-signal it stops all TAs, also those blocked in accept or read, and exits.`,
+signal it stops all TAs, also those blocked in accept or read, and exits.
+
+SIGHUP reads the configuration again: added TAs start, removed TAs stop,
+changed TAs restart, and the others (and their clients) are not touched.
+A configuration that does not load is rejected with a log line and the
+running one kept; mount and tee cannot change without a restart.`,
 		Example: `  tzbridge run --config configs/echo.yaml
   tzbridge run --config configs/echo.yaml --mount /tmp/tz`,
 		Args: cobra.NoArgs,
@@ -28,15 +34,23 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(configPath)
+			// A reload reads the file again the same way, --mount included.
+			load := func() (*config.Config, error) {
+				cfg, err := loadConfig(configPath)
+				if err != nil {
+					return nil, err
+				}
+				if mount != "" {
+					cfg.Mount = mount
+					if err := cfg.Validate(); err != nil {
+						return nil, fmt.Errorf("--mount: %w", err)
+					}
+				}
+				return cfg, nil
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
-			}
-			if mount != "" {
-				cfg.Mount = mount
-				if err := cfg.Validate(); err != nil {
-					return fmt.Errorf("--mount: %w", err)
-				}
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -44,7 +58,27 @@ signal it stops all TAs, also those blocked in accept or read, and exits.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return supervisor.Run(ctx, supervisor.Options{Config: cfg, Executable: exe, Logger: log})
+			// SIGHUP reloads; a burst of them while one reload runs is
+			// one more reload, not many.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-hup:
+					case <-ctx.Done():
+						return
+					}
+					select {
+					case reload <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+			return supervisor.Run(ctx, supervisor.Options{Config: cfg, Executable: exe, Logger: log, Reload: reload, LoadConfig: load})
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required), e.g. configs/echo.yaml")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -15,7 +16,7 @@ import (
 
 func newSecureWorldCommand(g *globalFlags) *cobra.Command {
 	var socket string
-	var listenFD int
+	var listenFD, adminFD int
 	var tas []string
 	cmd := &cobra.Command{
 		Use:   "secure-world",
@@ -34,13 +35,9 @@ with your own teeclient program.`,
 			log = log.With("component", "secure-world")
 			var defs []securesim.Definition
 			for _, spec := range tas {
-				ta, err := catalog.ParseSpec(spec)
+				d, err := resolveSpec(spec, log)
 				if err != nil {
 					return fmt.Errorf("--ta %w", err)
-				}
-				d, err := catalog.Definition(ta, log)
-				if err != nil {
-					return fmt.Errorf("--ta %q: %w", spec, err)
 				}
 				defs = append(defs, d)
 			}
@@ -54,11 +51,25 @@ with your own teeclient program.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if adminFD >= 0 {
+				admin, err := adminConn(adminFD)
+				if err != nil {
+					l.Close()
+					return err
+				}
+				go func() {
+					resolve := func(spec string) (securesim.Definition, error) { return resolveSpec(spec, log) }
+					if err := host.ServeAdmin(ctx, admin, resolve); err != nil {
+						log.Error("admin socket", "err", err)
+					}
+				}()
+			}
 			return securesim.NewServer(host, log).Serve(ctx, l)
 		},
 	}
 	cmd.Flags().StringVar(&socket, "socket", "", "listen on this UNIX socket path")
 	cmd.Flags().IntVar(&listenFD, "listen-fd", -1, "serve an inherited listening socket (used by run)")
+	cmd.Flags().IntVar(&adminFD, "admin-fd", -1, "take TA definitions and removals on this inherited socket (used by run's reload)")
 	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host a TA, as NAME=UUID=KIND:VALUE with KIND builtin, wasm or native (repeatable)")
 	return cmd
 }
@@ -88,4 +99,34 @@ func listener(socket string, fd int) (*net.UnixListener, error) {
 		return ul, nil
 	}
 	return nil, fmt.Errorf("say where to listen: --socket PATH")
+}
+
+// resolveSpec turns a --ta spec (or an admin define request) into what the
+// host runs; the TA logs to log.
+func resolveSpec(spec string, log *slog.Logger) (securesim.Definition, error) {
+	ta, err := catalog.ParseSpec(spec)
+	if err != nil {
+		return securesim.Definition{}, err
+	}
+	d, err := catalog.Definition(ta, log)
+	if err != nil {
+		return securesim.Definition{}, fmt.Errorf("%q: %w", spec, err)
+	}
+	return d, nil
+}
+
+// adminConn is the inherited admin socket.
+func adminConn(fd int) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), "secure-world-admin")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("--admin-fd %d: %w", fd, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("--admin-fd %d is not a UNIX socket", fd)
+	}
+	return uc, nil
 }

@@ -87,6 +87,13 @@ func (b *Backend) readLoop() {
 	}
 	b.mu.Lock()
 	b.err = fmt.Errorf("simtee: connection to the secure world lost: %w", err)
+	if !errors.Is(err, net.ErrClosed) {
+		// Not closed by this side: the secure world is gone, and every
+		// session with it. As after a TA panic, each call from now on
+		// is TEEC_ERROR_TARGET_DEAD. Op is set so that callers sharing
+		// this error never write to it.
+		b.err = &teeclient.Error{Op: "secure world", Code: teeclient.ErrorTargetDead, Origin: teeclient.OriginComms, Err: b.err}
+	}
 	b.mu.Unlock()
 	close(b.done)
 	b.c.Close()
