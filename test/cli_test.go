@@ -24,7 +24,7 @@ func TestCheck(t *testing.T) {
 	if err == nil {
 		t.Fatalf("check accepted a broken config:\n%s", out)
 	}
-	for _, want := range []string{bad + ":", `tas[0] (echo).restart: "sometimes"`} {
+	for _, want := range []string{bad + ":", `:6: tas[0].restart: "sometimes": want always, on-failure or never`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}

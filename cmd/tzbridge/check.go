@@ -46,7 +46,8 @@ func loadConfig(path string) (*config.Config, error) {
 			continue // a TA installed on the device
 		}
 		if _, err := catalog.Definition(catalog.FromConfig(t), slog.New(slog.DiscardHandler)); err != nil {
-			return nil, fmt.Errorf("%s: tas[%d] (%s): %w", path, i, t.Name, err)
+			kind, _ := t.Source()
+			return nil, cfg.ErrorAt(fmt.Sprintf("tas[%d].%s", i, kind), err)
 		}
 	}
 	return cfg, nil

@@ -16,7 +16,13 @@ var version = "dev"
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tzbridge:", err)
+		// A configuration error may list several problems, one a line;
+		// each gets the prefix, so that every line reads on its own
+		// (grep, journald).
+		for line := range strings.Lines(err.Error()) {
+			fmt.Fprint(os.Stderr, "tzbridge: ", line)
+		}
+		fmt.Fprintln(os.Stderr)
 		os.Exit(1)
 	}
 }

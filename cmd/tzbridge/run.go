@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,9 @@ running one kept; mount and tee cannot change without a restart.`,
 					return nil, err
 				}
 				if mount != "" {
+					if !filepath.IsAbs(mount) {
+						return nil, fmt.Errorf("--mount %q: want an absolute path", mount)
+					}
 					cfg.Mount = mount
 					if err := cfg.Validate(); err != nil {
 						return nil, fmt.Errorf("--mount: %w", err)
