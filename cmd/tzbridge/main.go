@@ -65,14 +65,11 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(g.logFormat) {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	h, err := newLogHandler(g.logFormat, os.Stderr, &slog.HandlerOptions{Level: level}, toJournal(os.Stderr))
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	return slog.New(h), nil
 }
 
 func newVersionCommand() *cobra.Command {

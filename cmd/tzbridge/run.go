@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/sdnotify"
 	"github.com/tzmediator/tzbridge/supervisor"
 )
 
@@ -60,8 +62,27 @@ running one kept; mount and tee cannot change without a restart.`,
 			if err != nil {
 				return fmt.Errorf("find the tzbridge binary: %w", err)
 			}
+			// Under systemd (Type=notify) the manager learns readiness,
+			// status, reloads and shutdown from us; elsewhere n is nil
+			// and a no-op.
+			n, err := sdnotify.FromEnv()
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			notify := func(what string, f func() error) {
+				if err := f(); err != nil {
+					log.Warn("cannot notify the service manager", "what", what, "err", err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// STOPPING=1 as soon as the signal arrives: stopping TAs and
+			// unmounting take a while, and the manager should not take
+			// the service for hung meanwhile.
+			defer context.AfterFunc(ctx, func() {
+				notify("stopping", func() error { return n.Notify("STOPPING=1", "STATUS=stopping") })
+			})()
 			// SIGHUP reloads; a burst of them while one reload runs is
 			// one more reload, not many.
 			hup := make(chan os.Signal, 1)
@@ -82,7 +103,21 @@ running one kept; mount and tee cannot change without a restart.`,
 					}
 				}
 			}()
-			return supervisor.Run(ctx, supervisor.Options{Config: cfg, Executable: exe, Logger: log, Reload: reload, LoadConfig: load})
+			return supervisor.Run(ctx, supervisor.Options{
+				Config:     cfg,
+				Executable: exe,
+				Logger:     log,
+				Reload:     reload,
+				LoadConfig: load,
+				Ready: func() {
+					log.Info("ready: every TA's endpoints exist")
+					notify("ready", n.Ready)
+				},
+				Reloading: func() { notify("reloading", n.Reloading) },
+				Status: func(s string) {
+					notify("status", func() error { return n.Status(s) })
+				},
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required), e.g. configs/echo.yaml")
