@@ -17,9 +17,13 @@ func newCheckCommand() *cobra.Command {
 		Short: "Validate a configuration without starting anything",
 		Long: `check reads the configuration as "tzbridge run" would and reports every
 problem it finds — unknown fields, bad values, TAs the simulator cannot
-run — naming the file and the field. It starts nothing and changes nothing.`,
-		Example: "  tzbridge check --config configs/echo.yaml",
-		Args:    cobra.NoArgs,
+run — one a line, as FILE:LINE: FIELD: PROBLEM, where PROBLEM says what is
+wrong and what is allowed. It starts nothing and changes nothing, and exits
+with status 0 only for a good configuration. configs/reference.yaml
+documents every field.`,
+		Example: `  tzbridge check --config configs/echo.yaml
+  tzbridge check -c /etc/tzbridge/tzbridge.yaml && systemctl reload tzbridge`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath)
 			if err != nil {

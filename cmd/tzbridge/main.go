@@ -47,7 +47,7 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (under journald, text leaves out the time)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newRunCommand(g))
 	root.AddCommand(newStatusCommand())
@@ -57,8 +57,32 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newBenchCommand())
 	root.AddCommand(newShadowCommand(g))
+	// cobra adds help and completion itself when the program runs; made
+	// here, they can be given examples like every other command.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  tzbridge help run"
+		case "completion":
+			c.Example = "  tzbridge completion bash > /etc/bash_completion.d/tzbridge"
+			for _, sh := range c.Commands() {
+				sh.Example = "  tzbridge completion " + sh.Name()
+			}
+		}
+	}
+	// cobra's help shows Long instead of Short; ours shows the one-line
+	// purpose first, then the details.
+	root.SetHelpTemplate(helpTemplate)
 	return root
 }
+
+const helpTemplate = `{{.Short | trimTrailingWhitespaces}}
+{{with .Long}}
+{{. | trimTrailingWhitespaces}}
+{{end}}
+{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}`
 
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level

@@ -24,11 +24,17 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 configuration names a TEE device), creates each TA's directory under the
 mount, and serves every TA's POSIX calls until SIGINT or SIGTERM. On a
 signal it stops all TAs, also those blocked in accept or read, and exits.
+The configuration is checked first, as "tzbridge check" does.
 
 SIGHUP reads the configuration again: added TAs start, removed TAs stop,
 changed TAs restart, and the others (and their clients) are not touched.
 A configuration that does not load is rejected with a log line and the
-running one kept; mount and tee cannot change without a restart.`,
+running one kept; mount and tee cannot change without a restart.
+
+Under systemd (Type=notify, configs/tzbridge.service) it reports READY=1 once
+every TA's endpoints exist, RELOADING=1 then READY=1 around a reload, the
+TAs' states as STATUS=, and STOPPING=1 when it shuts down; see
+docs/service.md.`,
 		Example: `  tzbridge run --config configs/echo.yaml
   tzbridge run --config configs/echo.yaml --mount /tmp/tz`,
 		Args: cobra.NoArgs,
