@@ -50,11 +50,6 @@ type Config struct {
 	TEE string `yaml:"tee"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
-
-	// file and pos locate fields for error messages: the file read and
-	// each field's line.
-	file string
-	pos  positions
 }
 
 // TA is one Trusted Application to bridge.
@@ -238,15 +233,21 @@ type Limits struct {
 	Memory int64 `yaml:"memory"`
 }
 
-// Load reads and checks the file at path. Its errors are *FieldError
-// values (several joined with errors.Join), each naming the file, the
-// line and the field.
-func Load(path string) (*Config, error) {
+// A Check looks for problems this package cannot judge, such as a
+// built-in TA the simulator does not have, in a configuration that is
+// otherwise valid. It reports each with the field's full path (Field and
+// Problem set); Load adds the file and the line.
+type Check func(*Config) []*FieldError
+
+// Load reads and checks the file at path, then runs checks. Its errors
+// are *FieldError values (several joined with errors.Join), each naming
+// the file, the line and the field.
+func Load(path string, checks ...Check) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := parse(b, path)
+	c, pos, err := parse(b, path)
 	if err != nil {
 		return nil, err
 	}
@@ -262,16 +263,32 @@ func Load(path string) (*Config, error) {
 			}
 		}
 	}
+	var errs []*FieldError
+	for _, check := range checks {
+		for _, e := range check(c) {
+			e.Line = pos.line(e.Field)
+			errs = append(errs, e)
+		}
+	}
+	if err := located(path, errs); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // Parse decodes and checks a configuration, applying defaults. Its errors
 // are those of Load, without a file name.
-func Parse(b []byte) (*Config, error) { return parse(b, "") }
+func Parse(b []byte) (*Config, error) {
+	c, _, err := parse(b, "")
+	return c, err
+}
 
-func parse(b []byte, file string) (*Config, error) {
-	fail := func(line int, field, format string, args ...any) (*Config, error) {
-		return nil, &FieldError{File: file, Line: line, Field: field, Problem: fmt.Sprintf(format, args...)}
+// parse decodes and checks b, read from file, and returns the
+// configuration with the line of each field. The lines are kept apart
+// from Config so that configurations compare equal by content.
+func parse(b []byte, file string) (*Config, positions, error) {
+	fail := func(line int, field, format string, args ...any) (*Config, positions, error) {
+		return nil, nil, &FieldError{File: file, Line: line, Field: field, Problem: fmt.Sprintf(format, args...)}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var doc yaml.Node
@@ -281,35 +298,28 @@ func parse(b []byte, file string) (*Config, error) {
 		}
 		e := syntaxError(b, err)
 		e.File = file
-		return nil, e
+		return nil, nil, e
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return fail(extra.Line, "", "config holds more than one YAML document: want exactly one")
 	}
-	c := Config{pos: positions{}, file: file}
 	if len(doc.Content) == 0 {
 		return fail(0, "", "config is empty: it needs at least a tas: list")
 	}
-	d := &decoder{pos: c.pos}
+	var c Config
+	d := &decoder{pos: positions{}}
 	d.decode(doc.Content[0], reflect.ValueOf(&c).Elem(), "")
 	// Checking the meaning of a half-decoded file would only repeat its
 	// decoding errors (a bad uuid would also be a missing one).
 	if err := located(file, d.errs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if err := located(file, c.validate(d.pos)); err != nil {
+		return nil, nil, err
 	}
-	return &c, nil
-}
-
-// ErrorAt reports a problem with field (a full path such as
-// tas[0].builtin) found by a check outside this package, at the field's
-// file and line.
-func (c *Config) ErrorAt(field string, problem error) error {
-	return &FieldError{File: c.file, Line: c.pos.line(field), Field: field, Problem: problem.Error()}
+	return &c, d.pos, nil
 }
 
 func (c *Config) applyDefaults() {
@@ -361,12 +371,15 @@ func (c *Config) applyDefaults() {
 var taName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // Validate checks the whole configuration and reports every problem found,
-// each as a *FieldError saying what is wrong and what is allowed; for a
-// Config from Load or Parse, also the file and line.
-func (c *Config) Validate() error {
+// each as a *FieldError naming the field and saying what is wrong and what
+// is allowed. (Load and Parse report the line too: they know it.)
+func (c *Config) Validate() error { return located("", c.validate(nil)) }
+
+// validate is Validate with the fields' lines, when known.
+func (c *Config) validate(pos positions) []*FieldError {
 	var errs []*FieldError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Line: c.pos.line(field), Field: field, Problem: fmt.Sprintf(format, args...)})
+		errs = append(errs, &FieldError{Line: pos.line(field), Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	if !strings.HasPrefix(c.Mount, "/") {
 		bad("mount", "%q is not an absolute path: want one such as %s", c.Mount, DefaultMount)
@@ -486,7 +499,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return located(c.file, errs)
+	return errs
 }
 
 // validateProxies checks a TA's proxies; listens collects the listen

@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -66,7 +69,7 @@ func TestErrorMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parse([]byte(tt.yaml), "bad.yaml")
+			_, _, err := parse([]byte(tt.yaml), "bad.yaml")
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tt.yaml)
 			}
@@ -91,5 +94,38 @@ func TestErrorMessages(t *testing.T) {
 				t.Errorf("error is not a *FieldError naming the file: %#v", err)
 			}
 		})
+	}
+}
+
+// TestLoadCheckLines: a problem found by a Check from outside the package
+// gets the file and the line of its field, like any other.
+func TestLoadCheckLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: nosuch\n"
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func(c *Config) []*FieldError {
+		return []*FieldError{{Field: "tas[0].builtin", Problem: fmt.Sprintf("no built-in TA %q", c.TAs[0].Builtin)}}
+	}
+	_, err := Load(p, check)
+	if want := p + `:4: tas[0].builtin: no built-in TA "nosuch"`; err == nil || err.Error() != want {
+		t.Errorf("Load = %v, want %s", err, want)
+	}
+	if _, err := Load(p); err != nil {
+		t.Errorf("Load without the check: %v", err)
+	}
+}
+
+// TestValidateWithoutLines: a Config changed after Load (run --mount)
+// is validated again; its errors name the field.
+func TestValidateWithoutLines(t *testing.T) {
+	c, err := Parse([]byte("tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Mount = "tz"
+	if err := c.Validate(); err == nil || err.Error() != `mount: "tz" is not an absolute path: want one such as /tz` {
+		t.Errorf("Validate = %v", err)
 	}
 }

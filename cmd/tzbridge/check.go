@@ -41,18 +41,21 @@ documents every field.`,
 // loadConfig reads and checks a configuration, including that the
 // simulator can run every TA it names — what run checks before starting.
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
+	return config.Load(path, simulatorCanRun)
+}
+
+// simulatorCanRun reports each TA the simulator cannot run: an unknown
+// built-in, a wasm module that does not load, a native program missing.
+func simulatorCanRun(cfg *config.Config) []*config.FieldError {
+	var errs []*config.FieldError
 	for i, t := range cfg.TAs {
-		if kind, _ := t.Source(); kind == "" {
+		kind, _ := t.Source()
+		if kind == "" {
 			continue // a TA installed on the device
 		}
 		if _, err := catalog.Definition(catalog.FromConfig(t), slog.New(slog.DiscardHandler)); err != nil {
-			kind, _ := t.Source()
-			return nil, cfg.ErrorAt(fmt.Sprintf("tas[%d].%s", i, kind), err)
+			errs = append(errs, &config.FieldError{Field: fmt.Sprintf("tas[%d].%s", i, kind), Problem: err.Error()})
 		}
 	}
-	return cfg, nil
+	return errs
 }
