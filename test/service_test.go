@@ -182,3 +182,80 @@ func TestBadNotifySocket(t *testing.T) {
 		t.Errorf("tzbridge run with a dead NOTIFY_SOCKET: %v\n%s", err, out)
 	}
 }
+
+// TestJournalLogs: with stderr connected to the journal (JOURNAL_STREAM
+// names its device and inode), every line the bridge and its children
+// write carries a syslog priority and no time; with the variable naming
+// another stream, the logs are the usual ones.
+func TestJournalLogs(t *testing.T) {
+	for _, journal := range []bool{true, false} {
+		t.Run(fmt.Sprintf("journal=%v", journal), func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "config.yaml")
+			if err := os.WriteFile(cfgPath, []byte(echoConfig(filepath.Join(dir, "tz"))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stderr, err := os.Create(filepath.Join(dir, "stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stderr.Close()
+			var st syscall.Stat_t
+			if err := syscall.Fstat(int(stderr.Fd()), &st); err != nil {
+				t.Fatal(err)
+			}
+			ino := st.Ino
+			if !journal {
+				ino++ // the journal is some other stream
+			}
+			cmd := exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, ino))
+			cmd.Stderr = stderr
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			read := func() string {
+				b, err := os.ReadFile(stderr.Name())
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			// Wait for the shadow's own records (relayed by the bridge)
+			// as well as the bridge's.
+			deadline := time.Now().Add(20 * time.Second)
+			for !strings.Contains(read(), "shadow starting") && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("tzbridge: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Error("tzbridge did not stop")
+			}
+			log := read()
+			lines := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+			if len(lines) < 5 || !strings.Contains(log, "shadow starting") {
+				t.Fatalf("too little logged:\n%s", log)
+			}
+			for _, l := range lines {
+				prefixed := len(l) > 3 && l[0] == '<' && strings.Contains("3467", l[1:2]) && l[2] == '>'
+				stamped := strings.Contains(l, "time=")
+				if prefixed != journal || stamped == journal {
+					t.Errorf("line %q: priority prefix %v, time %v; want %v, %v", l, prefixed, stamped, journal, !journal)
+				}
+			}
+			if journal && !strings.Contains(log, "<7>level=DEBUG") {
+				t.Errorf("no debug record at priority 7:\n%s", log)
+			}
+		})
+	}
+}
