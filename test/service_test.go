@@ -67,8 +67,8 @@ func (s *notifySocket) waitFor(want string, within time.Duration) (seen [][]stri
 
 // TestSystemdNotify runs tzbridge as systemd runs a Type=notify service:
 // READY=1 must come only once every declared endpoint and proxy address
-// exists, STATUS= must say how the TAs are, and SIGTERM must bring
-// STOPPING=1.
+// exists, STATUS= must say how the TAs are, SIGHUP must bring RELOADING=1
+// and then READY=1, and SIGTERM must bring STOPPING=1.
 func TestSystemdNotify(t *testing.T) {
 	dir := t.TempDir()
 	mount := filepath.Join(dir, "tz")
@@ -150,6 +150,20 @@ tas:
 
 	if seen, ok := ns.waitFor("STATUS=1 TA running", 20*time.Second); !ok {
 		t.Errorf("no STATUS=1 TA running; notifications: %q", seen)
+	}
+
+	// A reload (systemctl reload sends SIGHUP) is framed by RELOADING=1,
+	// with the monotonic time systemd pairs it with, and READY=1.
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if seen, ok := ns.waitFor("RELOADING=1", 10*time.Second); !ok {
+		t.Errorf("no RELOADING=1 after SIGHUP; notifications: %q", seen)
+	} else if r := seen[len(seen)-1]; len(r) != 2 || !strings.HasPrefix(r[1], "MONOTONIC_USEC=") {
+		t.Errorf("after SIGHUP: %q, want RELOADING=1 and MONOTONIC_USEC=", r)
+	}
+	if seen, ok := ns.waitFor("READY=1", 20*time.Second); !ok {
+		t.Errorf("no READY=1 after the reload; notifications: %q", seen)
 	}
 
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
