@@ -109,7 +109,7 @@ docs/service.md.`,
 					}
 				}
 			}()
-			return supervisor.Run(ctx, supervisor.Options{
+			opts := supervisor.Options{
 				Config:     cfg,
 				Executable: exe,
 				Logger:     log,
@@ -120,10 +120,13 @@ docs/service.md.`,
 					notify("ready", n.Ready)
 				},
 				Reloading: func() { notify("reloading", n.Reloading) },
-				Status: func(s string) {
+			}
+			if n != nil { // the status text has no reader otherwise
+				opts.Status = func(s string) {
 					notify("status", func() error { return n.Status(s) })
-				},
-			})
+				}
+			}
+			return supervisor.Run(ctx, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required), e.g. configs/echo.yaml")
