@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -47,7 +48,8 @@ type Config struct {
 	// TEE selects the secure world: "sim" (the built-in simulator), "auto"
 	// (the first GP-capable /dev/teeN) or a device path.
 	TEE string `yaml:"tee"`
-	TAs []TA   `yaml:"tas"`
+	// TAs are the Trusted Applications to bridge; at least one.
+	TAs []TA `yaml:"tas"`
 }
 
 // TA is one Trusted Application to bridge.
@@ -76,8 +78,9 @@ type TA struct {
 	// "on-failure" (the default) or "never".
 	Restart string `yaml:"restart"`
 	// Mailbox is the size of the shared request buffer in bytes.
-	Mailbox int    `yaml:"mailbox"`
-	Limits  Limits `yaml:"limits"`
+	Mailbox int `yaml:"mailbox"`
+	// Limits bound what the TA may hold.
+	Limits Limits `yaml:"limits"`
 	// Endpoints are created in the TA's directory before it starts, with
 	// the owner and mode given, so that the kernel enforces who may open
 	// them.
@@ -159,25 +162,30 @@ type HostAccess struct {
 // Any reports whether anything is let through.
 func (h HostAccess) Any() bool { return h.All || len(h.Addrs) > 0 }
 
-// UnmarshalYAML accepts a boolean or a list of addresses.
+// UnmarshalYAML accepts a boolean or a list of addresses. Its errors
+// carry no line: the caller knows where host_access is.
 func (h *HostAccess) UnmarshalYAML(n *yaml.Node) error {
+	const want = "want true, false or a list of tcp://IP:PORT and udp://IP:PORT"
 	switch n.Kind {
 	case yaml.ScalarNode:
 		var all bool
 		if err := n.Decode(&all); err != nil {
-			return fmt.Errorf("line %d: host_access %q: want true, false or a list of tcp://IP:PORT and udp://IP:PORT", n.Line, n.Value)
+			return fmt.Errorf("%q: %s", n.Value, want)
 		}
 		*h = HostAccess{All: all}
 		return nil
 	case yaml.SequenceNode:
-		var addrs []string
-		if err := n.Decode(&addrs); err != nil {
-			return err
+		addrs := make([]string, len(n.Content))
+		for i, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return fmt.Errorf("item %d is not a single address: %s", i, want)
+			}
+			addrs[i] = e.Value
 		}
 		*h = HostAccess{Addrs: addrs}
 		return nil
 	}
-	return fmt.Errorf("line %d: host_access: want true, false or a list of tcp://IP:PORT and udp://IP:PORT", n.Line)
+	return errors.New(want)
 }
 
 // Endpoint is a node declared in a TA's directory.
@@ -186,8 +194,10 @@ type Endpoint struct {
 	Name string `yaml:"name"`
 	// Kind is "fifo" or "unix" (a UNIX socket node, created when the TA
 	// binds it).
-	Kind  string `yaml:"kind"`
-	Mode  Mode   `yaml:"mode"`
+	Kind string `yaml:"kind"`
+	// Mode is the node's permission bits (default "0600").
+	Mode Mode `yaml:"mode"`
+	// Owner and Group own the node: names or numbers (default 0, root).
 	Owner string `yaml:"owner"`
 	Group string `yaml:"group"`
 }
@@ -223,15 +233,23 @@ type Limits struct {
 	Memory int64 `yaml:"memory"`
 }
 
-// Load reads and checks the file at path.
-func Load(path string) (*Config, error) {
+// A Check looks for problems this package cannot judge, such as a
+// built-in TA the simulator does not have, in a configuration that is
+// otherwise valid. It reports each with the field's full path (Field and
+// Problem set); Load adds the file and the line.
+type Check func(*Config) []*FieldError
+
+// Load reads and checks the file at path, then runs checks. Its errors
+// are *FieldError values (several joined with errors.Join), each naming
+// the file, the line and the field.
+func Load(path string, checks ...Check) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(b)
+	c, pos, err := parse(b, path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	// Files a TA names are relative to the configuration file.
 	dir, err := filepath.Abs(filepath.Dir(path))
@@ -245,29 +263,63 @@ func Load(path string) (*Config, error) {
 			}
 		}
 	}
+	var errs []*FieldError
+	for _, check := range checks {
+		for _, e := range check(c) {
+			e.Line = pos.line(e.Field)
+			errs = append(errs, e)
+		}
+	}
+	if err := located(path, errs); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// Parse decodes and checks a configuration, applying defaults.
+// Parse decodes and checks a configuration, applying defaults. Its errors
+// are those of Load, without a file name.
 func Parse(b []byte) (*Config, error) {
-	var c Config
+	c, _, err := parse(b, "")
+	return c, err
+}
+
+// parse decodes and checks b, read from file, and returns the
+// configuration with the line of each field. The lines are kept apart
+// from Config so that configurations compare equal by content.
+func parse(b []byte, file string) (*Config, positions, error) {
+	fail := func(line int, field, format string, args ...any) (*Config, positions, error) {
+		return nil, nil, &FieldError{File: file, Line: line, Field: field, Problem: fmt.Sprintf(format, args...)}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config is empty: it needs at least a tas: list")
+			return fail(0, "", "config is empty: it needs at least a tas: list")
 		}
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		e := syntaxError(b, err)
+		e.File = file
+		return nil, nil, e
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, errors.New("config holds more than one YAML document")
+		return fail(extra.Line, "", "config holds more than one YAML document: want exactly one")
+	}
+	if len(doc.Content) == 0 {
+		return fail(0, "", "config is empty: it needs at least a tas: list")
+	}
+	var c Config
+	d := &decoder{pos: positions{}}
+	d.decode(doc.Content[0], reflect.ValueOf(&c).Elem(), "")
+	// Checking the meaning of a half-decoded file would only repeat its
+	// decoding errors (a bad uuid would also be a missing one).
+	if err := located(file, d.errs); err != nil {
+		return nil, nil, err
 	}
 	c.applyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if err := located(file, c.validate(d.pos)); err != nil {
+		return nil, nil, err
 	}
-	return &c, nil
+	return &c, d.pos, nil
 }
 
 func (c *Config) applyDefaults() {
@@ -318,14 +370,19 @@ func (c *Config) applyDefaults() {
 
 var taName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
-// Validate checks the whole configuration and reports every problem found.
-func (c *Config) Validate() error {
-	var errs []error
+// Validate checks the whole configuration and reports every problem found,
+// each as a *FieldError naming the field and saying what is wrong and what
+// is allowed. (Load and Parse report the line too: they know it.)
+func (c *Config) Validate() error { return located("", c.validate(nil)) }
+
+// validate is Validate with the fields' lines, when known.
+func (c *Config) validate(pos positions) []*FieldError {
+	var errs []*FieldError
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &FieldError{Line: pos.line(field), Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	if !strings.HasPrefix(c.Mount, "/") {
-		bad("mount", "%q is not an absolute path", c.Mount)
+		bad("mount", "%q is not an absolute path: want one such as %s", c.Mount, DefaultMount)
 	}
 	if c.TEE != "sim" && c.TEE != "auto" && !strings.HasPrefix(c.TEE, "/dev/tee") {
 		bad("tee", "%q: want sim, auto or a device such as /dev/tee0", c.TEE)
@@ -338,19 +395,16 @@ func (c *Config) Validate() error {
 	listens := map[string]string{} // proxy listen address → the field that has it
 	for i, t := range c.TAs {
 		f := fmt.Sprintf("tas[%d]", i)
-		if t.Name != "" {
-			f = fmt.Sprintf("tas[%d] (%s)", i, t.Name)
-		}
 		if !taName.MatchString(t.Name) {
 			bad(f+".name", "%q: want 1-32 of a-z, 0-9, '-', '_', starting with a letter or digit", t.Name)
 		} else if j, dup := names[t.Name]; dup {
-			bad(f+".name", "%q is also the name of tas[%d]", t.Name, j)
+			bad(f+".name", "%q is also the name of tas[%d]: want a name of its own", t.Name, j)
 		}
 		names[t.Name] = i
 		if t.UUID == (teeclient.UUID{}) {
-			bad(f+".uuid", "missing: every TA needs its UUID")
+			bad(f+".uuid", "missing: every TA needs its UUID, such as 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 		} else if j, dup := uuids[t.UUID]; dup {
-			bad(f+".uuid", "%v is also the UUID of tas[%d]", t.UUID, j)
+			bad(f+".uuid", "%v is also the UUID of tas[%d]: want a UUID of its own", t.UUID, j)
 		}
 		uuids[t.UUID] = i
 		kind, _ := t.Source()
@@ -364,14 +418,14 @@ func (c *Config) Validate() error {
 		case c.TEE == "sim" && n == 0:
 			bad(f, "says nothing of what the TA is: give builtin (for example echo), wasm (a .wasm file) or native (a host-built TA program)")
 		case c.TEE == "sim" && n > 1:
-			bad(f, "give only one of builtin, wasm and native")
+			bad(f, "gives more than one of builtin, wasm and native: want exactly one")
 		case c.TEE != "sim" && n > 0:
 			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
 		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
 			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)
 		}
 		if len(t.Listen) > 0 && kind != "wasm" {
-			bad(f+".listen", "only wasm TAs get preopened sockets; other TAs create their own")
+			bad(f+".listen", "only wasm TAs get preopened sockets: leave it out, other TAs create their own")
 		}
 		for j, l := range t.Listen {
 			if _, _, err := ParseListen(l); err != nil {
@@ -389,13 +443,13 @@ func (c *Config) Validate() error {
 		if t.Limits.Descriptors < 1 || t.Limits.Descriptors > MaxDescriptors {
 			bad(f+".limits.descriptors", "%d: want 1 to %d", t.Limits.Descriptors, MaxDescriptors)
 		}
-		if t.Limits.Sockets < 0 || t.Limits.Sockets > t.Limits.Descriptors {
+		if s := t.Limits.Sockets; s < 0 || (s > 0 && s > t.Limits.Descriptors) { // 0 is the default, whatever descriptors says
 			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
 		}
 		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
 			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, MaxWasmMemory)
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
-			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module")
+			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module: leave it out")
 		}
 		if t.OnRestart != "keep" && t.OnRestart != "clear" {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
@@ -404,10 +458,10 @@ func (c *Config) Validate() error {
 			bad(f+".limits.memory", "%d bytes: want 0 (no limit) or at least %d", t.Limits.Memory, MinMemory)
 		}
 		if _, err := LookupUser(t.User); err != nil {
-			bad(f+".user", "%v", err)
+			bad(f+".user", "%v: want a user name or number", err)
 		}
 		if _, err := LookupGroup(t.Group); err != nil {
-			bad(f+".group", "%v", err)
+			bad(f+".group", "%v: want a group name or number", err)
 		}
 		if t.HostAccess.Any() && !t.NetnsEnabled() {
 			bad(f+".host_access", "needs netns: true (a TA without a namespace of its own reaches the host's services anyway)")
@@ -426,9 +480,9 @@ func (c *Config) Validate() error {
 			case e.Name == "" || path.IsAbs(e.Name) || clean != e.Name || clean == "." || strings.HasPrefix(clean, "../") || clean == "..":
 				bad(ef+".name", "%q: want a relative path inside the TA's directory, such as in or sub/x", e.Name)
 			case strings.HasPrefix(clean, ".tz/") || clean == ".tz":
-				bad(ef+".name", "%q: .tz is reserved for the status view", e.Name)
+				bad(ef+".name", "%q: .tz is reserved for the status view: want another name", e.Name)
 			case seen[clean]:
-				bad(ef+".name", "%q is declared twice", e.Name)
+				bad(ef+".name", "%q is declared twice: want each endpoint once", e.Name)
 			}
 			seen[clean] = true
 			if e.Kind != "fifo" && e.Kind != "unix" {
@@ -438,14 +492,14 @@ func (c *Config) Validate() error {
 				bad(ef+".mode", "%#o: want permission bits only (0 to 0777)", e.Mode.Perm)
 			}
 			if _, err := LookupUser(e.Owner); err != nil {
-				bad(ef+".owner", "%v", err)
+				bad(ef+".owner", "%v: want a user name or number", err)
 			}
 			if _, err := LookupGroup(e.Group); err != nil {
-				bad(ef+".group", "%v", err)
+				bad(ef+".group", "%v: want a group name or number", err)
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // validateProxies checks a TA's proxies; listens collects the listen
@@ -466,7 +520,7 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 			continue
 		}
 		if ln != tn {
-			bad(pf, "listen is %s but to is %s: a proxy joins the same kind of socket", ln, tn)
+			bad(pf, "listen is %s but to is %s: want the same kind of socket at both ends", ln, tn)
 			continue
 		}
 		if ln != "unix" && netip.MustParseAddrPort(laddr).Addr().Unmap().Is4() != netip.MustParseAddrPort(taddr).Addr().Unmap().Is4() {
@@ -477,11 +531,11 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 		}
 		key := ln + " " + laddr
 		if other, dup := listens[key]; dup {
-			bad(pf+".listen", "%s is also the listen address of %s", p.Listen, other)
+			bad(pf+".listen", "%s is also the listen address of %s: want an address of its own", p.Listen, other)
 		}
 		listens[key] = pf
 		if tos[tn+" "+taddr] {
-			bad(pf+".to", "%s is the target of two proxies", p.To)
+			bad(pf+".to", "%s is the target of two proxies: want one proxy per TA address", p.To)
 		}
 		tos[tn+" "+taddr] = true
 	}

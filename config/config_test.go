@@ -27,18 +27,18 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"empty", "", "config is empty"},
-		{"unknown top field", "mnt: /x\ntas:\n" + ok, "field mnt not found"},
-		{"unknown TA field", "tas:\n" + ok + "    colour: red\n", "line 5: field colour not found"},
+		{"unknown top field", "mnt: /x\ntas:\n" + ok, "line 1: mnt: unknown field: allowed here are mount, tee, tas"},
+		{"unknown TA field", "tas:\n" + ok + "    colour: red\n", "line 5: tas[0].colour: unknown field: allowed in tas[0] are name, uuid,"},
 		{"relative mount", "mount: tz\ntas:\n" + ok, `mount: "tz" is not an absolute path`},
 		{"bad tee", "tee: optee\ntas:\n" + ok, `tee: "optee": want sim, auto`},
 		{"no TAs", "mount: /tz\n", "tas: no TAs"},
-		{"bad name", "tas:\n  - name: Echo!\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", `tas[0] (Echo!).name: "Echo!"`},
+		{"bad name", "tas:\n  - name: Echo!\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", `line 2: tas[0].name: "Echo!": want 1-32`},
 		{"bad uuid", "tas:\n  - name: e\n    uuid: nope\n    builtin: echo\n", `bad UUID "nope"`},
-		{"missing uuid", "tas:\n  - name: e\n    builtin: echo\n", "tas[0] (e).uuid: missing"},
+		{"missing uuid", "tas:\n  - name: e\n    builtin: echo\n", "line 2: tas[0].uuid: missing"},
 		{"duplicate name", "tas:\n" + ok + "  - name: echo\n    uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", `"echo" is also the name of tas[0]`},
 		{"duplicate uuid", "tas:\n" + ok + "  - name: two\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n", "is also the UUID of tas[0]"},
 		{"missing source", "tas:\n  - name: e\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n", "says nothing of what the TA is"},
-		{"two sources", "tas:\n" + ok + "    wasm: x.wasm\n", "only one of builtin, wasm and native"},
+		{"two sources", "tas:\n" + ok + "    wasm: x.wasm\n", "more than one of builtin, wasm and native: want exactly one"},
 		{"wasm not .wasm", "tas:\n  - name: e\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: x.bin\n", `"x.bin": want a .wasm file`},
 		{"builtin on a device", "tee: /dev/tee0\ntas:\n" + ok, "run only in the simulator"},
 		{"bad restart", "tas:\n" + ok + "    restart: sometimes\n", `restart: "sometimes": want always`},
@@ -50,7 +50,7 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint twice", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo}\n      - {name: in, kind: unix}\n", `"in" is declared twice`},
 		{"endpoint kind", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: file}\n", `kind: "file": want fifo or unix`},
 		{"endpoint mode", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"4755\"}\n", "want permission bits only"},
-		{"endpoint mode syntax", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: rw}\n", `mode "rw": want an octal mode`},
+		{"endpoint mode syntax", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: rw}\n", `endpoints[0].mode: "rw": want an octal mode`},
 		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
 		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},
 		{"on_restart", "tas:\n" + ok + "    on_restart: wipe\n", `on_restart: "wipe": want keep or clear`},
@@ -66,7 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative sockets", "tas:\n" + ok + "    limits:\n      sockets: -1\n", "limits.sockets: -1"},
 		{"wasm memory on a builtin", "tas:\n" + ok + "    limits:\n      wasm_memory: 1048576\n", "limits.wasm_memory: set, but the TA is not a wasm module"},
 		{"wasm memory too large", "tas:\n" + ok + "    limits:\n      wasm_memory: 8589934592\n", "limits.wasm_memory: 8589934592 bytes: want 0"},
-		{"netns not a bool", "tas:\n" + ok + "    netns: maybe\n", "cannot unmarshal"},
+		{"netns not a bool", "tas:\n" + ok + "    netns: maybe\n", `line 5: tas[0].netns: "maybe": want true or false`},
 		{"host_access without netns", "tas:\n" + ok + "    netns: false\n    host_access: true\n", "host_access: needs netns: true"},
 		{"host_access unix", "tas:\n" + ok + "    host_access: [unix:/x]\n", `host_access[0]: "unix:/x"`},
 		{"host_access no port", "tas:\n" + ok + "    host_access: [tcp://127.0.0.1]\n", `host_access[0]: "tcp://127.0.0.1"`},
@@ -78,9 +78,9 @@ func TestParseErrors(t *testing.T) {
 		{"proxy unix in mount", "tas:\n" + ok + "    proxies:\n      - {listen: unix:/tz/x.sock, to: unix:/echo.sock}\n", "want a host path outside the mount"},
 		{"proxy listen twice", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:1}\n" +
 			"  - name: two\n    uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:2}\n",
-			"tcp://127.0.0.1:1 is also the listen address of tas[0] (echo).proxies[0]"},
+			"line 11: tas[1].proxies[0].listen: tcp://127.0.0.1:1 is also the listen address of tas[0].proxies[0]"},
 		{"proxy to twice", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, to: tcp://127.0.0.1:3}\n      - {listen: tcp://127.0.0.1:2, to: tcp://127.0.0.1:3}\n", "is the target of two proxies"},
-		{"proxy unknown field", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, target: tcp://127.0.0.1:3}\n", "field target not found"},
+		{"proxy unknown field", "tas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:1, target: tcp://127.0.0.1:3}\n", "line 6: tas[0].proxies[0].target: unknown field: allowed in tas[0].proxies[0] are listen, to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
 		// YAML may already have read 0o660 as a number.
 		var i uint32
 		if n.Decode(&i) != nil {
-			return fmt.Errorf("line %d: mode %q: want an octal mode such as \"0660\"", n.Line, n.Value)
+			return fmt.Errorf("%q: want an octal mode such as \"0660\"", n.Value)
 		}
 		v = uint64(i)
 	}

@@ -56,6 +56,25 @@ type Options struct {
 	// running set kept; a TA that could not start is named). It runs on
 	// Run's goroutine, between RELOADING=1 and READY=1 for systemd.
 	OnReload func(err error)
+
+	// Ready, if set, is called once every TA's declared endpoints and
+	// proxy addresses exist — the tree is mounted, FIFOs made, proxy
+	// sockets listening — so that a CA started from then on finds them,
+	// and again when a reload has been handled. The TA itself may still
+	// be starting: a CA opening a FIFO waits for it, a proxy queues the
+	// connection; a declared unix endpoint in the tree appears when the
+	// TA binds it (a unix proxy address is a link to it, made already).
+	// For sd_notify READY=1.
+	Ready func()
+	// Reloading, if set, is called when a reload begins, before the
+	// configuration is read again; Ready follows when it has been
+	// handled, whether or not it succeeded (the bridge serves either
+	// way). For sd_notify RELOADING=1.
+	Reloading func()
+	// Status, if set, is called with a one-line summary of the TAs'
+	// states ("3 TAs running") once ready and whenever it changes. For
+	// sd_notify STATUS=.
+	Status func(string)
 }
 
 // Run bridges the configured TAs until ctx is done, then shuts down.
@@ -105,16 +124,29 @@ func Run(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	b.ready()
+	var statusTick <-chan time.Time // nil, never ready, without opt.Status
+	if opt.Status != nil {
+		t := time.NewTicker(statusInterval)
+		defer t.Stop()
+		statusTick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down")
 			return nil
 		case <-opt.Reload:
+			if opt.Reloading != nil {
+				opt.Reloading()
+			}
 			err := b.reload(ctx)
 			if opt.OnReload != nil {
 				opt.OnReload(err)
 			}
+			b.ready()
+		case <-statusTick:
+			b.reportStatus()
 		}
 	}
 }
@@ -129,6 +161,8 @@ type bridge struct {
 	pids  *shadowPIDs
 	level slog.Level
 	tas   map[string]*runningTA
+	// status is the TA summary last passed to opt.Status.
+	status string
 }
 
 // runningTA is one started TA: its runner goroutine and how to end it.

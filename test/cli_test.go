@@ -24,23 +24,52 @@ func TestCheck(t *testing.T) {
 	if err == nil {
 		t.Fatalf("check accepted a broken config:\n%s", out)
 	}
-	for _, want := range []string{bad + ":", `tas[0] (echo).restart: "sometimes"`} {
+	for _, want := range []string{bad + ":", `:6: tas[0].restart: "sometimes": want always, on-failure or never`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
 }
 
-// TestHelp: every subcommand's help has a purpose line and an example.
+// TestHelp: the binary's help for every command it lists (and the hidden
+// shadow) starts with a one-line purpose and shows flags and an example.
 func TestHelp(t *testing.T) {
-	for _, sub := range []string{"run", "status", "check", "tee-info", "secure-world", "version"} {
+	out, err := exec.Command(tzbridgeBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tzbridge --help: %v\n%s", err, out)
+	}
+	// "Available Commands:" lists "  name   purpose" lines up to a blank line.
+	_, list, ok := strings.Cut(string(out), "Available Commands:\n")
+	if !ok {
+		t.Fatalf("tzbridge --help lists no commands:\n%s", out)
+	}
+	list, _, _ = strings.Cut(list, "\n\n")
+	purposes := map[string]string{}
+	for _, l := range strings.Split(list, "\n") {
+		name, purpose, _ := strings.Cut(strings.TrimSpace(l), " ")
+		purposes[name] = strings.TrimSpace(purpose)
+	}
+	for _, want := range []string{"run", "status", "check", "tee-info", "secure-world", "version", "bench", "help", "completion"} {
+		if _, ok := purposes[want]; !ok {
+			t.Errorf("tzbridge --help does not list %s", want)
+		}
+	}
+	purposes["shadow"] = "" // hidden: not listed, still documented
+	for sub, purpose := range purposes {
 		out, err := exec.Command(tzbridgeBin, sub, "--help").CombinedOutput()
 		if err != nil {
 			t.Errorf("%s --help: %v", sub, err)
 			continue
 		}
-		if !strings.Contains(string(out), "Examples:") {
-			t.Errorf("%s --help has no example:\n%s", sub, out)
+		help := string(out)
+		first, _, _ := strings.Cut(help, "\n")
+		if first == "" || (purpose != "" && first != purpose) {
+			t.Errorf("%s --help starts with %q, want its purpose %q", sub, first, purpose)
+		}
+		for _, want := range []string{"Flags:", "Examples:\n  tzbridge "} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%s --help lacks %q:\n%s", sub, want, help)
+			}
 		}
 	}
 }

@@ -17,9 +17,13 @@ func newCheckCommand() *cobra.Command {
 		Short: "Validate a configuration without starting anything",
 		Long: `check reads the configuration as "tzbridge run" would and reports every
 problem it finds — unknown fields, bad values, TAs the simulator cannot
-run — naming the file and the field. It starts nothing and changes nothing.`,
-		Example: "  tzbridge check --config configs/echo.yaml",
-		Args:    cobra.NoArgs,
+run — one a line, as FILE:LINE: FIELD: PROBLEM, where PROBLEM says what is
+wrong and what is allowed. It starts nothing and changes nothing, and exits
+with status 0 only for a good configuration. configs/reference.yaml
+documents every field.`,
+		Example: `  tzbridge check --config configs/echo.yaml
+  tzbridge check -c /etc/tzbridge/tzbridge.yaml && systemctl reload tzbridge`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configPath)
 			if err != nil {
@@ -37,17 +41,21 @@ run — naming the file and the field. It starts nothing and changes nothing.`,
 // loadConfig reads and checks a configuration, including that the
 // simulator can run every TA it names — what run checks before starting.
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
+	return config.Load(path, simulatorCanRun)
+}
+
+// simulatorCanRun reports each TA the simulator cannot run: an unknown
+// built-in, a wasm module that does not load, a native program missing.
+func simulatorCanRun(cfg *config.Config) []*config.FieldError {
+	var errs []*config.FieldError
 	for i, t := range cfg.TAs {
-		if kind, _ := t.Source(); kind == "" {
+		kind, _ := t.Source()
+		if kind == "" {
 			continue // a TA installed on the device
 		}
 		if _, err := catalog.Definition(catalog.FromConfig(t), slog.New(slog.DiscardHandler)); err != nil {
-			return nil, fmt.Errorf("%s: tas[%d] (%s): %w", path, i, t.Name, err)
+			errs = append(errs, &config.FieldError{Field: fmt.Sprintf("tas[%d].%s", i, kind), Problem: err.Error()})
 		}
 	}
-	return cfg, nil
+	return errs
 }

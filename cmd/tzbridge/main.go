@@ -16,7 +16,13 @@ var version = "dev"
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "tzbridge:", err)
+		// A configuration error may list several problems, one a line;
+		// each gets the prefix, so that every line reads on its own
+		// (grep, journald).
+		for line := range strings.Lines(err.Error()) {
+			fmt.Fprint(os.Stderr, "tzbridge: ", line)
+		}
+		fmt.Fprintln(os.Stderr)
 		os.Exit(1)
 	}
 }
@@ -41,7 +47,7 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (under journald, text leaves out the time)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newRunCommand(g))
 	root.AddCommand(newStatusCommand())
@@ -51,22 +57,43 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(newBenchCommand())
 	root.AddCommand(newShadowCommand(g))
+	// cobra adds help and completion itself when the program runs; made
+	// here, they can be given examples like every other command.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  tzbridge help run"
+		case "completion":
+			c.Example = "  tzbridge completion bash > /etc/bash_completion.d/tzbridge"
+			for _, sh := range c.Commands() {
+				sh.Example = "  tzbridge completion " + sh.Name()
+			}
+		}
+	}
+	// cobra's help shows Long instead of Short; ours shows the one-line
+	// purpose first, then the details.
+	root.SetHelpTemplate(helpTemplate)
 	return root
 }
+
+const helpTemplate = `{{.Short | trimTrailingWhitespaces}}
+{{with .Long}}
+{{. | trimTrailingWhitespaces}}
+{{end}}
+{{if or .Runnable .HasSubCommands}}{{.UsageString}}{{end}}`
 
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(g.logFormat) {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	h, err := newLogHandler(g.logFormat, os.Stderr, &slog.HandlerOptions{Level: level}, toJournal(os.Stderr))
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	return slog.New(h), nil
 }
 
 func newVersionCommand() *cobra.Command {

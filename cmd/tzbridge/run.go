@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/sdnotify"
 	"github.com/tzmediator/tzbridge/supervisor"
 )
 
@@ -21,11 +24,17 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 configuration names a TEE device), creates each TA's directory under the
 mount, and serves every TA's POSIX calls until SIGINT or SIGTERM. On a
 signal it stops all TAs, also those blocked in accept or read, and exits.
+The configuration is checked first, as "tzbridge check" does.
 
 SIGHUP reads the configuration again: added TAs start, removed TAs stop,
 changed TAs restart, and the others (and their clients) are not touched.
 A configuration that does not load is rejected with a log line and the
-running one kept; mount and tee cannot change without a restart.`,
+running one kept; mount and tee cannot change without a restart.
+
+Under systemd (Type=notify, configs/tzbridge.service) it reports READY=1 once
+every TA's endpoints exist, RELOADING=1 then READY=1 around a reload, the
+TAs' states as STATUS=, and STOPPING=1 when it shuts down; see
+docs/service.md.`,
 		Example: `  tzbridge run --config configs/echo.yaml
   tzbridge run --config configs/echo.yaml --mount /tmp/tz`,
 		Args: cobra.NoArgs,
@@ -41,6 +50,9 @@ running one kept; mount and tee cannot change without a restart.`,
 					return nil, err
 				}
 				if mount != "" {
+					if !filepath.IsAbs(mount) {
+						return nil, fmt.Errorf("--mount %q: want an absolute path", mount)
+					}
 					cfg.Mount = mount
 					if err := cfg.Validate(); err != nil {
 						return nil, fmt.Errorf("--mount: %w", err)
@@ -56,8 +68,27 @@ running one kept; mount and tee cannot change without a restart.`,
 			if err != nil {
 				return fmt.Errorf("find the tzbridge binary: %w", err)
 			}
+			// Under systemd (Type=notify) the manager learns readiness,
+			// status, reloads and shutdown from us; elsewhere n is nil
+			// and a no-op.
+			n, err := sdnotify.FromEnv()
+			if err != nil {
+				return err
+			}
+			defer n.Close()
+			notify := func(what string, f func() error) {
+				if err := f(); err != nil {
+					log.Warn("cannot notify the service manager", "what", what, "err", err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// STOPPING=1 as soon as the signal arrives: stopping TAs and
+			// unmounting take a while, and the manager should not take
+			// the service for hung meanwhile.
+			defer context.AfterFunc(ctx, func() {
+				notify("stopping", func() error { return n.Notify("STOPPING=1", "STATUS=stopping") })
+			})()
 			// SIGHUP reloads; a burst of them while one reload runs is
 			// one more reload, not many.
 			hup := make(chan os.Signal, 1)
@@ -78,7 +109,24 @@ running one kept; mount and tee cannot change without a restart.`,
 					}
 				}
 			}()
-			return supervisor.Run(ctx, supervisor.Options{Config: cfg, Executable: exe, Logger: log, Reload: reload, LoadConfig: load})
+			opts := supervisor.Options{
+				Config:     cfg,
+				Executable: exe,
+				Logger:     log,
+				Reload:     reload,
+				LoadConfig: load,
+				Ready: func() {
+					log.Info("ready: every TA's endpoints exist")
+					notify("ready", n.Ready)
+				},
+				Reloading: func() { notify("reloading", n.Reloading) },
+			}
+			if n != nil { // the status text has no reader otherwise
+				opts.Status = func(s string) {
+					notify("status", func() error { return n.Status(s) })
+				}
+			}
+			return supervisor.Run(ctx, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (required), e.g. configs/echo.yaml")

@@ -24,7 +24,7 @@ func newShadowCommand(g *globalFlags) *cobra.Command {
 		Use:     "shadow",
 		Short:   "Serve one TA's POSIX calls (started by run; not run by hand)",
 		Hidden:  true,
-		Example: `  (started by tzbridge run as: tzbridge shadow --ta echo --control-fd 3 --log-fd 4)`,
+		Example: `  tzbridge shadow --ta echo --control-fd 3 --log-fd 4   # how tzbridge run starts it`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
