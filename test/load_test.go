@@ -575,9 +575,10 @@ func TestLoadManyTAs(t *testing.T) {
 		t.Logf("round %d: all %d TAs failed at once and were back %v later", r, n, time.Since(start).Round(time.Millisecond))
 		answer(r + 1)
 		// No descriptor leaked by a restart (the faulty TAs close their
-		// last connections in their own time).
+		// last connections in their own time). Fewer is no leak: the
+		// baseline may have caught one in passing.
 		deadline := time.Now().Add(10 * time.Second)
-		for got := treeFDs(b.cmd.Process.Pid); got != fds; got = treeFDs(b.cmd.Process.Pid) {
+		for got := treeFDs(b.cmd.Process.Pid); got > fds; got = treeFDs(b.cmd.Process.Pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("the bridge holds %d descriptors after %d restarts, %d before", got, restarts, fds)
 			}
@@ -585,7 +586,7 @@ func TestLoadManyTAs(t *testing.T) {
 		}
 	})
 	after := idleMemory(t, b)
-	t.Logf("after %d restarts: RSS %d KiB, PSS %d KiB (before: %d, %d); descriptors unchanged at %d",
+	t.Logf("after %d restarts: RSS %d KiB, PSS %d KiB (before: %d, %d); descriptors no more than the %d before",
 		restarts, after.rss, after.pss, full.rss, full.pss, fds)
 }
 
