@@ -29,7 +29,11 @@ documents every field.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d TAs, mount %s, tee %s)\n", configPath, len(cfg.TAs), cfg.Mount, cfg.TEE)
+			tas := "TAs"
+			if len(cfg.TAs) == 1 {
+				tas = "TA"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%d %s, mount %s, tee %s)\n", configPath, len(cfg.TAs), tas, cfg.Mount, cfg.TEE)
 			return nil
 		},
 	}
