@@ -10,24 +10,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
 
 // secureWorld is the simulator running as a child process.
 type secureWorld struct {
-	cmd     *exec.Cmd
+	*child.Process
 	socket  string
 	started time.Time
-	done    chan struct{} // closed when the process has exited
-	err     error         // its exit status, once done
 
 	// admin is the socket that defines and undefines TAs in the running
 	// simulator (securesim.Host.ServeAdmin); one request at a time.
@@ -77,33 +75,19 @@ func startSecureWorld(exe, runDir string, tas []catalog.TA, log *slog.Logger) (*
 	cmd.ExtraFiles = []*os.File{lf, theirs}
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// The secure world must not outlive the bridge, even after kill -9.
-		Pdeathsig: syscall.SIGKILL,
-		Setpgid:   true,
+	// Its own process group, so that a terminal's ^C reaches the bridge
+	// alone and the bridge decides the order of shutdown.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	proc, err := child.Start(cmd, nil)
+	if err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("the simulated secure world: %w", err)
 	}
-	sw := &secureWorld{cmd: cmd, socket: sock, done: make(chan struct{}), admin: admin}
-	// Pdeathsig fires when the *thread* that forked the child exits, and
-	// the Go runtime ends threads (a goroutine that exits while locked to
-	// its thread takes the thread with it — the shadows do). So the fork
-	// happens on a thread locked for the child's whole life.
-	started := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		sw.err = cmd.Wait()
+		<-proc.Done()
 		admin.Close()
-		close(sw.done)
 	}()
-	if err := <-started; err != nil {
-		admin.Close()
-		return nil, fmt.Errorf("start the simulated secure world: %w", err)
-	}
+	sw := &secureWorld{Process: proc, socket: sock, admin: admin}
 	sw.started = time.Now()
 	log.Info("secure world started", "tee", "sim", "pid", cmd.Process.Pid, "socket", sock)
 	return sw, nil
@@ -147,13 +131,13 @@ func (sw *secureWorld) adminRequest(ctx context.Context, req securesim.AdminRequ
 
 // stop asks the secure world to finish and kills it if it takes too long.
 func (sw *secureWorld) stop(grace time.Duration) error {
-	_ = sw.cmd.Process.Signal(syscall.SIGTERM)
+	_ = sw.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-sw.done:
-		return ignoreSignalExit(sw.err)
+	case <-sw.Done():
+		return ignoreSignalExit(sw.Err())
 	case <-time.After(grace):
-		_ = sw.cmd.Process.Kill()
-		<-sw.done
+		_ = sw.Cmd.Process.Kill()
+		<-sw.Done()
 		return fmt.Errorf("secure world did not stop within %v; killed", grace)
 	}
 }

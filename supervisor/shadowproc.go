@@ -12,13 +12,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 )
@@ -52,25 +52,19 @@ type procOptions struct {
 
 // shadowProc is one running shadow process.
 type shadowProc struct {
-	pid  int
-	cmd  *exec.Cmd
-	ctl  *ctlConn
-	done chan struct{} // closed once the process is reaped
+	*child.Process
+	ctl *ctlConn
 
 	mu      sync.Mutex
-	waitErr error
 	outcome *outcome
 	stats   shadow.Stats // the last counters seen
 	logDone chan struct{}
 }
 
 // startShadowProc starts `tzbridge shadow` for one TA and sends it its
-// spec. The fork happens on a thread locked for the child's whole life:
-// Pdeathsig fires when the forking *thread* ends, and the runtime ends
-// threads. That thread first enters the TA's network namespace and drops
-// what the shadow must not have, so the child starts with all of it — no
-// thread of the child ever runs outside the namespace — and the thread is
-// thrown away after the child is reaped, never used for anything else.
+// spec. The forking thread (package child) first enters the TA's network
+// namespace and drops what the shadow must not have, so the child starts
+// with all of it: no thread of the child ever runs outside the namespace.
 func startShadowProc(opt procOptions) (*shadowProc, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -114,7 +108,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		ExtraFiles:  files,
 		SysProcAttr: opt.privs.sysProcAttr(),
 	}
-	p := &shadowProc{cmd: cmd, ctl: ctl, done: make(chan struct{}), logDone: make(chan struct{})}
+	p := &shadowProc{ctl: ctl, logDone: make(chan struct{})}
 
 	var nsFile *os.File
 	if opt.netns != nil {
@@ -125,45 +119,27 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		}
 		defer nsFile.Close()
 	}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the thread's namespace and capabilities change,
-		// so it must end with this goroutine.
+	proc, err := child.Start(cmd, func() error {
 		if nsFile != nil {
 			if err := unix.Setns(int(nsFile.Fd()), unix.CLONE_NEWNET); err != nil {
-				started <- fmt.Errorf("enter network namespace %s: %w", opt.netns.Name, err)
-				return
+				return fmt.Errorf("enter network namespace %s: %w", opt.netns.Name, err)
 			}
 		}
-		if err := opt.privs.restrictThread(); err != nil {
-			started <- err
-			return
-		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		err := cmd.Wait()
-		p.mu.Lock()
-		p.waitErr = err
-		p.mu.Unlock()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
+		return opt.privs.restrictThread()
+	})
+	if err != nil {
 		ctl.close()
 		logR.Close()
-		return nil, fmt.Errorf("start the shadow process: %w", err)
+		return nil, fmt.Errorf("the shadow process: %w", err)
 	}
-	p.pid = cmd.Process.Pid
+	p.Process = proc
 	if opt.started != nil {
-		opt.started(p.pid)
+		opt.started(p.Pid())
 	}
 	go p.relayLog(logR, opt.relayLog, spec.Name)
 	if err := ctl.send(&ctlMsg{Type: msgSpec, Spec: &spec}); err != nil {
 		_ = cmd.Process.Kill()
-		<-p.done
+		<-p.Done()
 		ctl.close()
 		return nil, err
 	}
@@ -217,7 +193,7 @@ func (p *shadowProc) relayLog(r *os.File, log *slog.Logger, ta string) {
 	for sc.Scan() {
 		rec, ok := decodeRecord(sc.Bytes())
 		if !ok {
-			log.Info("shadow: "+sc.Text(), "ta", ta, "pid", p.pid)
+			log.Info("shadow: "+sc.Text(), "ta", ta, "pid", p.Pid())
 			continue
 		}
 		named := false
@@ -228,7 +204,7 @@ func (p *shadowProc) relayLog(r *os.File, log *slog.Logger, ta string) {
 		if !named {
 			rec.AddAttrs(slog.String("ta", ta))
 		}
-		rec.AddAttrs(slog.Int("pid", p.pid))
+		rec.AddAttrs(slog.Int("pid", p.Pid()))
 		if log.Handler().Enabled(context.Background(), rec.Level) {
 			_ = log.Handler().Handle(context.Background(), rec)
 		}
@@ -284,7 +260,7 @@ func decodeRecord(line []byte) (slog.Record, bool) {
 // busy starting, or gone) the last ones seen stand.
 func (p *shadowProc) Stats() shadow.Stats {
 	select {
-	case <-p.done:
+	case <-p.Done():
 	default:
 		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil && a.m.Stats != nil {
 			p.mu.Lock()
@@ -296,7 +272,7 @@ func (p *shadowProc) Stats() shadow.Stats {
 	defer p.mu.Unlock()
 	st := p.stats
 	select {
-	case <-p.done:
+	case <-p.Done():
 		st.OpenDescriptors = 0 // the kernel closed them all
 	default:
 	}
@@ -305,12 +281,12 @@ func (p *shadowProc) Stats() shadow.Stats {
 
 // stop asks the shadow to finish (SIGTERM) and kills it after grace.
 func (p *shadowProc) stop(grace time.Duration) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
+		_ = p.Cmd.Process.Kill()
+		<-p.Done()
 	}
 }
 
@@ -318,7 +294,7 @@ func (p *shadowProc) stop(grace time.Duration) {
 // exited with status 0 (or the shadow was stopped), the TA's failure as
 // the shadow reported it, or how the process died.
 func (p *shadowProc) result() error {
-	<-p.done
+	<-p.Done()
 	// The exit report and the last log lines come before EOF.
 	select {
 	case <-p.logDone:
@@ -327,13 +303,13 @@ func (p *shadowProc) result() error {
 	deadline := time.Now().Add(time.Second)
 	for {
 		p.mu.Lock()
-		o, werr := p.outcome, p.waitErr
+		o := p.outcome
 		p.mu.Unlock()
 		if o != nil {
 			return o.err()
 		}
 		if p.ctl.isClosed() || time.Now().After(deadline) {
-			return exitError(p.pid, werr)
+			return exitError(p.Pid(), p.Err())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -78,9 +78,9 @@ func (r *taRunner) status() []byte {
 	if p != nil {
 		st = p.Stats()
 		select {
-		case <-p.done:
+		case <-p.Done():
 		default:
-			pid = p.pid
+			pid = p.Pid()
 		}
 	}
 	netns := "host"
@@ -237,7 +237,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
-	defer r.pids.remove(p.pid)
+	defer r.pids.remove(p.Pid())
 	r.mu.Lock()
 	r.current = p
 	r.mu.Unlock()
@@ -246,9 +246,9 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	if r.netns != nil {
 		netns = r.netns.Name
 	}
-	r.log.Info("shadow process started", "pid", p.pid, "netns", netns, "user", r.cfg.User, "group", r.cfg.Group, "caps", capNames(r.privs.keep))
+	r.log.Info("shadow process started", "pid", p.Pid(), "netns", netns, "user", r.cfg.User, "group", r.cfg.Group, "caps", capNames(r.privs.keep))
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-ctx.Done():
 		p.stop(shadowGrace)
 	}

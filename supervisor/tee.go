@@ -116,7 +116,7 @@ func (t *tee) startLocked() error {
 	cancel()
 	if err != nil {
 		_ = sw.stop(0)
-		if ee := sw.err; ee != nil {
+		if ee := sw.Err(); ee != nil {
 			return fmt.Errorf("the simulated secure world did not start: %v", ee)
 		}
 		return fmt.Errorf("the simulated secure world did not start: %w", err)
@@ -154,7 +154,7 @@ func (t *tee) supervise(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-sw.done:
+		case <-sw.Done():
 		}
 		if time.Since(sw.started) > healthy {
 			backoff = minBackoff
@@ -165,7 +165,7 @@ func (t *tee) supervise(ctx context.Context) {
 		t.running.Store(false)
 		n := t.restarts.Add(1)
 		t.mu.Unlock()
-		t.log.Error("secure world exited; every session in it is TARGET_DEAD; restarting", "err", sw.err, "in", backoff, "restarts", n)
+		t.log.Error("secure world exited; every session in it is TARGET_DEAD; restarting", "err", sw.Err(), "in", backoff, "restarts", n)
 		for {
 			select {
 			case <-ctx.Done():

@@ -35,14 +35,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -84,7 +83,7 @@ func Definition(name string, uuid teeclient.UUID, path string) (securesim.Defini
 
 // Describe starts the TA program at path, reads its HELLO and lets it go.
 func Describe(path string) (Info, error) {
-	p, err := start(path, false)
+	p, err := start(path)
 	if err != nil {
 		return Info{}, err
 	}
@@ -101,53 +100,33 @@ func Describe(path string) (Info, error) {
 // file a dead child leaves): no reader goroutine, no channel hop on the
 // path of every call.
 type proc struct {
-	path    string
-	cmd     *exec.Cmd
-	fd      int           // our end of the socket
-	exited  chan struct{} // closed when the process has been waited for
-	waitErr error         // its exit status, once exited closes
-	closed  sync.Once
+	*child.Process
+	path   string
+	fd     int // our end of the socket
+	closed sync.Once
 }
 
 // start runs the program at path with its end of a socket pair as
-// descriptor 3. With locked, the fork happens on an OS thread kept for the
-// child's whole life: PR_SET_PDEATHSIG follows the forking thread, which
-// the Go runtime might otherwise end while the child lives.
-func start(path string, locked bool) (*proc, error) {
+// descriptor 3.
+func start(path string) (*proc, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("native TA %s: socketpair: %w", path, err)
 	}
-	child := os.NewFile(uintptr(fds[1]), "native-ta-socket")
-	defer child.Close()
+	theirs := os.NewFile(uintptr(fds[1]), "native-ta-socket")
+	defer theirs.Close()
 	cmd := exec.Command(path)
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "TZBRIDGE_NATIVE=1")
-	cmd.ExtraFiles = []*os.File{child}
+	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &proc{path: path, cmd: cmd, fd: fds[0], exited: make(chan struct{})}
-
-	started := make(chan error, 1)
-	go func() {
-		if locked {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := <-started; err != nil {
-		unix.Close(p.fd)
-		return nil, fmt.Errorf("native TA: start %s: %w", path, err)
+	cp, err := child.Start(cmd, nil)
+	if err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("native TA: %w", err)
 	}
-	return p, nil
+	return &proc{Process: cp, path: path, fd: fds[0]}, nil
 }
 
 // recv waits for the child's next message. A child that dies, or is
@@ -192,7 +171,7 @@ func (p *proc) hello() (Info, error) {
 	var late atomic.Bool
 	timer := time.AfterFunc(helloTimeout, func() {
 		late.Store(true)
-		_ = p.cmd.Process.Kill()
+		_ = p.Cmd.Process.Kill()
 	})
 	defer timer.Stop()
 	var m msg
@@ -208,14 +187,14 @@ func (p *proc) hello() (Info, error) {
 // status describes how the process ended, if it has.
 func (p *proc) status() string {
 	select {
-	case <-p.exited:
+	case <-p.Done():
 	case <-time.After(100 * time.Millisecond):
 		return ""
 	}
-	if p.waitErr == nil {
+	if p.Err() == nil {
 		return " (exited with status 0)"
 	}
-	return fmt.Sprintf(" (%v)", p.waitErr)
+	return fmt.Sprintf(" (%v)", p.Err())
 }
 
 // stop ends the program: the socket closes (the child exits at end of
@@ -224,10 +203,10 @@ func (p *proc) stop() {
 	p.closed.Do(func() {
 		unix.Shutdown(p.fd, unix.SHUT_RDWR)
 		select {
-		case <-p.exited:
+		case <-p.Done():
 		case <-time.After(exitGrace):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+			_ = p.Cmd.Process.Kill()
+			<-p.Done()
 		}
 		unix.Close(p.fd)
 	})
@@ -235,7 +214,7 @@ func (p *proc) stop() {
 
 // kill ends the program at once.
 func (p *proc) kill() {
-	_ = p.cmd.Process.Kill()
+	_ = p.Cmd.Process.Kill()
 	p.stop()
 }
 
@@ -277,7 +256,7 @@ func (t *ta) release() {
 
 // Create starts the program and runs TA_CreateEntryPoint.
 func (t *ta) Create() teeclient.Result {
-	p, err := start(t.path, true)
+	p, err := start(t.path)
 	if err != nil {
 		panic(&died{ta: t.name, why: err.Error()})
 	}
@@ -328,7 +307,7 @@ func (t *ta) call(ctx context.Context, m *msg, fd int) *msg {
 			killed = !answered
 			mu.Unlock()
 			if killed {
-				_ = t.p.cmd.Process.Kill()
+				_ = t.p.Cmd.Process.Kill()
 			}
 		})
 	})
