@@ -107,6 +107,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	cn.bells.Wait()
 	for _, d := range bells {
 		d.mem.remove()
+		closeRing(d.ring) // only now: Close above may have written it
 	}
 	cn.calls.Wait()
 	cn.mu.Lock()
@@ -226,15 +227,28 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		cn.mu.Unlock()
 		cn.reply(&m)
 	case simwire.KindDoorbell:
-		if len(fds) != 1 || m.Size != simwire.DoorbellSize {
+		// The page, and optionally the ring to sleep on.
+		if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
 			closeAll(fds)
 			m.Status = uint32(unix.EINVAL)
 			cn.reply(&m)
 			return nil
 		}
+		var ring *os.File
+		if len(fds) == 2 {
+			var err error
+			if ring, err = openRing(fds[1]); err != nil {
+				cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+				unix.Close(fds[0])
+				m.Status = uint32(unix.EINVAL)
+				cn.reply(&m)
+				return nil
+			}
+		}
 		sm, err := mapSharedMem(fds[0], m.Size)
 		if err != nil {
 			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+			closeRing(ring)
 			m.Status = uint32(unix.EINVAL)
 			cn.reply(&m)
 			return nil
@@ -243,11 +257,19 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		if len(cn.doorbells) >= maxDoorbells {
 			cn.mu.Unlock()
 			sm.remove()
+			closeRing(ring)
 			m.Status = uint32(unix.ENOSPC)
 			cn.reply(&m)
 			return nil
 		}
-		d := &doorbell{cn: cn, mem: sm, bell: simwire.NewDoorbell(sm.mem)}
+		d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
+		if ring != nil {
+			if err := d.bell.SleepOnRing(ring); err != nil {
+				// Cannot happen for an open *os.File; the futex works
+				// all the same.
+				cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
+			}
+		}
 		cn.doorbells = append(cn.doorbells, d)
 		m.ShmID = uint64(len(cn.doorbells))
 		cn.bells.Add(1)

@@ -20,6 +20,7 @@ const maxBells = 16
 // time. Its spinner learns how long its invokes take.
 type bell struct {
 	mem  []byte
+	ring int // the eventfd that wakes the secure world (simwire.NewRing)
 	d    *simwire.Doorbell
 	spin simwire.Spinner
 }
@@ -69,6 +70,7 @@ func (b *Backend) unmapLocked(d *bell) {
 		b.bells = slices.Delete(b.bells, i, i+1)
 	}
 	unix.Munmap(d.mem)
+	unix.Close(d.ring)
 }
 
 // closeBells unmaps the idle doorbells once the connection is gone; those
@@ -88,11 +90,19 @@ func (b *Backend) newBell() (*bell, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	if _, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindDoorbell, Size: simwire.DoorbellSize}, fd); err != nil {
+	ring, err := simwire.NewRing()
+	if err != nil {
 		unix.Munmap(mem)
+		return nil, fmt.Errorf("simtee: doorbell ring: %w", err)
+	}
+	if _, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindDoorbell, Size: simwire.DoorbellSize}, fd, ring); err != nil {
+		unix.Munmap(mem)
+		unix.Close(ring)
 		return nil, err
 	}
-	return &bell{mem: mem, d: simwire.NewDoorbell(mem)}, nil
+	d := &bell{mem: mem, ring: ring, d: simwire.NewDoorbell(mem)}
+	d.d.UseRing(ring)
+	return d, nil
 }
 
 // wakeBells wakes every invoke waiting on a doorbell once the connection
