@@ -73,14 +73,14 @@ func (d *doorbell) serve(ctx context.Context) {
 			d.reply(&m)
 			continue
 		}
-		callCtx, end, ok := d.cn.begin(ctx, &m)
+		reg, ok := d.cn.begin(ctx, &m)
 		if !ok {
 			d.reply(&m)
 			continue
 		}
 		d.bell.Post(simwire.StateRunning, false)
-		d.cn.call(callCtx, &m)
-		end()
+		d.cn.call(&reg, &m)
+		reg.end()
 		d.reply(&m)
 	}
 }

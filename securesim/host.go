@@ -77,8 +77,14 @@ var errPanicked = errors.New("TA panicked")
 func (h *Host) call(ctx context.Context, inst *instance, fn func()) error {
 	select {
 	case inst.busy <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+		// An idle instance, the usual case, is taken without ctx.Done,
+		// which would make ctx allocate its channel.
+	default:
+		select {
+		case inst.busy <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return h.run(inst, fn)
 }
@@ -234,12 +240,20 @@ func (h *Host) lookup(owner any, id uint32) *session {
 // Invoke runs command cmd in session id. ctx is the client's call: its
 // cancellation is the client's cancellation request.
 func (h *Host) Invoke(ctx context.Context, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return h.invoke(ctx, cancel, owner, id, cmd, p)
+}
+
+// invoke is Invoke for a caller whose ctx is cancellable already: cancel
+// cancels it, and closing the session calls it. The Server's calls have
+// such a context (the one their cancel id names), which saves a second
+// one per call on the hot path.
+func (h *Host) invoke(ctx context.Context, cancel context.CancelFunc, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
 	s := h.lookup(owner, id)
 	if s == nil {
 		return teeclient.ErrorBadParameters, teeclient.OriginTEE
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

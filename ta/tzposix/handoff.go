@@ -46,10 +46,17 @@ func (h *handoff) resume(ctx context.Context, mb []byte) (teeclient.Result, *pro
 	for {
 		select {
 		case h.lease <- mb:
-		case <-ctx.Done():
-			return teeclient.ErrorCancel, nil
-		case <-h.exited:
-			return teeclient.ErrorBadState, h.panicked
+			// The program usually waits for the lease already; taking
+			// this path first leaves ctx.Done unasked, so that a call
+			// nobody cancels makes ctx allocate no channel.
+		default:
+			select {
+			case h.lease <- mb:
+			case <-ctx.Done():
+				return teeclient.ErrorCancel, nil
+			case <-h.exited:
+				return teeclient.ErrorBadState, h.panicked
+			}
 		}
 		select {
 		case posted := <-h.back:
