@@ -58,6 +58,10 @@ func (d *doorbell) serve(ctx context.Context) {
 	// this loop; ctx, which ends the connection, is looked at too.
 	closed := func() bool { return d.bell.Closed() || ctx.Err() != nil }
 	var raw [simwire.InvokeSize]byte
+	// One call at a time: these are reused (both escape, into the TA
+	// and into the session's table of calls to cancel).
+	var params Params
+	var reg callReg
 	for {
 		if !d.bell.Wait(&spin, false, posted, closed, nil) {
 			return
@@ -73,13 +77,14 @@ func (d *doorbell) serve(ctx context.Context) {
 			d.reply(&m)
 			continue
 		}
-		reg, ok := d.cn.begin(ctx, &m)
+		var ok bool
+		reg, ok = d.cn.begin(ctx, &m)
 		if !ok {
 			d.reply(&m)
 			continue
 		}
 		d.bell.Post(simwire.StateRunning, false)
-		d.cn.call(&reg, &m)
+		d.cn.call(&reg, &m, &params)
 		reg.end()
 		d.reply(&m)
 	}

@@ -298,7 +298,7 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		}
 		go func() {
 			defer reg.end()
-			cn.call(&reg, &m)
+			cn.call(&reg, &m, new(Params))
 			cn.reply(&m)
 		}()
 	case simwire.KindCancel:
@@ -367,11 +367,14 @@ func (r *callReg) end() {
 
 // call runs an open or invoke with its memrefs mapped onto shared memory,
 // and writes outputs back into m.
-func (cn *conn) call(reg *callReg, m *simwire.Msg) {
+// p is where the TA's parameters go: the caller's, so that a doorbell
+// reuses one (Params escape into the TA's interface) rather than allocate
+// them per call.
+func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 	ctx := reg.ctx
-	var p Params
+	*p = Params{}
 	var heldBuf [teeclient.NumParams]*sharedMem // no allocation per call
-	held, ok := cn.mapParams(&m.Params, &p, heldBuf[:0])
+	held, ok := cn.mapParams(&m.Params, p, heldBuf[:0])
 	defer func() {
 		for _, sm := range held {
 			sm.put()
@@ -387,9 +390,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg) {
 			m.Ret, m.Origin = r, teeclient.OriginTEE
 			return
 		}
-		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, &p)
+		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
 	} else {
-		m.Ret, m.Origin = cn.s.host.invoke(ctx, reg.cancel, cn, m.Session, m.Func, &p)
+		m.Ret, m.Origin = cn.s.host.invoke(ctx, &reg.cancel, cn, m.Session, m.Func, p)
 	}
 	for i := range p {
 		switch r := &m.Params[i]; {

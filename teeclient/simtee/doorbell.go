@@ -23,6 +23,9 @@ type bell struct {
 	ring int // the eventfd that wakes the secure world (simwire.NewRing)
 	d    *simwire.Doorbell
 	spin simwire.Spinner
+	// cancelled is set when the call in progress is to be cancelled; it
+	// lives here, not in invokeBell, which would allocate it per call.
+	cancelled atomic.Bool
 }
 
 // getBell takes an idle doorbell, registering a new one if none is idle;
@@ -126,7 +129,8 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 	d.d.Post(simwire.StatePosted, true)
 
 	done := func(s uint32) bool { return s == simwire.StateDone }
-	var cancelled atomic.Bool
+	cancelled := &d.cancelled
+	cancelled.Store(false)
 	cancelSent := false
 	stop := func() bool {
 		if b.lost.Load() {
@@ -151,9 +155,10 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 	var woke chan struct{}
 	sleeping := func() {
 		if ctx.Done() != nil {
-			woke = make(chan struct{})
+			w := make(chan struct{}) // captured, unlike woke, which stays on the stack
+			woke = w
 			stopWatch = context.AfterFunc(ctx, func() {
-				defer close(woke)
+				defer close(w)
 				cancelled.Store(true)
 				d.d.Wake()
 			})
