@@ -67,11 +67,6 @@ func startNullCaller(ctx context.Context, exe string) (_ *nullCaller, err error)
 	if err != nil {
 		return nil, err
 	}
-	// As the shadow does: measureNullCall makes every invoke from one
-	// locked thread.
-	if err := b.KeepApart(); err != nil {
-		return nil, err
-	}
 	n.tc = teeclient.NewContext(b)
 	open := &teeclient.Operation{}
 	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(tzrpc.DefaultMailbox))
@@ -128,7 +123,6 @@ func measureNullCall(ctx context.Context, exe string, warmup, samples int, tick 
 	defer n.close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-
 	for i := range warmup {
 		if err := n.call(ctx); err != nil {
 			return Summary{}, err

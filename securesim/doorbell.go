@@ -11,10 +11,6 @@ import (
 	"github.com/tzmediator/tzbridge/internal/simwire"
 )
 
-// publishEvery is how many calls pass between two publications of the
-// CPU a doorbell's loop runs on (a getcpu each).
-const publishEvery = 16
-
 // maxDoorbells bounds the doorbells (and so the goroutines) one client
 // may register.
 const maxDoorbells = 64
@@ -66,7 +62,7 @@ func (d *doorbell) serve(ctx context.Context) {
 	// and into the session's table of calls to cancel).
 	var params Params
 	var reg callReg
-	for n := uint32(0); ; n++ {
+	for {
 		if !d.bell.Wait(&spin, false, posted, closed, nil) {
 			return
 		}
@@ -86,9 +82,6 @@ func (d *doorbell) serve(ctx context.Context) {
 		if !ok {
 			d.reply(&m)
 			continue
-		}
-		if n%publishEvery == 0 {
-			d.bell.PublishCPU() // for a client that keeps apart (simtee.KeepApart)
 		}
 		d.bell.Post(simwire.StateRunning, false)
 		d.cn.call(&reg, &m, &params)

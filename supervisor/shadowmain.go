@@ -150,10 +150,6 @@ func openShadowTEE(ctx context.Context, spec *shadowSpec) (*teeclient.Context, e
 		if err != nil {
 			return nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
 		}
-		// The shadow invokes from one thread, locked for its life.
-		if err := b.KeepApart(); err != nil {
-			return nil, fmt.Errorf("shadow %s: %w", spec.Name, err)
-		}
 		return teeclient.NewContext(b), nil
 	}
 	d, err := linuxtee.Open(spec.TEE)

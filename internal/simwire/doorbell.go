@@ -43,7 +43,6 @@ const (
 	offClientWait = 4
 	offServerWait = 8
 	offClosed     = 12
-	offServerCPU  = 16 // 1 + the CPU the secure world last took a call on; 0: unknown
 )
 
 // Doorbell states.
@@ -132,31 +131,6 @@ const (
 
 // State reads the state.
 func (d *Doorbell) State() uint32 { return atomic.LoadUint32(d.word(offState)) & stateMask }
-
-// PublishCPU records the CPU the caller runs on as the secure world's (a
-// hint only: the secure world calls it as it takes a call, and the
-// scheduler may move it at any time).
-func (d *Doorbell) PublishCPU() {
-	if cpu, ok := CurrentCPU(); ok {
-		atomic.StoreUint32(d.word(offServerCPU), uint32(cpu)+1)
-	}
-}
-
-// ServerCPU is the CPU the secure world last published, if any. The
-// client treats it as a hint: the page is the other process's to write.
-func (d *Doorbell) ServerCPU() (int, bool) {
-	v := atomic.LoadUint32(d.word(offServerCPU))
-	return int(v) - 1, v != 0
-}
-
-// CurrentCPU is the CPU the calling thread runs on (getcpu(2)).
-func CurrentCPU() (int, bool) {
-	var cpu uint32
-	if _, _, e := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), 0, 0); e != 0 {
-		return 0, false
-	}
-	return int(cpu), true
-}
 
 // Closed reports whether either side closed the doorbell.
 func (d *Doorbell) Closed() bool { return atomic.LoadUint32(d.word(offClosed)) != 0 }

@@ -155,25 +155,3 @@ func TestDoorbellRingClose(t *testing.T) {
 		}
 	}
 }
-
-// The secure world's CPU reaches the client through the page.
-func TestDoorbellServerCPU(t *testing.T) {
-	d := newBell(t)
-	if _, ok := d.ServerCPU(); ok {
-		t.Fatal("a new doorbell reports a CPU")
-	}
-	cpu, ok := simwire.CurrentCPU()
-	if !ok {
-		t.Skip("getcpu failed")
-	}
-	d.PublishCPU()
-	got, ok := d.ServerCPU()
-	if !ok || got < 0 {
-		t.Fatalf("ServerCPU = %d, %v after PublishCPU", got, ok)
-	}
-	// The thread may have moved in between; only a CPU that exists will do.
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil && !set.IsSet(got) && got != cpu {
-		t.Errorf("ServerCPU = %d, not a CPU this thread may run on", got)
-	}
-}

@@ -26,64 +26,6 @@ type bell struct {
 	// cancelled is set when the call in progress is to be cancelled; it
 	// lives here, not in invokeBell, which would allocate it per call.
 	cancelled atomic.Bool
-	calls     uint32 // invokes made, to look at CPUs now and then (KeepApart)
-}
-
-// apartEvery is how many invokes pass between two looks at where the
-// secure world runs (KeepApart): two getcpu calls and maybe an affinity
-// change, small next to that many round trips.
-const apartEvery = 32
-
-// KeepApart makes the threads that invoke move off the CPU the secure
-// world runs on, whenever they find themselves sharing it: a doorbell
-// hand-off is a spin on shared memory, which is quick only while the two
-// sides run on two CPUs. On one CPU each hand-off is a switch between
-// the two processes instead, several microseconds on a small machine,
-// and the kernel, which wakes a thread next to its waker, tends to put
-// them there. Measured on 2 vCPUs: a 4 KB echo through the bridge took
-// ~40 µs with the shadow and the secure world on one CPU, ~22 µs apart.
-//
-// A move is a kick, not a pin: the calling thread's CPU affinity is
-// narrowed, which migrates it, and then widened back at once, so that the
-// scheduler stays free to move it off a CPU that gets busy. It suits a
-// caller whose invokes all come from one goroutine locked to its thread
-// (the shadow's loop). It does nothing with fewer than two CPUs allowed.
-func (b *Backend) KeepApart() error {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		return fmt.Errorf("simtee: CPU affinity: %w", err)
-	}
-	if set.Count() >= 2 {
-		b.apart.Store(&set)
-	}
-	return nil
-}
-
-// keepApart moves the calling thread off the secure world's CPU if it
-// runs there, to another CPU it was allowed at KeepApart.
-func (b *Backend) keepApart(d *bell, allowed *unix.CPUSet) {
-	server, ok := d.d.ServerCPU()
-	if !ok {
-		return
-	}
-	if me, ok := simwire.CurrentCPU(); !ok || me != server {
-		return
-	}
-	if set, ok := apartSet(*allowed, server); ok {
-		// Best effort: a failure leaves the thread where it was.
-		if unix.SchedSetaffinity(0, &set) == nil {
-			_ = unix.SchedSetaffinity(0, allowed)
-		}
-	}
-}
-
-// apartSet is allowed without cpu, if that leaves any.
-func apartSet(allowed unix.CPUSet, cpu int) (unix.CPUSet, bool) {
-	if cpu < 0 || !allowed.IsSet(cpu) {
-		return allowed, false
-	}
-	allowed.Clear(cpu)
-	return allowed, allowed.Count() > 0
 }
 
 // getBell takes an idle doorbell, registering a new one if none is idle;
@@ -223,11 +165,6 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 		}
 	}
 	ok := d.d.Wait(&d.spin, true, done, stop, sleeping)
-	if allowed := b.apart.Load(); allowed != nil && ok {
-		if d.calls++; d.calls%apartEvery == 0 {
-			b.keepApart(d, allowed)
-		}
-	}
 	if stopWatch != nil && !stopWatch() {
 		<-woke // it touches the page, which may go once we return
 	}

@@ -38,10 +38,6 @@ type Backend struct {
 	bells   []*bell
 	noBells bool // the secure world refused one: use the socket
 	lost    atomic.Bool
-
-	// apart, once KeepApart is called, is the set of CPUs the calling
-	// threads may move among to keep off the secure world's CPU.
-	apart atomic.Pointer[unix.CPUSet]
 }
 
 var _ teeclient.Backend = (*Backend)(nil)
