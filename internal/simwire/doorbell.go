@@ -173,9 +173,14 @@ func (d *Doorbell) Post(s uint32, client bool) {
 }
 
 // Spinner is an adaptive spin budget: how long a side spins before it
-// sleeps. A wait that ended while spinning keeps the budget up; one that
-// had to sleep shrinks it, so that a side whose peer is slow stops burning
-// a CPU for nothing.
+// sleeps. A wait that ended while spinning keeps the budget up. One that
+// had to sleep sets it from how long the wait really took: up to MaxSpin,
+// long enough to have caught it spinning (a budget that only shrank when
+// a wait slept stayed stuck at MinSpin for a peer that answers in 5 to
+// 50 µs — a shadow's poll that a client ends a few µs later — and paid a
+// wake-up, several µs, at each such wait); beyond MaxSpin the peer is
+// slow, and the budget shrinks, so that a side stops burning a CPU for
+// nothing.
 type Spinner struct {
 	budget time.Duration
 }
@@ -232,7 +237,8 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 			}
 		}
 	}
-	sp.budget = max(sp.budget*3/4, MinSpin)
+	// The first time check was made about when the wait began.
+	began := deadline.Add(-sp.budget)
 	mine := offClientWait
 	if !client {
 		mine = offServerWait
@@ -245,9 +251,11 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 	for {
 		v := atomic.LoadUint32(st)
 		if ready(v & stateMask) {
+			sp.slept(time.Since(began))
 			return true
 		}
 		if stop() {
+			sp.budget = max(sp.budget*3/4, MinSpin)
 			return false
 		}
 		if !client && d.sleeper != nil {
@@ -256,6 +264,15 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 			futexWait(st, v)
 		}
 	}
+}
+
+// slept adapts the budget after a wait that slept and took waited.
+func (sp *Spinner) slept(waited time.Duration) {
+	if waited <= MaxSpin {
+		sp.budget = min(max(sp.budget, waited+waited/4+time.Microsecond), MaxSpin)
+		return
+	}
+	sp.budget = max(sp.budget*3/4, MinSpin)
 }
 
 // sleepOnRing blocks until the ring is written (or already was since the
