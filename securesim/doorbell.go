@@ -2,6 +2,9 @@ package securesim
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +22,33 @@ const maxDoorbells = 64
 type doorbell struct {
 	cn   *conn
 	mem  *sharedMem
+	ring *os.File // the eventfd the loop sleeps on; nil: the futex
 	bell *simwire.Doorbell
+}
+
+// openRing takes fd, a doorbell's ring from the client, as a nonblocking
+// *os.File, so that sleeping on it parks the goroutine in the netpoller.
+// Anything but an eventfd is refused: a pipe or a socket would serve as
+// well, but a regular file or a device could block a thread.
+func openRing(fd int) (*os.File, error) {
+	target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err == nil && target != "anon_inode:[eventfd]" {
+		err = fmt.Errorf("doorbell ring is %q, not an eventfd", target)
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("doorbell ring: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "doorbell-ring"), nil
+}
+
+func closeRing(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
 
 func (d *doorbell) serve(ctx context.Context) {
@@ -29,6 +58,10 @@ func (d *doorbell) serve(ctx context.Context) {
 	// this loop; ctx, which ends the connection, is looked at too.
 	closed := func() bool { return d.bell.Closed() || ctx.Err() != nil }
 	var raw [simwire.InvokeSize]byte
+	// One call at a time: these are reused (both escape, into the TA
+	// and into the session's table of calls to cancel).
+	var params Params
+	var reg callReg
 	for {
 		if !d.bell.Wait(&spin, false, posted, closed, nil) {
 			return
@@ -44,14 +77,15 @@ func (d *doorbell) serve(ctx context.Context) {
 			d.reply(&m)
 			continue
 		}
-		callCtx, end, ok := d.cn.begin(ctx, &m)
+		var ok bool
+		reg, ok = d.cn.begin(ctx, &m)
 		if !ok {
 			d.reply(&m)
 			continue
 		}
 		d.bell.Post(simwire.StateRunning, false)
-		d.cn.call(callCtx, &m)
-		end()
+		d.cn.call(&reg, &m, &params)
+		reg.end()
 		d.reply(&m)
 	}
 }

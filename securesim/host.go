@@ -44,6 +44,9 @@ type session struct {
 	inst   *instance
 	state  any    // the TA's session context
 	client Client // the identity the session was opened with
+	// clientAny is client boxed once, for the context of each call: boxing
+	// it per call would allocate.
+	clientAny any
 
 	mu       sync.Mutex
 	closing  bool
@@ -79,8 +82,14 @@ var errPanicked = errors.New("TA panicked")
 func (h *Host) call(ctx context.Context, inst *instance, fn func()) error {
 	select {
 	case inst.busy <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+		// An idle instance, the usual case, is taken without ctx.Done,
+		// which would make ctx allocate its channel.
+	default:
+		select {
+		case inst.busy <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return h.run(inst, fn)
 }
@@ -173,7 +182,7 @@ func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, 
 	for h.nextID == 0 || h.sessions[h.nextID] != nil {
 		h.nextID++
 	}
-	s := &session{id: h.nextID, owner: owner, inst: inst, state: state, client: client, inflight: map[*context.CancelFunc]struct{}{}}
+	s := &session{id: h.nextID, owner: owner, inst: inst, state: state, client: client, clientAny: client, inflight: map[*context.CancelFunc]struct{}{}}
 	h.sessions[s.id] = s
 	return s.id, teeclient.Success, teeclient.OriginTrustedApp
 }
@@ -239,28 +248,36 @@ func (h *Host) lookup(owner any, id uint32) *session {
 // Invoke runs command cmd in session id. ctx is the client's call: its
 // cancellation is the client's cancellation request.
 func (h *Host) Invoke(ctx context.Context, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return h.invoke(ctx, &cancel, owner, id, cmd, p)
+}
+
+// invoke is Invoke for a caller whose ctx is cancellable already: cancel
+// cancels it, and closing the session calls it. The Server's calls have
+// such a context (the one their cancel id names), which saves a second
+// one per call on the hot path.
+func (h *Host) invoke(ctx context.Context, cancel *context.CancelFunc, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
 	s := h.lookup(owner, id)
 	if s == nil {
 		return teeclient.ErrorBadParameters, teeclient.OriginTEE
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return teeclient.ErrorBadState, teeclient.OriginTEE
 	}
-	s.inflight[&cancel] = struct{}{}
+	s.inflight[cancel] = struct{}{}
 	s.calls.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		delete(s.inflight, &cancel)
+		delete(s.inflight, cancel)
 		s.mu.Unlock()
 		s.calls.Done()
 	}()
 
-	ctx = context.WithValue(ctx, clientKey{}, s.client)
+	ctx = context.WithValue(ctx, clientKey{}, s.clientAny)
 	var r teeclient.Result
 	if err := h.call(ctx, s.inst, func() { r = s.inst.ta.Invoke(ctx, s.state, cmd, p) }); err != nil {
 		return deadOrCancel(err)

@@ -107,6 +107,7 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	cn.bells.Wait()
 	for _, d := range bells {
 		d.mem.remove()
+		closeRing(d.ring) // only now: Close above may have written it
 	}
 	cn.calls.Wait()
 	cn.mu.Lock()
@@ -226,15 +227,28 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		cn.mu.Unlock()
 		cn.reply(&m)
 	case simwire.KindDoorbell:
-		if len(fds) != 1 || m.Size != simwire.DoorbellSize {
+		// The page, and optionally the ring to sleep on.
+		if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
 			closeAll(fds)
 			m.Status = uint32(unix.EINVAL)
 			cn.reply(&m)
 			return nil
 		}
+		var ring *os.File
+		if len(fds) == 2 {
+			var err error
+			if ring, err = openRing(fds[1]); err != nil {
+				cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+				unix.Close(fds[0])
+				m.Status = uint32(unix.EINVAL)
+				cn.reply(&m)
+				return nil
+			}
+		}
 		sm, err := mapSharedMem(fds[0], m.Size)
 		if err != nil {
 			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+			closeRing(ring)
 			m.Status = uint32(unix.EINVAL)
 			cn.reply(&m)
 			return nil
@@ -243,11 +257,19 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		if len(cn.doorbells) >= maxDoorbells {
 			cn.mu.Unlock()
 			sm.remove()
+			closeRing(ring)
 			m.Status = uint32(unix.ENOSPC)
 			cn.reply(&m)
 			return nil
 		}
-		d := &doorbell{cn: cn, mem: sm, bell: simwire.NewDoorbell(sm.mem)}
+		d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
+		if ring != nil {
+			if err := d.bell.SleepOnRing(ring); err != nil {
+				// Cannot happen for an open *os.File; the futex works
+				// all the same.
+				cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
+			}
+		}
 		cn.doorbells = append(cn.doorbells, d)
 		m.ShmID = uint64(len(cn.doorbells))
 		cn.bells.Add(1)
@@ -269,14 +291,14 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		}
 		cn.reply(&m)
 	case simwire.KindOpen, simwire.KindInvoke:
-		callCtx, end, ok := cn.begin(ctx, &m)
+		reg, ok := cn.begin(ctx, &m)
 		if !ok {
 			cn.reply(&m)
 			return nil
 		}
 		go func() {
-			defer end()
-			cn.call(callCtx, &m)
+			defer reg.end()
+			cn.call(&reg, &m, new(Params))
 			cn.reply(&m)
 		}()
 	case simwire.KindCancel:
@@ -302,39 +324,57 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 	return nil
 }
 
+// callReg is a call registered under its cancel id (begin): its context,
+// which the id cancels. A value, not a closure, so that registering
+// allocates only the context.
+type callReg struct {
+	cn     *conn
+	id     uint32
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
 // begin registers a call's cancel id, so that a KindCancel finds it. It
 // fails, setting m.Status, when the id is in use by another call.
-func (cn *conn) begin(ctx context.Context, m *simwire.Msg) (context.Context, func(), bool) {
+func (cn *conn) begin(ctx context.Context, m *simwire.Msg) (callReg, bool) {
 	callCtx, cancel := context.WithCancel(ctx)
 	cn.mu.Lock()
 	if _, dup := cn.cancels[m.CancelID]; dup && m.CancelID != 0 {
 		cn.mu.Unlock()
 		cancel()
 		m.Status = uint32(unix.EBUSY)
-		return nil, nil, false
+		return callReg{}, false
 	}
 	if m.CancelID != 0 {
 		cn.cancels[m.CancelID] = cancel
 	}
 	cn.calls.Add(1)
 	cn.mu.Unlock()
-	id := m.CancelID
-	return callCtx, func() {
-		cn.mu.Lock()
-		if id != 0 {
-			delete(cn.cancels, id)
-		}
-		cn.mu.Unlock()
-		cancel()
-		cn.calls.Done()
-	}, true
+	return callReg{cn: cn, id: m.CancelID, ctx: callCtx, cancel: cancel}, true
+}
+
+// end unregisters the call.
+func (r *callReg) end() {
+	cn := r.cn
+	cn.mu.Lock()
+	if r.id != 0 {
+		delete(cn.cancels, r.id)
+	}
+	cn.mu.Unlock()
+	r.cancel()
+	cn.calls.Done()
 }
 
 // call runs an open or invoke with its memrefs mapped onto shared memory,
 // and writes outputs back into m.
-func (cn *conn) call(ctx context.Context, m *simwire.Msg) {
-	var p Params
-	held, ok := cn.mapParams(&m.Params, &p)
+// p is where the TA's parameters go: the caller's, so that a doorbell
+// reuses one (Params escape into the TA's interface) rather than allocate
+// them per call.
+func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
+	ctx := reg.ctx
+	*p = Params{}
+	var heldBuf [teeclient.NumParams]*sharedMem // no allocation per call
+	held, ok := cn.mapParams(&m.Params, p, heldBuf[:0])
 	defer func() {
 		for _, sm := range held {
 			sm.put()
@@ -350,9 +390,9 @@ func (cn *conn) call(ctx context.Context, m *simwire.Msg) {
 			m.Ret, m.Origin = r, teeclient.OriginTEE
 			return
 		}
-		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, &p)
+		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
 	} else {
-		m.Ret, m.Origin = cn.s.host.Invoke(ctx, cn, m.Session, m.Func, &p)
+		m.Ret, m.Origin = cn.s.host.invoke(ctx, &reg.cancel, cn, m.Session, m.Func, p)
 	}
 	for i := range p {
 		switch r := &m.Params[i]; {
@@ -365,9 +405,9 @@ func (cn *conn) call(ctx context.Context, m *simwire.Msg) {
 }
 
 // mapParams gives each memref a view of the shared memory it names, after
-// checking that the range lies inside it.
-func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Params) ([]*sharedMem, bool) {
-	var held []*sharedMem
+// checking that the range lies inside it. The memory it acquires is
+// appended to held, and returned, also on failure.
+func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Params, held []*sharedMem) ([]*sharedMem, bool) {
 	for i := range raw {
 		r := &raw[i]
 		p[i] = Param{Type: r.Attr}

@@ -1,6 +1,9 @@
 package simwire
 
 import (
+	"fmt"
+	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -24,6 +27,14 @@ import (
 //
 // The secure world trusts nothing in the page: it copies the request out
 // before decoding it, and only ever acts on POSTED.
+//
+// The secure world may sleep on a ring instead of the futex: an eventfd
+// registered with the doorbell, which the client writes where it would
+// wake the futex. A Go program that sleeps on a ring (an *os.File, so the
+// runtime's netpoller) gives its P back at once; sleeping in FUTEX_WAIT it
+// would hold the P until the runtime's monitor takes it back (20 µs to
+// 10 ms later). That matters to the simulator, which runs on one P
+// (secure-world --procs): every other doorbell and session waits for it.
 const (
 	DoorbellSize      = 4096
 	DoorbellMsgOffset = 64
@@ -48,6 +59,12 @@ const InvokeSize = headerSize + 4*5 + 4 + paramsSize
 // Doorbell is a view of a mapped doorbell page.
 type Doorbell struct {
 	mem []byte
+	// ring, if not -1, is the eventfd the secure world sleeps on; both
+	// sides write it to wake the secure world. The Doorbell does not own
+	// it.
+	ring int
+	// sleeper is the secure world's *os.File for ring, read to sleep.
+	sleeper *os.File
 }
 
 // NewDoorbell views mem, which must be at least DoorbellSize bytes of
@@ -56,7 +73,47 @@ func NewDoorbell(mem []byte) *Doorbell {
 	if len(mem) < DoorbellSize {
 		panic("simwire: doorbell page too small")
 	}
-	return &Doorbell{mem: mem}
+	return &Doorbell{mem: mem, ring: -1}
+}
+
+// UseRing makes the client wake the secure world by writing ring, an
+// eventfd, rather than by FUTEX_WAKE. It is called before the doorbell is
+// used.
+func (d *Doorbell) UseRing(ring int) { d.ring = ring }
+
+// SleepOnRing makes the secure world's side sleep by reading f, its end of
+// the ring (nonblocking, so that the read parks the goroutine in the
+// netpoller), rather than in FUTEX_WAIT. It is called before the doorbell
+// is used; f stays the caller's to close, after the last Wait.
+func (d *Doorbell) SleepOnRing(f *os.File) error {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("simwire: ring: %w", err)
+	}
+	ring := -1
+	if err := raw.Control(func(fd uintptr) { ring = int(fd) }); err != nil {
+		return fmt.Errorf("simwire: ring: %w", err)
+	}
+	d.ring, d.sleeper = ring, f
+	return nil
+}
+
+// NewRing makes the eventfd for UseRing.
+func NewRing() (int, error) {
+	return unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+}
+
+// ringServer wakes the secure world's side: on its ring if it has one,
+// else on the futex.
+func (d *Doorbell) ringServer() {
+	if d.ring < 0 {
+		futexWake(d.word(offState))
+		return
+	}
+	one := [8]byte{1} // the eventfd counter is a host-endian uint64; 1 is nonzero either way
+	// EAGAIN only when the counter is near overflow, when it is nonzero
+	// and so wakes the reader anyway.
+	_, _ = unix.Write(d.ring, one[:])
 }
 
 func (d *Doorbell) word(off int) *uint32 { return (*uint32)(unsafe.Pointer(&d.mem[off])) }
@@ -89,6 +146,9 @@ func (d *Doorbell) Close() {
 func (d *Doorbell) Wake() {
 	atomic.AddUint32(d.word(offState), kick)
 	futexWake(d.word(offState))
+	if d.ring >= 0 {
+		d.ringServer()
+	}
 }
 
 // Post sets the state to s and wakes the other side if it sleeps: the
@@ -101,19 +161,26 @@ func (d *Doorbell) Post(s uint32, client bool) {
 			break
 		}
 	}
-	other := offServerWait
 	if !client {
-		other = offClientWait
+		if atomic.LoadUint32(d.word(offClientWait)) != 0 {
+			futexWake(d.word(offState))
+		}
+		return
 	}
-	if atomic.LoadUint32(d.word(other)) != 0 {
-		futexWake(d.word(offState))
+	if atomic.LoadUint32(d.word(offServerWait)) != 0 {
+		d.ringServer()
 	}
 }
 
 // Spinner is an adaptive spin budget: how long a side spins before it
-// sleeps. A wait that ended while spinning keeps the budget up; one that
-// had to sleep shrinks it, so that a side whose peer is slow stops burning
-// a CPU for nothing.
+// sleeps. A wait that ended while spinning keeps the budget up. One that
+// had to sleep sets it from how long the wait really took: up to MaxSpin,
+// long enough to have caught it spinning (a budget that only shrank when
+// a wait slept stayed stuck at MinSpin for a peer that answers in 5 to
+// 50 µs — a shadow's poll that a client ends a few µs later — and paid a
+// wake-up, several µs, at each such wait); beyond MaxSpin the peer is
+// slow, and the budget shrinks, so that a side stops burning a CPU for
+// nothing.
 type Spinner struct {
 	budget time.Duration
 }
@@ -146,6 +213,14 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 			return true
 		}
 		if i >= pureSpins {
+			if !client {
+				// The secure world's goroutines share one P: let the
+				// others (other doorbells, the socket's reader with
+				// a cancellation) run. The client side is a locked
+				// thread, for which a Gosched would mean a thread
+				// hand-off.
+				runtime.Gosched()
+			}
 			// Let a thread that shares this CPU run: on a busy
 			// machine the peer may be waiting for it.
 			_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
@@ -162,7 +237,8 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 			}
 		}
 	}
-	sp.budget = max(sp.budget*3/4, MinSpin)
+	// The first time check was made about when the wait began.
+	began := deadline.Add(-sp.budget)
 	mine := offClientWait
 	if !client {
 		mine = offServerWait
@@ -175,12 +251,39 @@ func (d *Doorbell) Wait(sp *Spinner, client bool, ready func(uint32) bool, stop 
 	for {
 		v := atomic.LoadUint32(st)
 		if ready(v & stateMask) {
+			sp.slept(time.Since(began))
 			return true
 		}
 		if stop() {
+			sp.budget = max(sp.budget*3/4, MinSpin)
 			return false
 		}
-		futexWait(st, v)
+		if !client && d.sleeper != nil {
+			d.sleepOnRing()
+		} else {
+			futexWait(st, v)
+		}
+	}
+}
+
+// slept adapts the budget after a wait that slept and took waited.
+func (sp *Spinner) slept(waited time.Duration) {
+	if waited <= MaxSpin {
+		sp.budget = min(max(sp.budget, waited+waited/4+time.Microsecond), MaxSpin)
+		return
+	}
+	sp.budget = max(sp.budget*3/4, MinSpin)
+}
+
+// sleepOnRing blocks until the ring is written (or already was since the
+// last read: then it returns at once, and the caller looks again).
+func (d *Doorbell) sleepOnRing() {
+	var buf [8]byte
+	if _, err := d.sleeper.Read(buf[:]); err != nil {
+		// Only a bug gets here (the ring closed before the last Wait):
+		// the client wakes nothing else, so poll rather than hang or
+		// spin.
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -1,6 +1,7 @@
 package simwire_test
 
 import (
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,10 +22,52 @@ func newBell(t *testing.T) *simwire.Doorbell {
 	return simwire.NewDoorbell(mem)
 }
 
+// ringedBell is a doorbell whose secure world side sleeps on a ring: a
+// client view and a server view of one page, as the two processes have.
+func ringedBell(t *testing.T) (client, server *simwire.Doorbell) {
+	t.Helper()
+	fd, mem, err := simwire.NewDoorbellMemfd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	ring, err := simwire.NewRing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup, err := unix.Dup(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "ring")
+	t.Cleanup(func() {
+		f.Close()
+		unix.Close(ring)
+		unix.Munmap(mem)
+	})
+	client, server = simwire.NewDoorbell(mem), simwire.NewDoorbell(mem)
+	client.UseRing(ring)
+	if err := server.SleepOnRing(f); err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
 // TestDoorbellPingPong hands the state back and forth, with pauses that
-// make each side sleep now and then.
+// make each side sleep now and then: on the futex, and with the secure
+// world's side on a ring.
 func TestDoorbellPingPong(t *testing.T) {
-	d := newBell(t)
+	t.Run("futex", func(t *testing.T) {
+		d := newBell(t)
+		pingPong(t, d, d)
+	})
+	t.Run("ring", func(t *testing.T) {
+		c, d := ringedBell(t)
+		pingPong(t, c, d)
+	})
+}
+
+func pingPong(t *testing.T, c, d *simwire.Doorbell) {
 	never := func() bool { return false }
 	const rounds = 2000
 	done := make(chan error, 1)
@@ -47,8 +90,8 @@ func TestDoorbellPingPong(t *testing.T) {
 		if i%100 == 50 {
 			time.Sleep(200 * time.Microsecond) // the server sleeps
 		}
-		d.Post(simwire.StatePosted, true)
-		if !d.Wait(&sp, true, func(s uint32) bool { return s == simwire.StateDone }, never, nil) {
+		c.Post(simwire.StatePosted, true)
+		if !c.Wait(&sp, true, func(s uint32) bool { return s == simwire.StateDone }, never, nil) {
 			t.Fatal("Wait gave up")
 		}
 	}
@@ -83,5 +126,32 @@ func TestDoorbellWakeNotLost(t *testing.T) {
 	d.Close()
 	if !d.Closed() {
 		t.Error("Close did not mark the doorbell closed")
+	}
+}
+
+// TestDoorbellRingClose: the secure world's side, asleep on its ring, sees
+// either side's Close.
+func TestDoorbellRingClose(t *testing.T) {
+	for _, byClient := range []bool{true, false} {
+		c, d := ringedBell(t)
+		ended := make(chan bool, 1)
+		go func() {
+			var sp simwire.Spinner
+			ended <- d.Wait(&sp, false, func(s uint32) bool { return s == simwire.StatePosted }, d.Closed, nil)
+		}()
+		time.Sleep(2 * simwire.MaxSpin) // let it fall asleep, most of the time
+		if byClient {
+			c.Close()
+		} else {
+			d.Close()
+		}
+		select {
+		case ok := <-ended:
+			if ok {
+				t.Fatal("Wait reported a request posted")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Close by client=%v did not wake the secure world", byClient)
+		}
 	}
 }

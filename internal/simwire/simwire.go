@@ -26,7 +26,7 @@ const (
 	KindInvoke    Kind = 4
 	KindCancel    Kind = 5
 	KindClose     Kind = 6
-	KindDoorbell  Kind = 7 // register the doorbell memfd passed with SCM_RIGHTS; reply carries its id
+	KindDoorbell  Kind = 7 // register the doorbell memfd (and optionally its ring, an eventfd) passed with SCM_RIGHTS; reply carries its id
 
 	ReplyBit Kind = 0x80
 )

@@ -20,8 +20,12 @@ const maxBells = 16
 // time. Its spinner learns how long its invokes take.
 type bell struct {
 	mem  []byte
+	ring int // the eventfd that wakes the secure world (simwire.NewRing)
 	d    *simwire.Doorbell
 	spin simwire.Spinner
+	// cancelled is set when the call in progress is to be cancelled; it
+	// lives here, not in invokeBell, which would allocate it per call.
+	cancelled atomic.Bool
 }
 
 // getBell takes an idle doorbell, registering a new one if none is idle;
@@ -69,6 +73,7 @@ func (b *Backend) unmapLocked(d *bell) {
 		b.bells = slices.Delete(b.bells, i, i+1)
 	}
 	unix.Munmap(d.mem)
+	unix.Close(d.ring)
 }
 
 // closeBells unmaps the idle doorbells once the connection is gone; those
@@ -88,11 +93,19 @@ func (b *Backend) newBell() (*bell, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	if _, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindDoorbell, Size: simwire.DoorbellSize}, fd); err != nil {
+	ring, err := simwire.NewRing()
+	if err != nil {
 		unix.Munmap(mem)
+		return nil, fmt.Errorf("simtee: doorbell ring: %w", err)
+	}
+	if _, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindDoorbell, Size: simwire.DoorbellSize}, fd, ring); err != nil {
+		unix.Munmap(mem)
+		unix.Close(ring)
 		return nil, err
 	}
-	return &bell{mem: mem, d: simwire.NewDoorbell(mem)}, nil
+	d := &bell{mem: mem, ring: ring, d: simwire.NewDoorbell(mem)}
+	d.d.UseRing(ring)
+	return d, nil
 }
 
 // wakeBells wakes every invoke waiting on a doorbell once the connection
@@ -116,7 +129,8 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 	d.d.Post(simwire.StatePosted, true)
 
 	done := func(s uint32) bool { return s == simwire.StateDone }
-	var cancelled atomic.Bool
+	cancelled := &d.cancelled
+	cancelled.Store(false)
 	cancelSent := false
 	stop := func() bool {
 		if b.lost.Load() {
@@ -141,9 +155,10 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 	var woke chan struct{}
 	sleeping := func() {
 		if ctx.Done() != nil {
-			woke = make(chan struct{})
+			w := make(chan struct{}) // captured, unlike woke, which stays on the stack
+			woke = w
 			stopWatch = context.AfterFunc(ctx, func() {
-				defer close(woke)
+				defer close(w)
 				cancelled.Store(true)
 				d.d.Wake()
 			})

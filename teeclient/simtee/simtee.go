@@ -100,11 +100,11 @@ func (b *Backend) readLoop() {
 	b.wakeBells()
 }
 
-// roundTrip sends m (with fd, if fd >= 0) and waits for its reply. When
+// roundTrip sends m (with fds, if any) and waits for its reply. When
 // ctx is done before the reply comes, it asks the secure world to cancel m
 // (by its cancel id) and goes on waiting: the cancellation is sent after m,
 // on the same ordered socket, so it cannot overtake it.
-func (b *Backend) roundTrip(ctx context.Context, m *simwire.Msg, fd int) (simwire.Msg, error) {
+func (b *Backend) roundTrip(ctx context.Context, m *simwire.Msg, fds ...int) (simwire.Msg, error) {
 	ch := make(chan simwire.Msg, 1)
 	b.mu.Lock()
 	if b.err != nil {
@@ -119,8 +119,8 @@ func (b *Backend) roundTrip(ctx context.Context, m *simwire.Msg, fd int) (simwir
 
 	var buf [simwire.MaxSize]byte
 	var oob []byte
-	if fd >= 0 {
-		oob = unix.UnixRights(fd)
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
 	}
 	b.wmu.Lock()
 	_, _, err := b.c.WriteMsgUnix(m.Append(buf[:0]), oob, nil)
@@ -167,7 +167,7 @@ func (b *Backend) Version() teeclient.Version {
 // OpenSession implements teeclient.Backend.
 func (b *Backend) OpenSession(ctx context.Context, a *teeclient.OpenArgs) error {
 	m := simwire.Msg{Kind: simwire.KindOpen, UUID: a.UUID, Login: a.Login, ClientUUID: a.ClientUUID, CancelID: a.CancelID, Params: a.Params}
-	r, err := b.roundTrip(ctx, &m, -1)
+	r, err := b.roundTrip(ctx, &m)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (b *Backend) Invoke(ctx context.Context, a *teeclient.InvokeArgs) error {
 		return err
 	}
 	m := simwire.Msg{Kind: simwire.KindInvoke, Session: a.Session, Func: a.Func, CancelID: a.CancelID, Params: a.Params}
-	r, err := b.roundTrip(ctx, &m, -1)
+	r, err := b.roundTrip(ctx, &m)
 	if err != nil {
 		return err
 	}
@@ -194,13 +194,13 @@ func (b *Backend) Invoke(ctx context.Context, a *teeclient.InvokeArgs) error {
 
 // Cancel implements teeclient.Backend.
 func (b *Backend) Cancel(session, cancelID uint32) error {
-	_, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindCancel, Session: session, CancelID: cancelID}, -1)
+	_, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindCancel, Session: session, CancelID: cancelID})
 	return err
 }
 
 // CloseSession implements teeclient.Backend.
 func (b *Backend) CloseSession(session uint32) error {
-	_, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindClose, Session: session}, -1)
+	_, err := b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindClose, Session: session})
 	return err
 }
 
@@ -253,7 +253,7 @@ func (m *sharedMem) ID() uint64    { return m.id }
 func (m *sharedMem) Bytes() []byte { return m.mem }
 
 func (m *sharedMem) Release() error {
-	_, err := m.b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindShmRemove, ShmID: m.id}, -1)
+	_, err := m.b.roundTrip(context.Background(), &simwire.Msg{Kind: simwire.KindShmRemove, ShmID: m.id})
 	if m.mem != nil {
 		if uerr := unix.Munmap(m.mem); uerr != nil && err == nil {
 			err = fmt.Errorf("simtee: unmap shared memory: %w", uerr)
