@@ -8,13 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	childproc "github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/ta/echo"
 )
 
@@ -92,18 +92,14 @@ func (s *syncBuffer) String() string {
 
 // child is a tzbridge process the run started.
 type child struct {
-	name string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
-	err  error
+	*childproc.Process
+	log *syncBuffer
 }
 
-// startChild starts cmd on a thread that stays locked until it exits, so
-// that Pdeathsig (which follows the forking thread) kills it only when the
-// bench process dies.
+// startChild starts cmd, collecting its output unless cmd already has a
+// place for it; it dies with the bench process (package child).
 func startChild(name string, cmd *exec.Cmd) (*child, error) {
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
+	c := &child{}
 	if cmd.Stderr == nil {
 		c.log = &syncBuffer{}
 		cmd.Stderr = c.log
@@ -111,22 +107,11 @@ func startChild(name string, cmd *exec.Cmd) (*child, error) {
 			cmd.Stdout = c.log
 		}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	p, err := childproc.Start(cmd, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	c.Process = p
 	return c, nil
 }
 
@@ -139,7 +124,7 @@ func (c *child) output() string {
 
 func (c *child) exited() bool {
 	select {
-	case <-c.done:
+	case <-c.Done():
 		return true
 	default:
 		return false
@@ -151,12 +136,12 @@ func (c *child) stop(grace time.Duration) {
 	if c.exited() {
 		return
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-time.After(grace):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+		_ = c.Cmd.Process.Kill()
+		<-c.Done()
 	}
 }
 
@@ -212,7 +197,7 @@ func (b *bridge) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if b.exited() {
-			return fmt.Errorf("tzbridge run exited before it was ready: %v\n%s", b.err, b.output())
+			return fmt.Errorf("tzbridge run exited before it was ready: %v\n%s", b.Err(), b.output())
 		}
 		if b.ready(ep) {
 			return nil

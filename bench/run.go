@@ -290,7 +290,7 @@ func measureAll(ctx context.Context, opt *Options, rep *Report, cells []cell, bu
 			return nil
 		}()
 		if err != nil && br.exited() {
-			err = fmt.Errorf("%w; tzbridge run exited: %v\n%s", err, br.err, br.output())
+			err = fmt.Errorf("%w; tzbridge run exited: %v\n%s", err, br.Err(), br.output())
 		}
 		direct.close()
 		bridged.close()
