@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/simtest"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/teeclient"
-	"github.com/tzmediator/tzbridge/teeclient/simtee"
 	. "github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -25,32 +24,7 @@ import (
 // Context connected to it.
 func startSim(t *testing.T, defs ...securesim.Definition) *teeclient.Context {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	host, err := securesim.NewHost(defs, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "sw.sock")
-	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- securesim.NewServer(host, log).Serve(ctx, l) }()
-	b, err := simtee.Dial(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := teeclient.NewContext(b)
-	t.Cleanup(func() {
-		tc.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("secure world: %v", err)
-		}
-	})
-	return tc
+	return simtest.Start(t, nil, defs...).Context
 }
 
 // step is one request of a scripted TA. before, if set, runs in the

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/tzmediator/tzbridge/internal/netif"
+	"github.com/tzmediator/tzbridge/internal/simtest"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/teeclient"
-	"github.com/tzmediator/tzbridge/teeclient/simtee"
 )
 
 // The C example TA (ta/c/examples/echo/ta) and its identity.
@@ -79,50 +79,14 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-// world is a simulated secure world in this process with a client
-// context connected to it.
-type world struct {
-	tc   *teeclient.Context
-	stop func()
-}
-
-func startWorld(t testing.TB, defs ...securesim.Definition) *world {
+func startWorld(t testing.TB, defs ...securesim.Definition) *simtest.World {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	host, err := securesim.NewHost(defs, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(t.TempDir(), "sw.sock")
-	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- securesim.NewServer(host, log).Serve(ctx, l) }()
-	b, err := simtee.Dial(ctx, sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tc := teeclient.NewContext(b)
-	w := &world{tc: tc}
-	var once sync.Once
-	w.stop = func() {
-		once.Do(func() {
-			tc.Close()
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("secure world: %v", err)
-			}
-		})
-	}
-	t.Cleanup(w.stop)
-	return w
+	return simtest.Start(t, log, defs...)
 }
 
 // runShadow runs a shadow for uuid with its root in a new directory.
-func runShadow(t testing.TB, w *world, name string, uuid teeclient.UUID) (root string, done chan error, stop context.CancelFunc) {
+func runShadow(t testing.TB, w *simtest.World, name string, uuid teeclient.UUID) (root string, done chan error, stop context.CancelFunc) {
 	t.Helper()
 	root = filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -134,7 +98,7 @@ func runShadow(t testing.TB, w *world, name string, uuid teeclient.UUID) (root s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done = make(chan error, 1)
-	go func() { done <- sh.Run(ctx, w.tc) }()
+	go func() { done <- sh.Run(ctx, w.Context) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
