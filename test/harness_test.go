@@ -90,8 +90,30 @@ func startBridgeAt(t testing.TB, mount, configYAML string, ready func(mount stri
 	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(configYAML, "%[1]s", mount)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	b := launchBridge(t, mount, cfgPath, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for !ready(mount) {
+		select {
+		case <-b.done:
+			t.Fatalf("tzbridge exited before it was ready: %v\n%s", b.err, b.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tzbridge not ready after 20s\n%s", b.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return b
+}
+
+// launchBridge starts `tzbridge run --config cfgPath` with env added to
+// the environment, and stops it (and shows its log if the test failed) at
+// the end of the test.
+func launchBridge(t testing.TB, mount, cfgPath string, env []string) *bridge {
+	t.Helper()
 	b := &bridge{t: t, mount: mount, log: &syncBuffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
+	b.cmd.Env = append(os.Environ(), env...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := b.cmd.Start(); err != nil {
@@ -107,18 +129,6 @@ func startBridgeAt(t testing.TB, mount, configYAML string, ready func(mount stri
 			t.Logf("tzbridge log:\n%s", b.log.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for !ready(mount) {
-		select {
-		case <-b.done:
-			t.Fatalf("tzbridge exited before it was ready: %v\n%s", b.err, b.log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tzbridge not ready after 20s\n%s", b.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	return b
 }
 

@@ -91,24 +91,7 @@ tas:
 	}
 	ns := listenNotify(t)
 
-	b := &bridge{t: t, mount: mount, log: &syncBuffer{}, done: make(chan struct{})}
-	b.cmd = exec.Command(tzbridgeBin, "run", "--config", cfgPath)
-	b.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.addr)
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := b.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		b.err = b.cmd.Wait()
-		close(b.done)
-	}()
-	t.Cleanup(func() {
-		b.stop()
-		if t.Failed() {
-			t.Logf("tzbridge log:\n%s", b.log.String())
-		}
-	})
+	b := launchBridge(t, mount, cfgPath, []string{"NOTIFY_SOCKET=" + ns.addr})
 
 	seen, ok := ns.waitFor("READY=1", 20*time.Second)
 	// Checked at once: were READY=1 sent early, some endpoint would
