@@ -57,6 +57,10 @@ const (
 	// without limit; bytes of further ones count under their kind's
 	// unnamed endpoint.
 	MaxEndpoints = 64
+	// MaxEndpointName bounds an endpoint's name: longer ones (a FIFO path
+	// may be 4 KB) count under their kind's unnamed endpoint, so that
+	// the counters stay small enough to cross the control socket.
+	MaxEndpointName = 256
 )
 
 // latencyBounds are the upper bounds of the latency histogram buckets; a
@@ -412,13 +416,16 @@ func (s *Shadow) setTag(vfd int64, ep int) {
 }
 
 // endpoint returns the index in eps of the named endpoint (kind, name),
-// adding it if there is room; else, or for an empty name, the kind's
-// unnamed endpoint. Only the dispatch goroutine (or SetStatsOptions,
-// before it runs) calls it.
+// adding it if there is room; else, or for an empty or too long name, the
+// kind's unnamed endpoint. Only the dispatch goroutine (or
+// SetStatsOptions, before it runs) calls it.
 func (st *stats) endpoint(kind int, name string) int {
-	if name == "" {
+	if name == "" || len(name) > MaxEndpointName {
 		return kind
 	}
+	// Names end up in JSON and in metric labels, which want UTF-8; a
+	// TA's path need not be.
+	name = strings.ToValidUTF8(name, "\uFFFD")
 	n := int(st.named.Load())
 	for i := numKinds; i < numKinds+n; i++ {
 		if int(st.eps[i].kind) == kind && st.eps[i].name == name {

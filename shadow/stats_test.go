@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,8 +185,9 @@ func TestStatsEndpoints(t *testing.T) {
 	}
 }
 
-// TestStatsEndpointLimit: names beyond MaxEndpoints count under their
-// kind, so a TA cannot grow the counters.
+// TestStatsEndpointLimit: names beyond MaxEndpoints, or longer than
+// MaxEndpointName, count under their kind, so a TA cannot grow the
+// counters.
 func TestStatsEndpointLimit(t *testing.T) {
 	a := newTA(t, options{maxFDs: 4})
 	for i := range MaxEndpoints + 3 {
@@ -195,9 +197,30 @@ func TestStatsEndpointLimit(t *testing.T) {
 		a.ok(OpWrite, args(fd), []byte("x"))
 		a.ok(OpClose, args(fd), nil)
 	}
+	// A name too long to be one.
+	dir := strings.Repeat("d", MaxEndpointName/2)
+	long := dir + "/" + strings.Repeat("x", MaxEndpointName/2)
+	a.ok(OpMkdir, args(0o700), []byte(dir))
+	a.ok(OpMkfifo, args(0o600), []byte(long))
+	fd := a.ok(OpOpen, args(O_RDWR), []byte(long))
+	a.ok(OpWrite, args(fd), []byte("x"))
+	a.ok(OpClose, args(fd), nil)
 	got := endpointBytes(a.s.Stats())
-	if len(got) != MaxEndpoints+1 || got["fifo "] != [2]uint64{0, 3} || got["fifo f0"] != [2]uint64{0, 1} {
-		t.Errorf("%d endpoints, unnamed %v, f0 %v; want %d, [0 3], [0 1]", len(got), got["fifo "], got["fifo f0"], MaxEndpoints+1)
+	if len(got) != MaxEndpoints+1 || got["fifo "] != [2]uint64{0, 4} || got["fifo f0"] != [2]uint64{0, 1} {
+		t.Errorf("%d endpoints, unnamed %v, f0 %v; want %d, [0 4], [0 1]", len(got), got["fifo "], got["fifo f0"], MaxEndpoints+1)
+	}
+}
+
+// TestStatsEndpointNotUTF8: a path that is not UTF-8 is counted under a
+// name that is, as JSON and metric labels require.
+func TestStatsEndpointNotUTF8(t *testing.T) {
+	a := newTA(t, options{})
+	name := []byte("caf\xe9")
+	a.ok(OpMkfifo, args(0o600), name)
+	fd := a.ok(OpOpen, args(O_RDWR), name)
+	a.ok(OpWrite, args(fd), []byte("x"))
+	if got := endpointBytes(a.s.Stats()); got["fifo caf\uFFFD"] != [2]uint64{0, 1} {
+		t.Errorf("endpoints %v, want caf\uFFFD", got)
 	}
 }
 
