@@ -261,3 +261,54 @@ func TestMetricsAcrossRestart(t *testing.T) {
 		t.Errorf("faulty not running after the restart: %s", s)
 	}
 }
+
+// TestMetricsReload: on SIGHUP a removed TA leaves the scrape, an added
+// one joins it, an untouched one keeps counting from where it was; a new
+// metrics address needs a restart, and the old one keeps serving.
+func TestMetricsReload(t *testing.T) {
+	cfg, url := withMetrics(t, reloadConfig(map[string]string{"faulty": faultyUUID}))
+	metricsLine := strings.SplitAfter(cfg, "\n")[0]
+	b := startBridge(t, cfg, faultyReady)
+	if err := lineEcho(b.path("faulty", "faulty.sock"), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := streamEcho("tcp", "127.0.0.1:7000", payload(4096)); err != nil {
+		t.Fatal(err)
+	}
+	before := scrapeMetrics(t, url)
+	if _, ok := before.find("tzbridge_calls_total", "ta", "faulty"); !ok {
+		t.Fatal("no calls of the faulty TA before the reload")
+	}
+
+	b.reload(t, metricsLine+reloadConfig(map[string]string{"added": addedUUID}), 1, "reload done")
+	waitLineEcho(t, b.path("added", "faulty.sock"), 10*time.Second)
+	after := scrapeMetrics(t, url)
+	for name, f := range after {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "ta" && l.GetValue() == "faulty" {
+					t.Errorf("%s still has the removed TA", name)
+				}
+			}
+		}
+	}
+	if after.get("tzbridge_ta_state", "ta", "added", "state", "running") != 1 {
+		t.Error("the added TA is not running by its metrics")
+	}
+	if e := after.get("tzbridge_endpoint_in_bytes_total", "ta", "added", "kind", "unix", "endpoint", "faulty.sock"); e < float64(len("again\n")) {
+		t.Errorf("the added TA read %v bytes from faulty.sock", e)
+	}
+	echoBefore, echoAfter := before.sum("tzbridge_calls_total", "ta", "echo"), after.sum("tzbridge_calls_total", "ta", "echo")
+	if echoAfter < echoBefore {
+		t.Errorf("the echo TA's calls went from %v to %v across the reload", echoBefore, echoAfter)
+	}
+
+	moved, _ := withMetrics(t, "")
+	b.reload(t, moved+reloadConfig(map[string]string{"added": addedUUID}), 2, "reload done")
+	if !strings.Contains(b.log.String(), `restart needed for these settings; their old values stay in force" fields=[metrics]`) {
+		t.Error("the log does not say that the metrics change needs a restart")
+	}
+	if got := scrapeMetrics(t, url).sum("tzbridge_calls_total", "ta", "echo"); got < echoAfter {
+		t.Errorf("the old endpoint after the reload: echo calls %v, want at least %v", got, echoAfter)
+	}
+}
