@@ -48,6 +48,14 @@ type Config struct {
 	// TEE selects the secure world: "sim" (the built-in simulator), "auto"
 	// (the first GP-capable /dev/teeN) or a device path.
 	TEE string `yaml:"tee"`
+	// Metrics, when set, is the TCP address, IP:PORT, at which tzbridge
+	// run serves Prometheus metrics (/metrics) for every TA, e.g.
+	// 127.0.0.1:9464 (0.0.0.0:9464 for every address; nothing protects
+	// the endpoint, so keep it local or firewalled). It also makes every
+	// shadow time each call for the latency histograms, which costs two
+	// clock reads per call. Default empty: no endpoint, no timing.
+	// docs/metrics.md lists the metrics.
+	Metrics string `yaml:"metrics"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
 }
@@ -497,6 +505,13 @@ func (c *Config) validate(pos positions) []*FieldError {
 			if _, err := LookupGroup(e.Group); err != nil {
 				bad(ef+".group", "%v: want a group name or number", err)
 			}
+		}
+	}
+	if c.Metrics != "" {
+		if ap, err := netip.ParseAddrPort(c.Metrics); err != nil || ap.Port() == 0 {
+			bad("metrics", "%q: want IP:PORT with a port, e.g. 127.0.0.1:9464 (0.0.0.0:9464 for every address)", c.Metrics)
+		} else if other, dup := listens["tcp "+c.Metrics]; dup {
+			bad("metrics", "%s is also the listen address of %s: want an address of its own", c.Metrics, other)
 		}
 	}
 	return errs

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,9 @@ func TestParseDefaults(t *testing.T) {
 	if c.Mount != DefaultMount || c.TEE != DefaultTEE {
 		t.Errorf("mount %q tee %q, want defaults", c.Mount, c.TEE)
 	}
+	if c.Metrics != "" {
+		t.Errorf("metrics %q, want none by default", c.Metrics)
+	}
 	ta := c.TAs[0]
 	if ta.Restart != "on-failure" || ta.Mailbox != DefaultMailbox || ta.Limits.Descriptors != DefaultDescriptors {
 		t.Errorf("TA defaults not applied: %+v", ta)
@@ -27,7 +31,7 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"empty", "", "config is empty"},
-		{"unknown top field", "mnt: /x\ntas:\n" + ok, "line 1: mnt: unknown field: allowed here are mount, tee, tas"},
+		{"unknown top field", "mnt: /x\ntas:\n" + ok, "line 1: mnt: unknown field: allowed here are mount, tee, metrics, tas"},
 		{"unknown TA field", "tas:\n" + ok + "    colour: red\n", "line 5: tas[0].colour: unknown field: allowed in tas[0] are name, uuid,"},
 		{"relative mount", "mount: tz\ntas:\n" + ok, `mount: "tz" is not an absolute path`},
 		{"bad tee", "tee: optee\ntas:\n" + ok, `tee: "optee": want sim, auto`},
@@ -54,6 +58,11 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
 		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},
 		{"on_restart", "tas:\n" + ok + "    on_restart: wipe\n", `on_restart: "wipe": want keep or clear`},
+		{"metrics without a port", "metrics: 127.0.0.1\ntas:\n" + ok, `metrics: "127.0.0.1": want IP:PORT`},
+		{"metrics port 0", "metrics: 127.0.0.1:0\ntas:\n" + ok, `metrics: "127.0.0.1:0": want IP:PORT`},
+		{"metrics host name", "metrics: localhost:9464\ntas:\n" + ok, `metrics: "localhost:9464": want IP:PORT`},
+		{"metrics URL", "metrics: http://127.0.0.1:9464/metrics\ntas:\n" + ok, `metrics: "http://127.0.0.1:9464/metrics": want IP:PORT`},
+		{"metrics on a proxy", "metrics: 127.0.0.1:7000\ntas:\n" + ok + "    proxies:\n      - {listen: tcp://127.0.0.1:7000, to: tcp://127.0.0.1:7000}\n", "line 1: metrics: 127.0.0.1:7000 is also the listen address of tas[0].proxies[0]: want an address of its own"},
 		{"listen on builtin", "tas:\n" + ok + "    listen: [tcp://127.0.0.1:7100]\n", "only wasm TAs get preopened sockets"},
 		{"listen no port", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [tcp://127.0.0.1]\n", "listen[0]: \"tcp://127.0.0.1\": want tcp://IP:PORT"},
 		{"listen scheme", "tas:\n  - name: w\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    wasm: w.wasm\n    listen: [sctp://1.2.3.4:5]\n", "want tcp://IP:PORT, udp://IP:PORT or unix:/PATH"},
@@ -195,5 +204,20 @@ func TestNetnsDefaults(t *testing.T) {
 				t.Errorf("Validate after Parse: %v", err)
 			}
 		})
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"
+	for _, addr := range []string{"127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464", "127.0.0.1:7001"} {
+		// A UDP proxy may share the metrics endpoint's address and port.
+		c, err := Parse([]byte(fmt.Sprintf("metrics: %q\n", addr) + ta + "    proxies:\n      - {listen: udp://127.0.0.1:7001, to: udp://127.0.0.1:7001}\n"))
+		if err != nil {
+			t.Errorf("metrics: %s: %v", addr, err)
+			continue
+		}
+		if c.Metrics != addr {
+			t.Errorf("metrics: %s parsed as %q", addr, c.Metrics)
+		}
 	}
 }

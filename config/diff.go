@@ -9,7 +9,8 @@ type Diff struct {
 	// the old one's. A changed TA is in Changed only, with its new
 	// settings.
 	Added, Removed, Changed []TA
-	// Global names the fields outside tas that differ (mount, tee).
+	// Global names the fields outside tas that differ (mount, tee,
+	// metrics).
 	Global []string
 }
 
@@ -28,6 +29,9 @@ func Compare(old, new *Config) Diff {
 	}
 	if old.TEE != new.TEE {
 		d.Global = append(d.Global, "tee")
+	}
+	if old.Metrics != new.Metrics {
+		d.Global = append(d.Global, "metrics")
 	}
 	was := make(map[string]TA, len(old.TAs))
 	for _, t := range old.TAs {

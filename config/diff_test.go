@@ -54,6 +54,7 @@ tas:
     uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60
     builtin: echo
 `, added: []string{"echo2"}, removed: []string{"faulty"}, changed: []string{"echo"}, global: []string{"mount"}},
+		{name: "metrics turned on", new: "metrics: 127.0.0.1:9464\n" + base, global: []string{"metrics"}},
 	}
 	old, err := Parse([]byte(base))
 	if err != nil {

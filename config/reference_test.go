@@ -70,8 +70,8 @@ func TestReferenceDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("reference TA differs from the defaults:\n got  %+v\n want %+v", got, want)
 	}
-	if ref.Mount != min.Mount || ref.TEE != min.TEE {
-		t.Errorf("reference mount %q tee %q, defaults %q %q", ref.Mount, ref.TEE, min.Mount, min.TEE)
+	if ref.Mount != min.Mount || ref.TEE != min.TEE || ref.Metrics != min.Metrics {
+		t.Errorf("reference mount %q tee %q metrics %q, defaults %q %q %q", ref.Mount, ref.TEE, ref.Metrics, min.Mount, min.TEE, min.Metrics)
 	}
 	// The first endpoint writes out owner and group defaults.
 	e := got.Endpoints[0]

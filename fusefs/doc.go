@@ -30,7 +30,8 @@
 // declared owner and mode rather than the binder's.
 //
 // Every TA directory holds a read-only ".tz" directory with a "status" file
-// whose content is produced by [TAOptions.Status] each time it is opened.
+// whose content is produced by [TAOptions.Status] each time it is opened,
+// and a "status.json" file produced likewise by [TAOptions.StatusJSON].
 //
 // The package is Linux-only. As root it mounts with mount(2) directly and
 // needs no fusermount binary; it clears a stale mount left behind by a killed

@@ -94,6 +94,9 @@ type TAOptions struct {
 	// open of that file, inside a FUSE request, so it should be quick and
 	// must not call back into FS. Nil gives an empty file.
 	Status func() []byte
+	// StatusJSON does the same for .tz/status.json, the machine-readable
+	// status.
+	StatusJSON func() []byte
 
 	// CAMayModify lets every caller the kernel's permission check allows
 	// create, delete and rename nodes in this TA's tree, bypassing
@@ -395,9 +398,14 @@ func (ta *taState) build(ctx context.Context) {
 	md := &metaDir{}
 	md.meta.init(0o555, f.owner)
 	ta.root.AddChild(metaDirName, ta.root.NewPersistentInode(ctx, md, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
-	sf := &statusFile{ta: ta}
-	sf.meta.init(0o444, f.owner)
-	md.AddChild(statusName, md.NewPersistentInode(ctx, sf, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
+	for _, st := range []struct {
+		name    string
+		produce func() []byte
+	}{{statusName, ta.opts.Status}, {statusJSONName, ta.opts.StatusJSON}} {
+		sf := &statusFile{ta: ta, produce: st.produce}
+		sf.meta.init(0o444, f.owner)
+		md.AddChild(st.name, md.NewPersistentInode(ctx, sf, gofs.StableAttr{Mode: syscall.S_IFREG}), false)
+	}
 
 	for _, ep := range ta.endpoints {
 		parent := ta.root
@@ -455,10 +463,10 @@ func (ta *taState) mayModify(ctx context.Context) syscall.Errno {
 	return 0
 }
 
-// status evaluates the status callback, containing a panic in it to the
+// status evaluates a status callback, containing a panic in it to the
 // one open that triggered it.
-func (ta *taState) status() (data []byte, errno syscall.Errno) {
-	if ta.opts.Status == nil {
+func (ta *taState) status(produce func() []byte) (data []byte, errno syscall.Errno) {
+	if produce == nil {
 		return nil, 0
 	}
 	defer func() {
@@ -467,12 +475,13 @@ func (ta *taState) status() (data []byte, errno syscall.Errno) {
 			data, errno = nil, syscall.EIO
 		}
 	}()
-	return ta.opts.Status(), 0
+	return produce(), 0
 }
 
 const (
-	metaDirName = ".tz"
-	statusName  = "status"
+	metaDirName    = ".tz"
+	statusName     = "status"
+	statusJSONName = "status.json"
 	// maxName is NAME_MAX; the kernel does not enforce it for FUSE.
 	maxName = 255
 	// maxSunPath is the size of sockaddr_un.sun_path including the NUL.

@@ -238,7 +238,7 @@ func TestStatusFile(t *testing.T) {
 			return big
 		}
 		return fmt.Appendf(nil, "state: running\nopens: %d\n", n.Load())
-	}})
+	}, StatusJSON: func() []byte { return []byte(`{"state":"running"}`) }})
 	status := filepath.Join(root, ".tz", "status")
 	for i := int64(1); i <= 2; i++ {
 		got, err := os.ReadFile(status)
@@ -258,6 +258,16 @@ func TestStatusFile(t *testing.T) {
 	}
 	if st := stat(t, status); st.Mode != syscall.S_IFREG|0o444 {
 		t.Errorf("status mode %o, want regular 0444", st.Mode)
+	}
+	statusJSON := filepath.Join(root, ".tz", "status.json")
+	if got, err := os.ReadFile(statusJSON); err != nil || string(got) != `{"state":"running"}` {
+		t.Errorf("status.json: %q, %v", got, err)
+	}
+	if st := stat(t, statusJSON); st.Mode != syscall.S_IFREG|0o444 {
+		t.Errorf("status.json mode %o, want regular 0444", st.Mode)
+	}
+	if err := os.WriteFile(statusJSON, nil, 0o644); errnoOf(err) != syscall.EACCES {
+		t.Errorf("write status.json: %v, want EACCES", err)
 	}
 
 	// A TA without a callback has an empty status; a panicking callback

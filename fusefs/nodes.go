@@ -483,11 +483,13 @@ func (m *metaDir) Rename(context.Context, string, gofs.InodeEmbedder, string, ui
 	return syscall.EPERM
 }
 
-// statusFile is .tz/status; its content is produced at open.
+// statusFile is .tz/status or .tz/status.json; its content is produced
+// at open.
 type statusFile struct {
 	gofs.Inode
-	ta   *taState
-	meta meta
+	ta      *taState
+	produce func() []byte
+	meta    meta
 }
 
 var (
@@ -516,7 +518,7 @@ func (s *statusFile) Open(_ context.Context, flags uint32) (gofs.FileHandle, uin
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
 		return nil, 0, syscall.EACCES
 	}
-	data, errno := s.ta.status()
+	data, errno := s.ta.status(s.produce)
 	if errno != 0 {
 		return nil, 0, errno
 	}

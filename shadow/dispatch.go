@@ -28,7 +28,8 @@ func ok(ret int64) result { return result{ret: ret} }
 // in a mailbox smaller than tzrpc.MinMailbox (EINVAL). Calls must not
 // overlap.
 func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, status int) {
-	s.calls.Add(1)
+	// Every path below counts the request once, by op (respond, or the
+	// EXIT case), which is where Stats.Calls comes from.
 	// The header is copied once by DecodeRequest; everything later reads
 	// req, never the header in the mailbox the TA may be rewriting.
 	req, err := tzrpc.DecodeRequest(mailbox)
@@ -65,9 +66,13 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 		return false, 0
 	}
 	if req.Op == tzrpc.OpExit {
+		s.st.count(req.Op, 0)
 		return true, int(req.Args[0])
 	}
-	s.respond(mailbox, req.Op, req.Seq, s.perform(ctx, &req, mailbox))
+	start := s.st.startCall()
+	r := s.perform(ctx, &req, mailbox)
+	s.performed(&req, &r, start)
+	s.respond(mailbox, req.Op, req.Seq, r)
 	return false, 0
 }
 
@@ -141,6 +146,7 @@ func capLen(n int64, buf []byte) int {
 // respond writes the response header. A failed call carries no result,
 // payload or aux, as tzrpc requires.
 func (s *Shadow) respond(mailbox []byte, op tzrpc.Op, seq uint32, r result) {
+	s.st.count(op, r.errno)
 	if r.errno != 0 {
 		s.errs.Add(1)
 		r = result{errno: r.errno}

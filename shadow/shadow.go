@@ -114,6 +114,10 @@ type Stats struct {
 	BytesIn         uint64 // bytes the TA read or received
 	BytesOut        uint64 // bytes the TA wrote or sent
 	Errors          uint64 // requests answered with an errno
+
+	// The same by op and endpoint (stats.go).
+	Ops       []OpStats       `json:",omitempty"`
+	Endpoints []EndpointStats `json:",omitempty"`
 }
 
 // Shadow performs one TA's calls. Dispatch calls must not overlap: a Shadow
@@ -139,10 +143,13 @@ type Shadow struct {
 	pollFds []unix.PollFd
 	pollIdx []int32
 
-	calls, bytesIn, bytesOut, errs atomic.Uint64
+	bytesIn, bytesOut, errs atomic.Uint64
 	// lastLimitLog (unix nanoseconds) rate-limits the log line of a TA
 	// that runs into a limit in a loop.
 	lastLimitLog atomic.Int64
+	// st are the counters by op (Stats.Calls is their sum), errno and
+	// endpoint (stats.go).
+	st stats
 }
 
 // New checks cfg, opens the root and returns a Shadow ready to Run (or to
@@ -202,13 +209,14 @@ func New(cfg Config) (*Shadow, error) {
 
 // Stats returns the current counters. It is safe to call at any time.
 func (s *Shadow) Stats() Stats {
-	return Stats{
+	st := Stats{
 		OpenDescriptors: s.fds.count(),
-		Calls:           s.calls.Load(),
 		BytesIn:         s.bytesIn.Load(),
 		BytesOut:        s.bytesOut.Load(),
 		Errors:          s.errs.Load(),
 	}
+	s.st.snapshot(&st)
+	return st
 }
 
 // Close closes every descriptor the TA holds (its peers see EOF, EPIPE or

@@ -85,6 +85,8 @@ type shadowSpec struct {
 	// HostAll and HostAddrs are the TA's host access.
 	HostAll   bool     `json:"host_all,omitempty"`
 	HostAddrs []string `json:"host_addrs,omitempty"`
+	// Stats set up the shadow's counters by op and endpoint.
+	Stats shadow.StatsOptions `json:"stats"`
 }
 
 // specProxy is one inherited proxy socket.

@@ -154,6 +154,10 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 	if err != nil {
 		return err
 	}
+	if err := sh.SetStatsOptions(spec.Stats); err != nil {
+		sh.Close()
+		return err
+	}
 	current.Store(sh)
 	err = sh.Run(runCtx, tc)
 	if cause := context.Cause(runCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {

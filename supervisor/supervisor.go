@@ -80,6 +80,11 @@ type Options struct {
 // Run bridges the configured TAs until ctx is done, then shuts down.
 func Run(ctx context.Context, opt Options) error {
 	cfg, log := opt.Config, opt.Logger
+	metrics, err := startMetrics(cfg.Metrics, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.close()
 	runDir, err := os.MkdirTemp("", "tzbridge-run.")
 	if err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
@@ -98,7 +103,7 @@ func Run(ctx context.Context, opt Options) error {
 	}()
 
 	b := &bridge{opt: opt, cfg: cfg, log: log, tee: tee, level: lowestLevel(log),
-		pids: &shadowPIDs{m: map[int]string{}}, tas: map[string]*runningTA{}}
+		pids: &shadowPIDs{m: map[int]string{}}, tas: map[string]*runningTA{}, metrics: metrics}
 	// The tree outlives ctx: it is unmounted only after the shadows have
 	// stopped using it.
 	b.tree, err = fusefs.Mount(context.WithoutCancel(ctx), fusefs.Options{
@@ -163,6 +168,8 @@ type bridge struct {
 	tas   map[string]*runningTA
 	// status is the TA summary last passed to opt.Status.
 	status string
+	// metrics serves the TAs' figures; nil when metrics: is not set.
+	metrics *metricsServer
 }
 
 // runningTA is one started TA: its runner goroutine and how to end it.
@@ -181,7 +188,7 @@ func (b *bridge) startTA(ctx context.Context, t config.TA) (err error) {
 		return fmt.Errorf("TA %s: %w", t.Name, err)
 	}
 	r := &taRunner{cfg: t, tree: b.tree, tee: b.tee, exe: b.opt.Executable, log: b.log.With("ta", t.Name), relayLog: b.log, logLevel: b.level,
-		privs: privs, pids: b.pids, state: "starting", since: time.Now()}
+		privs: privs, pids: b.pids, state: "starting", since: time.Now(), timeCalls: b.metrics != nil}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -227,6 +234,7 @@ func (b *bridge) startTA(ctx context.Context, t config.TA) (err error) {
 		r.run(rctx, root)
 	}()
 	b.tas[t.Name] = rt
+	b.metrics.add(r)
 	return nil
 }
 
@@ -239,6 +247,7 @@ func (b *bridge) stopTA(ctx context.Context, name string) {
 		return
 	}
 	delete(b.tas, name)
+	b.metrics.remove(name)
 	rt.cancel()
 	<-rt.done // the runner closed the proxies as it ended
 	rt.r.removeTree()
@@ -283,7 +292,7 @@ func (b *bridge) reload(ctx context.Context) error {
 		b.log.Warn("reload: restart needed for these settings; their old values stay in force", "fields", d.Global)
 		// What cannot change live keeps its running value, so that the
 		// next reload compares against what is really in force.
-		cfg.Mount, cfg.TEE = b.cfg.Mount, b.cfg.TEE
+		cfg.Mount, cfg.TEE, cfg.Metrics = b.cfg.Mount, b.cfg.TEE, b.cfg.Metrics
 	}
 	for _, t := range d.Removed {
 		b.log.Info("reload: removing TA", "ta", t.Name)

@@ -3,16 +3,13 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
-	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -38,6 +35,10 @@ type taRunner struct {
 	// across restarts; closed when the runner ends.
 	proxies []proxy
 	pids    *shadowPIDs
+	// timeCalls has the shadow time every call (metrics are served).
+	timeCalls bool
+	// totals add up the counters of the TA's shadow processes.
+	totals taTotals
 
 	mu       sync.Mutex
 	state    string
@@ -67,60 +68,10 @@ func (r *taRunner) setState(state string, err error) {
 // the host namespace for it (config.TA.Proxies left out).
 func (r *taRunner) publish() bool { return r.netns != nil && r.cfg.Proxies == nil }
 
-// status renders the TA's /tz/<ta>/.tz/status file: one "key: value" per
-// line, read by `tzbridge status`.
-func (r *taRunner) status() []byte {
-	r.mu.Lock()
-	state, since, restarts, lastErr, p := r.state, r.since, r.restarts, r.lastErr, r.current
-	r.mu.Unlock()
-	var st shadow.Stats
-	pid := 0
-	if p != nil {
-		st = p.Stats()
-		select {
-		case <-p.Done():
-		default:
-			pid = p.Pid()
-		}
-	}
-	netns := "host"
-	if r.netns != nil {
-		netns = r.netns.Name
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "name: %s\n", r.cfg.Name)
-	fmt.Fprintf(&b, "uuid: %s\n", r.cfg.UUID)
-	fmt.Fprintf(&b, "state: %s\n", state)
-	fmt.Fprintf(&b, "since: %s\n", since.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "restarts: %d\n", restarts)
-	fmt.Fprintf(&b, "open_descriptors: %d\n", st.OpenDescriptors)
-	fmt.Fprintf(&b, "calls: %d\n", st.Calls)
-	fmt.Fprintf(&b, "errors: %d\n", st.Errors)
-	fmt.Fprintf(&b, "bytes_in: %d\n", st.BytesIn)
-	fmt.Fprintf(&b, "bytes_out: %d\n", st.BytesOut)
-	fmt.Fprintf(&b, "pid: %d\n", pid)
-	fmt.Fprintf(&b, "netns: %s\n", netns)
-	fmt.Fprintf(&b, "user: %s\n", r.cfg.User)
-	swState, swRestarts := r.tee.status()
-	fmt.Fprintf(&b, "secure_world: %s\n", swState)
-	fmt.Fprintf(&b, "secure_world_restart_count: %d\n", swRestarts)
-	if len(r.proxies) > 0 {
-		var ps []string
-		for _, p := range r.proxies {
-			ps = append(ps, p.l.String()+" -> "+p.config)
-		}
-		fmt.Fprintf(&b, "proxies: %s\n", strings.Join(ps, ", "))
-	}
-	if lastErr != "" {
-		fmt.Fprintf(&b, "last_error: %s\n", strings.ReplaceAll(lastErr, "\n", " "))
-	}
-	return []byte(b.String())
-}
-
 // treeOptions describes the TA's directory for the FUSE tree.
 func (r *taRunner) treeOptions() (fusefs.TAOptions, error) {
 	// The TA's shadow makes its nodes, so it owns the directory.
-	opts := fusefs.TAOptions{Status: r.status, CAMayModify: r.cfg.CAMayModify, DirUID: r.privs.uid, DirGID: r.privs.gid}
+	opts := fusefs.TAOptions{Status: r.status, StatusJSON: r.statusJSON, CAMayModify: r.cfg.CAMayModify, DirUID: r.privs.uid, DirGID: r.privs.gid}
 	for _, e := range r.cfg.Endpoints {
 		uid, err := config.LookupUser(e.Owner)
 		if err != nil {
@@ -203,6 +154,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		Publish:        r.publish(),
 		HostAll:        r.cfg.HostAccess.All,
 		HostAddrs:      r.cfg.HostAccess.Addrs,
+		Stats:          r.statsOptions(),
 	}
 	// A shadow started while the simulator is being restarted waits for
 	// it rather than fail and back off.
@@ -252,7 +204,9 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	case <-ctx.Done():
 		p.stop(shadowGrace)
 	}
-	return p.result()
+	err = p.result()
+	r.totals.ended(p, err)
+	return err
 }
 
 // closeProxies closes the TA's proxy addresses: CAs are refused from then

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -27,7 +26,12 @@ func newStatusCommand() *cobra.Command {
 		Short: "Show the state of every TA of a running bridge",
 		Long: `status reads each TA's read-only status view, <mount>/<ta>/.tz/status, from
 the tree a running "tzbridge run" serves, and prints one line per TA: its
-state, restarts, open descriptors, calls, errors and bytes moved.`,
+state, restarts, open descriptors, calls, errors and bytes moved.
+
+With --json it prints {"mount": …, "tas": [ … ]} with one object per TA, read
+from <mount>/<ta>/.tz/status.json: the same figures as the Prometheus
+metrics (calls and errors by operation and errno, bytes by endpoint, latency
+histograms, TEE errors). docs/metrics.md describes every field.`,
 		Example: `  tzbridge status
   tzbridge status --config configs/echo.yaml
   tzbridge status --mount /tmp/tz --json`,
@@ -45,28 +49,22 @@ state, restarts, open descriptors, calls, errors and bytes moved.`,
 			case mount == "":
 				mount = config.DefaultMount
 			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				tas, err := readStatusJSON(mount)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(out)
+				enc.SetEscapeHTML(false)
+				enc.SetIndent("", "  ")
+				return enc.Encode(statusOutput{Mount: mount, TAs: tas})
+			}
 			tas, err := readStatus(mount)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				typed := make([]map[string]any, len(tas))
-				for i, ta := range tas {
-					typed[i] = map[string]any{}
-					for k, v := range ta {
-						if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-							typed[i][k] = n
-						} else {
-							typed[i][k] = v
-						}
-					}
-				}
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"mount": mount, "tas": typed})
-			}
-			// The status files may carry more fields; --json shows them all.
+			// The status files carry more fields; --json shows them all.
 			statusColumns := []string{"name", "state", "restarts", "open_descriptors", "calls", "errors", "bytes_in", "bytes_out", "uuid"}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, strings.ToUpper(strings.Join(statusColumns, "\t")))
@@ -82,27 +80,54 @@ state, restarts, open descriptors, calls, errors and bytes moved.`,
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "read the mount point from this configuration")
 	cmd.Flags().StringVar(&mount, "mount", "", "the bridge's mount point (default /tz)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print every field as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print every figure as JSON, one object per TA (docs/metrics.md)")
 	return cmd
 }
 
-// readStatus parses every <mount>/<ta>/.tz/status file.
-func readStatus(mount string) ([]map[string]string, error) {
-	entries, err := os.ReadDir(mount)
+// statusOutput is what status --json prints. Each TA's object is passed
+// on as the bridge wrote it (supervisor.TAStatus), so that fields a newer
+// bridge adds are not lost.
+type statusOutput struct {
+	Mount string            `json:"mount"`
+	TAs   []json.RawMessage `json:"tas"`
+}
+
+// readStatusJSON reads every <mount>/<ta>/.tz/status.json, sorted by TA
+// name.
+func readStatusJSON(mount string) ([]json.RawMessage, error) {
+	files, err := readStatusFiles(mount, "status.json")
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no bridge at %s: is `tzbridge run` running with that mount?", mount)
+		return nil, err
+	}
+	type named struct {
+		Name string          `json:"name"`
+		raw  json.RawMessage // as read
+	}
+	tas := make([]named, len(files))
+	for i, f := range files {
+		if err := json.Unmarshal(f.data, &tas[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.path, err)
 		}
-		return nil, fmt.Errorf("read %s: %w", mount, err)
+		tas[i].raw = f.data
+	}
+	sort.Slice(tas, func(i, j int) bool { return tas[i].Name < tas[j].Name })
+	raw := make([]json.RawMessage, len(tas))
+	for i, ta := range tas {
+		raw[i] = ta.raw
+	}
+	return raw, nil
+}
+
+// readStatus parses every <mount>/<ta>/.tz/status file, sorted by TA name.
+func readStatus(mount string) ([]map[string]string, error) {
+	files, err := readStatusFiles(mount, "status")
+	if err != nil {
+		return nil, err
 	}
 	var tas []map[string]string
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(mount, e.Name(), ".tz", "status"))
-		if err != nil {
-			continue // not a TA directory
-		}
+	for _, f := range files {
 		ta := map[string]string{}
-		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc := bufio.NewScanner(bytes.NewReader(f.data))
 		for sc.Scan() {
 			if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
 				ta[k] = v
@@ -110,9 +135,36 @@ func readStatus(mount string) ([]map[string]string, error) {
 		}
 		tas = append(tas, ta)
 	}
-	if len(tas) == 0 {
-		return nil, fmt.Errorf("no TA status under %s: is `tzbridge run` serving that mount?", mount)
-	}
 	sort.Slice(tas, func(i, j int) bool { return tas[i]["name"] < tas[j]["name"] })
 	return tas, nil
+}
+
+// statusFile is one TA's status file as read.
+type statusFile struct {
+	path string
+	data []byte
+}
+
+// readStatusFiles reads <mount>/<ta>/.tz/<name> of every TA under mount.
+func readStatusFiles(mount, name string) ([]statusFile, error) {
+	entries, err := os.ReadDir(mount)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no bridge at %s: is `tzbridge run` running with that mount?", mount)
+		}
+		return nil, fmt.Errorf("read %s: %w", mount, err)
+	}
+	var files []statusFile
+	for _, e := range entries {
+		p := filepath.Join(mount, e.Name(), ".tz", name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // not a TA directory
+		}
+		files = append(files, statusFile{p, b})
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no TA status under %s: is `tzbridge run` serving that mount?", mount)
+	}
+	return files, nil
 }
