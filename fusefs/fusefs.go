@@ -350,7 +350,12 @@ func (f *FS) shutdown() error {
 	if err := f.unmount(); err != nil {
 		errs = append(errs, err)
 	}
-	if !f.waitServed(shutdownTimeout) {
+	if !f.waitServed(time.Second) {
+		// Say so now: a shutdown that hangs here is otherwise silent
+		// until the abort below.
+		f.log.Warn("fusefs: the FUSE server has not stopped a second after the unmount; waiting", "mountpoint", f.mountpoint, "up_to", shutdownTimeout)
+	}
+	if !f.waitServed(shutdownTimeout - time.Second) {
 		// The mount is gone but the connection lives on: a lazily
 		// detached mount whose files are still open, or a handler
 		// stuck in a callback. Abort the connection through fusectl,

@@ -115,9 +115,11 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer func() {
+		start := time.Now()
 		if err := b.tree.Close(); err != nil {
 			log.Warn("unmount", "mount", cfg.Mount, "err", err)
 		}
+		log.Info("TA tree unmounted", "mount", cfg.Mount, "took", time.Since(start).Round(time.Millisecond))
 	}()
 	log.Info("TA tree mounted", "mount", cfg.Mount)
 

@@ -302,8 +302,10 @@ func (t *tee) close(log *slog.Logger) {
 		node.Close()
 	}
 	if sw != nil {
+		start := time.Now()
 		if err := sw.stop(2 * time.Second); err != nil {
 			log.Warn("secure world stopped badly", "err", err)
 		}
+		log.Info("secure world stopped", "took", time.Since(start).Round(time.Millisecond))
 	}
 }

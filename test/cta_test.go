@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -194,8 +193,8 @@ func TestCEchoDiesWithBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-b.done
-	// The killed bridge leaves its FUSE mount behind.
-	t.Cleanup(func() { _ = syscall.Unmount(b.mount, syscall.MNT_DETACH) })
+	// The killed bridge leaves its FUSE mount and namespace behind.
+	t.Cleanup(b.removeLeftovers)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		out, _ := exec.Command("pgrep", "-f", "^"+bin+"$").Output()

@@ -12,11 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/sockproxy"
 )
 
 // tzbridgeBin is the binary under test, built once by TestMain.
@@ -148,8 +151,25 @@ func (b *bridge) stop() time.Duration {
 		_ = b.cmd.Process.Kill()
 		<-b.done
 		b.t.Errorf("tzbridge did not exit within 10s of SIGTERM")
+		b.removeLeftovers()
 	}
 	return time.Since(start)
+}
+
+// createdNamespace finds the namespaces a bridge's log says it made.
+var createdNamespace = regexp.MustCompile(`msg="network namespace created".* netns=(tz-[a-z0-9_-]+)`)
+
+// removeLeftovers undoes what a bridge killed with SIGKILL leaves behind
+// (its mount, its TAs' network namespaces), so that a test which had to
+// kill it does not leave the machine dirty.
+func (b *bridge) removeLeftovers() {
+	_ = syscall.Unmount(b.mount, syscall.MNT_DETACH)
+	for _, m := range createdNamespace.FindAllStringSubmatch(b.log.String(), -1) {
+		p := filepath.Join(sockproxy.NetnsDir, m[1])
+		if err := syscall.Unmount(p, syscall.MNT_DETACH); err == nil {
+			os.Remove(p)
+		}
+	}
 }
 
 // waitLog waits until the bridge's log contains want; lines from TAs that

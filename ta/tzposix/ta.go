@@ -180,8 +180,11 @@ func (s *session) run() {
 		status = int(es)
 	} else if err != nil {
 		// The exit status is all the shadow learns; the reason stays
-		// in the secure world's log.
-		securesim.LoggerFromContext(s.ctx).Error("TA program failed", "err", err)
+		// in the secure world's log. A program that stops because its
+		// session closed has nothing to report.
+		if s.ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			securesim.LoggerFromContext(s.ctx).Error("TA program failed", "err", err)
+		}
 		status = 1
 	}
 	s.proc.exit(status)
