@@ -148,6 +148,10 @@ const kernelCacheTTL = time.Second
 // it run out.
 const shutdownTimeout = 10 * time.Second
 
+// lingerTimeout is how long Close lets the FUSE connection end by itself
+// after the unmount before it aborts it.
+const lingerTimeout = time.Second
+
 // Mount mounts an empty tree at opts.Mountpoint and serves it until Close is
 // called or ctx is cancelled.
 func Mount(ctx context.Context, opts Options) (*FS, error) {
@@ -350,20 +354,19 @@ func (f *FS) shutdown() error {
 	if err := f.unmount(); err != nil {
 		errs = append(errs, err)
 	}
-	if !f.waitServed(time.Second) {
-		// Say so now: a shutdown that hangs here is otherwise silent
-		// until the abort below.
-		f.log.Warn("fusefs: the FUSE server has not stopped a second after the unmount; waiting", "mountpoint", f.mountpoint, "up_to", shutdownTimeout)
-	}
-	if !f.waitServed(shutdownTimeout - time.Second) {
-		// The mount is gone but the connection lives on: a lazily
-		// detached mount whose files are still open, or a handler
-		// stuck in a callback. Abort the connection through fusectl,
-		// the one lever left.
+	if !f.waitServed(lingerTimeout) {
+		// The mount is gone here but the connection lives on: a
+		// lazily detached mount whose files are still open, a copy of
+		// the mount in another mount namespace (one made with private
+		// propagation while we were mounted keeps the superblock after
+		// our unmount), or a handler stuck in a callback. Nothing will
+		// end it for us, so abort it through fusectl, the one lever
+		// left; kernel pipes and sockets opened through it stay usable.
+		f.log.Warn("fusefs: the FUSE connection outlived the unmount; aborting it", "mountpoint", f.mountpoint, "waited", lingerTimeout)
 		if err := abortConnection(f.connID); err != nil {
 			errs = append(errs, err)
 		}
-		if !f.waitServed(time.Second) {
+		if !f.waitServed(shutdownTimeout) {
 			errs = append(errs, fmt.Errorf("fusefs: close %s: server did not stop within %v", f.mountpoint, shutdownTimeout))
 		}
 	}

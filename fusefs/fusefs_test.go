@@ -1090,3 +1090,52 @@ func TestDebugLogging(t *testing.T) {
 		t.Errorf("debug log has no MKNOD request:\n%s", logs.String())
 	}
 }
+
+// TestCloseWithMountCopy: a mount namespace made with private propagation
+// while the tree is mounted (unshare(1), a sandboxing service manager)
+// holds a copy of the mount that our unmount does not reach, so the FUSE
+// connection would live as long as that namespace. Close aborts it and
+// returns; the copy then fails with ENOTCONN instead of serving a tree
+// whose bridge is gone.
+func TestCloseWithMountCopy(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	var logs syncBuffer
+	f := mountTest(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	addTA(t, f, "echo", TAOptions{})
+	mp := f.Mountpoint()
+	// The child keeps a namespace with a copy of the mount and reports
+	// what stat says at the copy's path when the test asks.
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`echo ready; read _; stat "$0/echo" >/dev/null 2>&1 && echo served || echo gone; read _`, mp)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	out := bufio.NewReader(stdout)
+	if line := readLine(t, out, 30*time.Second); line != "ready" {
+		t.Fatalf("child: %q", line)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close with a copy of the mount elsewhere: %v", err)
+	}
+	fmt.Fprintln(stdin)
+	if line := readLine(t, out, 30*time.Second); line != "gone" {
+		t.Errorf("the copy of the mount after Close: %s, want it gone", line)
+	}
+	if !strings.Contains(logs.String(), "outlived the unmount") {
+		t.Errorf("Close did not say it aborted the connection:\n%s", logs.String())
+	}
+}

@@ -280,9 +280,30 @@ func abortConnection(id uint32) error {
 	if id == 0 {
 		return errors.New("fusefs: abort connection: connection id unknown")
 	}
-	p := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", id)
+	err := writeAbort("/sys/fs/fuse/connections", id)
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// fusectl is not mounted where the service manager usually puts it.
+	// It can be mounted anywhere: do so, privately and briefly, rather
+	// than change the machine's mounts for good.
+	dir, derr := os.MkdirTemp("", "tzbridge-fusectl.")
+	if derr != nil {
+		return fmt.Errorf("fusefs: abort connection %d: %w", id, derr)
+	}
+	defer os.Remove(dir)
+	if merr := unix.Mount("fusectl", dir, "fusectl", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); merr != nil {
+		return fmt.Errorf("fusefs: abort connection %d: fusectl is not mounted on /sys/fs/fuse/connections and mounting it failed: %w", id, merr)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	return writeAbort(dir, id)
+}
+
+// writeAbort aborts connection id through the fusectl tree at dir.
+func writeAbort(dir string, id uint32) error {
+	p := filepath.Join(dir, strconv.FormatUint(uint64(id), 10), "abort")
 	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
-		return fmt.Errorf("fusefs: abort connection %d (is fusectl mounted on /sys/fs/fuse/connections?): %w", id, err)
+		return fmt.Errorf("fusefs: abort connection %d: %w", id, err)
 	}
 	return nil
 }

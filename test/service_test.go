@@ -222,9 +222,13 @@ func TestJournalLogs(t *testing.T) {
 				return string(b)
 			}
 			// Wait for the shadow's own records (relayed by the bridge)
-			// as well as the bridge's.
+			// as well as the bridge's, and for a debug record (the echo
+			// TA binding its ports), which comes some time after.
 			deadline := time.Now().Add(20 * time.Second)
-			for !strings.Contains(read(), "shadow starting") && time.Now().Before(deadline) {
+			for time.Now().Before(deadline) {
+				if l := read(); strings.Contains(l, "shadow starting") && strings.Contains(l, "level=DEBUG") {
+					break
+				}
 				time.Sleep(20 * time.Millisecond)
 			}
 			_ = cmd.Process.Signal(syscall.SIGTERM)
