@@ -331,8 +331,10 @@ func exitError(pid int, err error) error {
 }
 
 // hostSocket makes a socket in the supervisor's (the host's) namespace
-// for a shadow's question, if the TA's config allows it.
-func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
+// for a shadow's question, if the TA's config allows it. The supervisor
+// binds as root, so a published port below 1024 is refused unless the TA
+// has privileged_ports, as the shadow's own bind would be.
+func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int, error) {
 	switch m.Type {
 	case msgBind:
 		if !publish {
@@ -341,6 +343,9 @@ func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
 		ap, err := netip.ParseAddrPort(m.Addr)
 		if err != nil || ap.Port() == 0 {
 			return -1, fmt.Errorf("bad address %q: %w", m.Addr, unix.EINVAL)
+		}
+		if ap.Port() < 1024 && !privilegedPorts {
+			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
 		}
 		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
 	case msgSocket:

@@ -172,7 +172,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 			files = append(files, f)
 		}
 	}
-	publish, hostAccess := r.publish(), r.cfg.HostAccess.Any()
+	publish, hostAccess, privileged := r.publish(), r.cfg.HostAccess.Any(), r.cfg.PrivilegedPorts
 	p, err := startShadowProc(procOptions{
 		exe:      r.exe,
 		spec:     spec,
@@ -180,7 +180,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess) },
+		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged) },
 		started:  func(pid int) { r.pids.add(pid, r.cfg.Name) },
 		log:      r.log,
 		relayLog: r.relayLog,
