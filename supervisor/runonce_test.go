@@ -1,0 +1,35 @@
+package supervisor
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/tzmediator/tzbridge/config"
+)
+
+// TestRunOnceForgetsPidOnFailedStart: a shadow whose start fails after
+// its pid was made known to the tree (here: a spec too large for the
+// control socket) leaves no pid behind with the TA's rights in the tree.
+func TestRunOnceForgetsPidOnFailedStart(t *testing.T) {
+	addrs := make([]string, 20000)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("tcp://127.0.0.1:%d", 1024+i)
+	}
+	r := &taRunner{
+		cfg:  config.TA{Name: "x", HostAccess: config.HostAccess{Addrs: addrs}},
+		tee:  &tee{device: "/dev/null"},
+		exe:  "tzbridge",
+		log:  slog.New(slog.DiscardHandler),
+		pids: &shadowPIDs{m: map[int]string{}},
+	}
+	r.relayLog = r.log
+	if err := r.runOnce(t.Context(), t.TempDir()); err == nil {
+		t.Fatal("runOnce started a shadow with an oversized spec")
+	}
+	r.pids.mu.Lock()
+	defer r.pids.mu.Unlock()
+	if len(r.pids.m) != 0 {
+		t.Errorf("pids left after a failed start: %v", r.pids.m)
+	}
+}
