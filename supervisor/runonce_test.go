@@ -33,3 +33,28 @@ func TestRunOnceForgetsPidOnFailedStart(t *testing.T) {
 		t.Errorf("pids left after a failed start: %v", r.pids.m)
 	}
 }
+
+// TestReloadTEEChangeRejected: a file whose tee differs describes its
+// TAs for the other secure world (no builtin on a device); read against
+// the running one, every TA would be stopped and none could start. The
+// reload is rejected whole, and the running TAs are kept.
+func TestReloadTEEChangeRejected(t *testing.T) {
+	running := &config.Config{Mount: "/tz", TEE: "sim", TAs: []config.TA{{Name: "echo", Builtin: "echo"}}}
+	onDevice := &config.Config{Mount: "/tz", TEE: "/dev/tee0", TAs: []config.TA{{Name: "echo"}}}
+	stopped := false
+	done := make(chan struct{})
+	b := &bridge{
+		opt: Options{LoadConfig: func() (*config.Config, error) { return onDevice, nil }},
+		cfg: running, log: slog.New(slog.DiscardHandler),
+		tas: map[string]*runningTA{"echo": {r: &taRunner{cfg: running.TAs[0]}, cancel: func() { stopped = true; close(done) }, done: done}},
+	}
+	if err := b.reload(t.Context()); err == nil {
+		t.Error("a reload changing tee succeeded")
+	}
+	if stopped || b.tas["echo"] == nil {
+		t.Error("the running TA was stopped")
+	}
+	if b.cfg != running {
+		t.Error("the configuration in force changed")
+	}
+}
