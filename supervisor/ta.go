@@ -189,7 +189,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged) },
+		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
 		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
 		log:      r.log,
 		relayLog: r.relayLog,
