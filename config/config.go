@@ -114,8 +114,10 @@ type TA struct {
 	User  string `yaml:"user"`
 	Group string `yaml:"group"`
 	// PrivilegedPorts lets the TA bind ports below 1024 (the shadow
-	// keeps CAP_NET_BIND_SERVICE). Default false. Proxy addresses below
-	// 1024 need no such thing: tzbridge run binds them itself.
+	// keeps CAP_NET_BIND_SERVICE), also as published addresses (Proxies
+	// left out), which tzbridge run binds for it. Default false. Proxy
+	// addresses below 1024 need no such thing: tzbridge run binds them
+	// itself.
 	PrivilegedPorts bool `yaml:"privileged_ports"`
 
 	// Netns gives the TA a network namespace of its own, named tz-<name>

@@ -498,7 +498,10 @@ func (st *stats) snapshot(out *Stats) {
 // Add returns the sum of two snapshots, as of two shadows that served
 // the same TA one after the other: counters add up, ops and endpoints are
 // matched by name. Latency is kept only if both were timed or one has
-// none.
+// none. The sum names at most MaxEndpoints endpoints, st's first, as one
+// shadow does: the bytes of further ones count under their kind's
+// unnamed endpoint, so that a TA that names new endpoints in each of its
+// restarts cannot grow the totals (or the metrics) without limit.
 func (st Stats) Add(o Stats) Stats {
 	sum := Stats{
 		OpenDescriptors: st.OpenDescriptors + o.OpenDescriptors,
@@ -520,9 +523,18 @@ func (st Stats) Add(o Stats) Stats {
 		}
 	}
 	eps := map[Endpoint]int{}
+	named := 0
 	for _, list := range [][]EndpointStats{st.Endpoints, o.Endpoints} {
 		for _, x := range list {
 			i, seen := eps[x.Endpoint]
+			if !seen && x.Name != "" {
+				if named == MaxEndpoints {
+					x.Endpoint = Endpoint{Kind: x.Kind}
+					i, seen = eps[x.Endpoint]
+				} else {
+					named++
+				}
+			}
 			if !seen {
 				eps[x.Endpoint] = len(sum.Endpoints)
 				sum.Endpoints = append(sum.Endpoints, EndpointStats{Endpoint: x.Endpoint})

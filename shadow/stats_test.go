@@ -382,6 +382,40 @@ func TestStatsAdd(t *testing.T) {
 	}
 }
 
+// TestStatsAddEndpointLimit: totals summed over restarts name no more
+// endpoints than one shadow does; a TA naming new endpoints in every
+// restart adds to its kind's unnamed endpoint instead.
+func TestStatsAddEndpointLimit(t *testing.T) {
+	var total Stats
+	for restart := range 10 {
+		var st Stats
+		st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint{KindFIFO, "in"}, 1, 0})
+		for i := range MaxEndpoints - 1 {
+			st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint{KindUnix, fmt.Sprintf("r%d-%d", restart, i)}, 1, 0})
+		}
+		total = total.Add(st)
+	}
+	named, unnamedUnix := 0, uint64(0)
+	var in uint64
+	for _, e := range total.Endpoints {
+		in += e.BytesIn
+		if e.Name != "" {
+			named++
+		} else if e.Kind == KindUnix {
+			unnamedUnix = e.BytesIn
+		}
+	}
+	if named > MaxEndpoints {
+		t.Errorf("%d named endpoints after 10 restarts, want at most %d", named, MaxEndpoints)
+	}
+	if in != 10*MaxEndpoints {
+		t.Errorf("bytes in %d, want %d: bytes lost", in, 10*MaxEndpoints)
+	}
+	if unnamedUnix != 9*(MaxEndpoints-1) {
+		t.Errorf("unnamed unix bytes %d, want %d", unnamedUnix, 9*(MaxEndpoints-1))
+	}
+}
+
 // TestStatsNoAllocation: counting costs a call no allocation, timed or
 // not.
 func TestStatsNoAllocation(t *testing.T) {

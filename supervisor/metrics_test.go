@@ -355,6 +355,28 @@ func TestTotals(t *testing.T) {
 	}
 }
 
+// TestTotalsTEECodesBounded: a TA chooses the result code its entry
+// point fails with; one that fails with a new code in every restart
+// must not grow the code labels without limit.
+func TestTotalsTEECodesBounded(t *testing.T) {
+	var tot taTotals
+	for i := range 100 {
+		p := &shadowProc{Process: endedChild(t)}
+		tot.ended(p, &shadowError{msg: "x", code: teeclient.Result(0x1000 + i)})
+	}
+	_, tee := tot.with(nil)
+	if len(tee) > maxTEEErrorCodes+1 {
+		t.Errorf("%d TEE error codes after 100 distinct ones, want at most %d", len(tee), maxTEEErrorCodes+1)
+	}
+	var n uint64
+	for _, c := range tee {
+		n += c
+	}
+	if n != 100 {
+		t.Errorf("%d TEE errors counted, want 100", n)
+	}
+}
+
 // TestCollectBadLabel: a label value that is not UTF-8 costs its series,
 // not the scrape or the supervisor.
 func TestCollectBadLabel(t *testing.T) {

@@ -31,6 +31,10 @@ type secureWorld struct {
 	// simulator (securesim.Host.ServeAdmin); one request at a time.
 	adminMu sync.Mutex
 	admin   *net.UnixConn
+	// adminBroken is set, under adminMu, once a request went unanswered
+	// in time: its answer may still come and would be taken for the
+	// next request's, so the socket is not used again.
+	adminBroken bool
 }
 
 // startSecureWorld starts `tzbridge secure-world` hosting tas. The
@@ -99,7 +103,11 @@ var errAdminLost = errors.New("the secure world is gone")
 
 // adminRequest sends one admin request and waits for its answer. An error
 // the simulator answers with is returned as is; a broken socket is
-// errAdminLost.
+// errAdminLost. A request not answered by ctx's deadline has an unknown
+// outcome, and its late answer would be read as the next request's: the
+// simulator is killed (supervise starts it again with the catalog, in a
+// known state) and the request fails with an error that is not
+// errAdminLost, so that define and undefine leave the TA out.
 func (sw *secureWorld) adminRequest(ctx context.Context, req securesim.AdminRequest) error {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -107,6 +115,9 @@ func (sw *secureWorld) adminRequest(ctx context.Context, req securesim.AdminRequ
 	}
 	sw.adminMu.Lock()
 	defer sw.adminMu.Unlock()
+	if sw.adminBroken {
+		return fmt.Errorf("%w: an earlier request went unanswered", errAdminLost)
+	}
 	if d, ok := ctx.Deadline(); ok {
 		_ = sw.admin.SetDeadline(d)
 		defer sw.admin.SetDeadline(time.Time{})
@@ -116,6 +127,11 @@ func (sw *secureWorld) adminRequest(ctx context.Context, req securesim.AdminRequ
 	}
 	buf := make([]byte, 64<<10)
 	n, err := sw.admin.Read(buf)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		sw.adminBroken = true
+		_ = sw.Cmd.Process.Kill()
+		return fmt.Errorf("secure world admin: no answer to %s in time; the secure world is restarted: %w", req.Op, err)
+	}
 	if err != nil || n == 0 {
 		return fmt.Errorf("%w: no answer to %s: %v", errAdminLost, req.Op, err)
 	}

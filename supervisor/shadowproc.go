@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -331,8 +332,16 @@ func exitError(pid int, err error) error {
 }
 
 // hostSocket makes a socket in the supervisor's (the host's) namespace
-// for a shadow's question, if the TA's config allows it.
-func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
+// for a shadow's question, if the TA's config allows it. The supervisor
+// binds as root, so a published port below 1024 is refused unless the TA
+// has privileged_ports, as the shadow's own bind would be; and the socket
+// is made as uid, the TA's user (asUser), so that SO_REUSEPORT joins it
+// only to sockets of that user, not to root's.
+func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
+	return asUser(uid, func() (int, error) { return hostSocketAsUser(m, publish, hostAccess, privilegedPorts) })
+}
+
+func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int, error) {
 	switch m.Type {
 	case msgBind:
 		if !publish {
@@ -342,6 +351,9 @@ func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
 		if err != nil || ap.Port() == 0 {
 			return -1, fmt.Errorf("bad address %q: %w", m.Addr, unix.EINVAL)
 		}
+		if ap.Port() < 1024 && !privilegedPorts {
+			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
+		}
 		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
 	case msgSocket:
 		if !hostAccess {
@@ -350,4 +362,36 @@ func hostSocket(m *ctlMsg, publish, hostAccess bool) (int, error) {
 		return sockproxy.HostSocket(m.Network)
 	}
 	return -1, fmt.Errorf("unknown request %q: %w", m.Type, unix.EINVAL)
+}
+
+// asUser runs f on a thread whose filesystem uid is uid, so that a socket
+// f makes is owned by uid: the kernel takes a socket's owner (sk_uid) from
+// the fsuid of its maker, and lets SO_REUSEPORT share a port only among
+// sockets of one owner (owner matches in the firewall see it too). fsuid
+// is per thread; the thread is thrown away if it cannot be set back.
+func asUser(uid uint32, f func() (int, error)) (int, error) {
+	if uid == 0 {
+		return f()
+	}
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		prev, _ := unix.SetfsuidRetUid(int(uid))
+		if cur, _ := unix.SetfsuidRetUid(-1); cur != int(uid) {
+			ch <- result{-1, fmt.Errorf("set the filesystem uid to %d: %w", uid, unix.EPERM)}
+			return
+		}
+		fd, err := f()
+		_, _ = unix.SetfsuidRetUid(prev)
+		if cur, _ := unix.SetfsuidRetUid(-1); cur == prev {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	return r.fd, r.err
 }

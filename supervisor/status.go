@@ -49,7 +49,7 @@ type TAStatus struct {
 	CallsTimed bool              `json:"calls_timed"`
 	Ops        []OpStatus        `json:"ops"`        // by op name, only ops called
 	Endpoints  []EndpointStatus  `json:"endpoints"`  // by kind and name
-	TEEErrors  map[string]uint64 `json:"tee_errors"` // failed TEE calls that ended a shadow, by result code
+	TEEErrors  map[string]uint64 `json:"tee_errors"` // failed TEE calls that ended a shadow, by result code ("other" past 16 codes)
 }
 
 // OpStatus is one op's figures.
@@ -94,7 +94,15 @@ type taTotals struct {
 	past      shadow.Stats
 	last      *shadowProc
 	teeErrors map[teeclient.Result]uint64
+	// otherTEEErrors counts the codes beyond maxTEEErrorCodes: a TA
+	// chooses the code its entry point returns, and must not grow the
+	// map (and the metrics' code labels) without limit by restarting.
+	otherTEEErrors uint64
 }
+
+// maxTEEErrorCodes bounds the distinct TEE result codes counted by name
+// for one TA; further ones count as "other".
+const maxTEEErrorCodes = 16
 
 // ended adds the counters of p, which has ended with err, and err's TEE
 // result code if it has one. A process killed before it reported its last
@@ -112,7 +120,11 @@ func (t *taTotals) ended(p *shadowProc, err error) {
 		if t.teeErrors == nil {
 			t.teeErrors = map[teeclient.Result]uint64{}
 		}
-		t.teeErrors[se.code]++
+		if _, ok := t.teeErrors[se.code]; ok || len(t.teeErrors) < maxTEEErrorCodes {
+			t.teeErrors[se.code]++
+		} else {
+			t.otherTEEErrors++
+		}
 	}
 }
 
@@ -128,6 +140,9 @@ func (t *taTotals) with(p *shadowProc) (shadow.Stats, map[string]uint64) {
 	tee := map[string]uint64{}
 	for code, n := range t.teeErrors {
 		tee[code.String()] = n
+	}
+	if t.otherTEEErrors > 0 {
+		tee["other"] = t.otherTEEErrors
 	}
 	if p == nil || p == t.last {
 		return t.past, tee

@@ -290,6 +290,15 @@ func (b *bridge) reload(ctx context.Context) error {
 		return fmt.Errorf("reload rejected, running configuration kept: %w", err)
 	}
 	d := config.Compare(b.cfg, cfg)
+	if cfg.TEE != b.cfg.TEE {
+		// The TAs are described for the secure world named: on a device
+		// without builtin, wasm or native, in the simulator with one of
+		// them. Read against the running one, every TA would change and
+		// none could start.
+		err := fmt.Errorf("tee changed from %s to %s: the TAs are described for the new secure world; restart tzbridge to apply it", b.cfg.TEE, cfg.TEE)
+		b.log.Error("reload rejected; the running configuration is kept", "err", err)
+		return fmt.Errorf("reload rejected, running configuration kept: %w", err)
+	}
 	if len(d.Global) > 0 {
 		b.log.Warn("reload: restart needed for these settings; their old values stay in force", "fields", d.Global)
 		// What cannot change live keeps its running value, so that the

@@ -172,7 +172,16 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 			files = append(files, f)
 		}
 	}
-	publish, hostAccess := r.publish(), r.cfg.HostAccess.Any()
+	publish, hostAccess, privileged := r.publish(), r.cfg.HostAccess.Any(), r.cfg.PrivilegedPorts
+	// The pid is known to the tree from before the spec is sent; it is
+	// forgotten also when the start fails after that (the pid may be
+	// reused by any process, which must not inherit the TA's rights).
+	pid := 0
+	defer func() {
+		if pid != 0 {
+			r.pids.remove(pid)
+		}
+	}()
 	p, err := startShadowProc(procOptions{
 		exe:      r.exe,
 		spec:     spec,
@@ -180,8 +189,8 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess) },
-		started:  func(pid int) { r.pids.add(pid, r.cfg.Name) },
+		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
+		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
 		log:      r.log,
 		relayLog: r.relayLog,
 		logLevel: r.logLevel,
@@ -189,7 +198,6 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
-	defer r.pids.remove(p.Pid())
 	r.mu.Lock()
 	r.current = p
 	r.mu.Unlock()

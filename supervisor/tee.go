@@ -236,23 +236,39 @@ const adminTimeout = 10 * time.Second
 // simulator, so that its shadow can open a session; a TA hosted already
 // (one the simulator was started with) is left as it is. An error from the
 // simulator (a wasm file that does not load, say) leaves the catalog as
-// it was.
+// it was. While the simulator is being restarted, define waits for it
+// (at most startTimeout): a TA the simulator has not checked must not join the catalog, since
+// one that does not load would fail every restart.
 func (t *tee) define(ctx context.Context, ta catalog.TA) error {
 	if t.device != "sim" {
 		return nil // a device has its TAs installed by other means
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if old, dup := t.tas[ta.UUID]; dup {
-		if old.Spec() == ta.Spec() {
-			return nil // hosted since the simulator started
+	wait := time.NewTimer(startTimeout)
+	defer wait.Stop()
+	for {
+		t.mu.Lock()
+		if old, dup := t.tas[ta.UUID]; dup {
+			t.mu.Unlock()
+			if old.Spec() == ta.Spec() {
+				return nil // hosted since the simulator started
+			}
+			return fmt.Errorf("secure world: UUID %v is already TA %s's", ta.UUID, old.Name)
 		}
-		return fmt.Errorf("secure world: UUID %v is already TA %s's", ta.UUID, old.Name)
+		if t.sim != nil {
+			break // t.mu stays held
+		}
+		up := t.up
+		t.mu.Unlock()
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return fmt.Errorf("secure world: define TA %s: %w", ta.Name, ctx.Err())
+		case <-wait.C:
+			return fmt.Errorf("secure world: define TA %s: the simulator is not back after %v", ta.Name, startTimeout)
+		}
 	}
+	defer t.mu.Unlock()
 	t.tas[ta.UUID] = ta
-	if t.sim == nil {
-		return nil // the restart hosts it
-	}
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
 	err := t.sim.adminRequest(ctx, securesim.AdminRequest{Op: securesim.AdminDefine, Spec: ta.Spec()})

@@ -127,7 +127,18 @@ func TestMetricsEcho(t *testing.T) {
 	if err := cFIFOEcho(b.path("echo", "in"), b.path("echo", "out"), payload(4096)); err != nil {
 		t.Fatal(err)
 	}
+	// The shadow counts a call after its syscall returns, so the CA can
+	// have its echo before the TA's last WRITE is counted (the shadow's
+	// thread may wait for the Go scheduler on its way back from the
+	// syscall): scrape until that WRITE shows.
+	fifoOut := []string{"ta", "echo", "kind", "fifo", "endpoint", "out"}
 	after := scrapeMetrics(t, url)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); after = scrapeMetrics(t, url) {
+		if after.get("tzbridge_endpoint_out_bytes_total", fifoOut...)-before.get("tzbridge_endpoint_out_bytes_total", fifoOut...) >= 4096 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	// Each endpoint moved at least what its CA sent and got back.
 	for _, ep := range []struct {
