@@ -406,7 +406,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		switch r := &m.Params[i]; {
 		case r.Attr == teeclient.AttrValueOutput || r.Attr == teeclient.AttrValueInout:
 			r.A, r.B, r.C = uint64(p[i].A), uint64(p[i].B), 0
-		case r.Attr.IsMemref():
+		case r.Attr == teeclient.AttrMemrefOutput || r.Attr == teeclient.AttrMemrefInout:
+			// As the Linux TEE driver: an input memref's size is the
+			// client's, whatever the TA wrote there.
 			r.B = p[i].Size
 		}
 	}
