@@ -89,10 +89,15 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
 	cn := &conn{s: s, c: c, shms: map[uint64]*sharedMem{}, cancels: map[uint32]context.CancelFunc{}}
 	cn.cred = peerCred(c)
+	// The connection's calls end with it: an open still waiting for a
+	// busy instance gives up.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	err := cn.readLoop(ctx)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Warn("secure world: dropping client", "err", err)
 	}
+	cancel()
 	// Like the kernel on close(2) of a TEE descriptor: the client's sessions
 	// close (cancelling what they run), then its shared memory goes. The
 	// doorbells take no new calls from now on.
@@ -110,6 +115,9 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		closeRing(d.ring) // only now: Close above may have written it
 	}
 	cn.calls.Wait()
+	// An open that was running above has registered its session only
+	// now, for a client that will never close it.
+	s.host.CloseOwner(cn)
 	cn.mu.Lock()
 	for id, m := range cn.shms {
 		m.remove()
@@ -398,7 +406,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		switch r := &m.Params[i]; {
 		case r.Attr == teeclient.AttrValueOutput || r.Attr == teeclient.AttrValueInout:
 			r.A, r.B, r.C = uint64(p[i].A), uint64(p[i].B), 0
-		case r.Attr.IsMemref():
+		case r.Attr == teeclient.AttrMemrefOutput || r.Attr == teeclient.AttrMemrefInout:
+			// As the Linux TEE driver: an input memref's size is the
+			// client's, whatever the TA wrote there.
 			r.B = p[i].Size
 		}
 	}

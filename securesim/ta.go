@@ -28,7 +28,8 @@ type Param struct {
 	Mem  []byte // memrefs: the referenced bytes (nil for a null memref)
 	// Size is, for memrefs, the size the client passed; a TA sets it to the
 	// bytes it wrote, or to the bytes it needs when it returns
-	// TEE_ERROR_SHORT_BUFFER (it may then exceed len(Mem)).
+	// TEE_ERROR_SHORT_BUFFER (it may then exceed len(Mem)). Only output
+	// and inout memrefs report it back to the client.
 	Size uint64
 }
 

@@ -137,6 +137,9 @@ func TestFaults(t *testing.T) {
 			var ee *shadow.ExitError
 			return errors.As(err, &ee) && ee.Status == 9
 		}},
+		// Cancellation is masked unless the TA unmasks it: the flag
+		// stays false, and the TA is killed.
+		{"m", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 		{"l", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 	}
 	defer func(g time.Duration) { cancelGrace = g }(cancelGrace)
@@ -161,7 +164,7 @@ func TestFaults(t *testing.T) {
 			}
 			f.WriteString(tt.cmd)
 			f.Close()
-			if tt.cmd == "c" || tt.cmd == "l" {
+			if tt.cmd == "c" || tt.cmd == "m" || tt.cmd == "l" {
 				time.Sleep(50 * time.Millisecond) // let it spin
 				stop()
 			}

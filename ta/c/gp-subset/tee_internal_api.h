@@ -86,6 +86,8 @@ void TEE_Free(void *buffer);
 void TEE_MemMove(void *dest, const void *src, size_t size);
 void TEE_MemFill(void *buff, uint32_t x, size_t size);
 bool TEE_GetCancellationFlag(void);
+bool TEE_UnmaskCancellation(void);
+bool TEE_MaskCancellation(void);
 
 /* Entry points every TA provides (tee_ta_api.h). */
 TEE_Result TA_CreateEntryPoint(void);

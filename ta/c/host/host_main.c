@@ -29,7 +29,9 @@
  *   32: u32 TA_STACK_SIZE, 36: u32 TA_DATA_SIZE.
  *   SHM carries a sealed memfd (SCM_RIGHTS) and its size at 8 (u64): the
  *   memory memrefs point into from then on. CANCEL has no reply; it sets
- *   the flag TEE_GetCancellationFlag reports during the current call.
+ *   the flag TEE_GetCancellationFlag reports during the current call,
+ *   once the session has unmasked cancellation (TEE_UnmaskCancellation:
+ *   like OP-TEE, every session starts with it masked, as GP requires).
  *
  * End of file on the socket ends the program; so does the death of the
  * secure world (PR_SET_PDEATHSIG). A TA that panics (TEE_Panic) or
@@ -84,11 +86,16 @@ enum {
 static uint8_t *arena;
 static uint64_t arena_size;
 static bool cancelled;
+/* The cancellation mask of the session whose entry point runs; NULL
+ * outside a session's entry points (create, destroy), where cancellation
+ * is masked. */
+static bool *cancel_mask;
 
 static struct {
 	uint32_t id;
 	void *ctx;
 	bool used;
+	bool cancel_mask; /* true until the TA unmasks cancellation */
 } sessions[MAX_SESSIONS];
 
 static void die(const char *what)
@@ -157,6 +164,8 @@ bool TEE_GetCancellationFlag(void)
 	uint8_t m[MSG_SIZE];
 	ssize_t n;
 
+	if (cancel_mask == NULL || *cancel_mask)
+		return false; /* masked: GP says false, whatever the flag */
 	/* A CANCEL sent during this call waits on the socket. */
 	while (!cancelled) {
 		n = recv(CTL_FD, m, sizeof(m), MSG_PEEK | MSG_DONTWAIT);
@@ -166,6 +175,27 @@ bool TEE_GetCancellationFlag(void)
 		cancelled = true;
 	}
 	return cancelled;
+}
+
+/* set_mask sets the current session's cancellation mask and reports what
+ * it was. */
+static bool set_mask(bool masked)
+{
+	bool old = cancel_mask == NULL || *cancel_mask;
+
+	if (cancel_mask != NULL)
+		*cancel_mask = masked;
+	return old;
+}
+
+bool TEE_UnmaskCancellation(void)
+{
+	return set_mask(false);
+}
+
+bool TEE_MaskCancellation(void)
+{
+	return set_mask(true);
 }
 
 /* ---- Messages ------------------------------------------------------- */
@@ -336,6 +366,8 @@ static TEE_Result open_session(uint32_t id, uint32_t types, TEE_Param *p)
 		;
 	if (i == MAX_SESSIONS)
 		return TEE_ERROR_OUT_OF_MEMORY;
+	sessions[i].cancel_mask = true;
+	cancel_mask = &sessions[i].cancel_mask;
 	r = TA_OpenSessionEntryPoint(types, p, &ctx);
 	if (r == TEE_SUCCESS) {
 		sessions[i].id = id;
@@ -380,6 +412,7 @@ int main(void)
 		put32(r, kind | K_REPLY);
 		put32(r + 4, id);
 		cancelled = false;
+		cancel_mask = NULL;
 		switch (kind) {
 		case K_CREATE:
 			put32(r + 16, TA_CreateEntryPoint());
@@ -404,6 +437,7 @@ int main(void)
 				break;
 			}
 			sessions[i].used = false;
+			cancel_mask = &sessions[i].cancel_mask;
 			TA_CloseSessionEntryPoint(sessions[i].ctx);
 			break;
 		case K_INVOKE:
@@ -415,6 +449,7 @@ int main(void)
 				put32(r + 16, TEE_ERROR_BAD_PARAMETERS);
 				break;
 			}
+			cancel_mask = &sessions[i].cancel_mask;
 			put32(r + 16, TA_InvokeCommandEntryPoint(sessions[i].ctx, get32(m + 8), types, p));
 			params_out(r, types, p);
 			break;

@@ -4,7 +4,10 @@
  *   s  a segmentation fault
  *   x  exit(0)
  *   e  return 7 from main
- *   c  spin until the call is cancelled, then return 9
+ *   c  unmask cancellation, spin until the call is cancelled, return 9
+ *   m  the same without unmasking: cancellation stays masked, as GP and
+ *      OP-TEE start every session, so the flag never shows and the TA
+ *      spins until it is killed (returning 9 would be a bug)
  *   l  spin for ever
  */
 #include <fcntl.h>
@@ -37,6 +40,9 @@ int main(void)
 	case 'e':
 		return 7;
 	case 'c':
+		(void)TEE_UnmaskCancellation();
+		/* fall through */
+	case 'm':
 		while (!TEE_GetCancellationFlag())
 			;
 		return 9;
