@@ -68,6 +68,16 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 	}
 }
 
+// Limits on the shared memory one client (one TEE context) may have
+// registered at once: every region is mapped into the secure world, which
+// would otherwise die of one client's exhausting its address space. A
+// shadow needs its mailbox (at most 16 MiB), a doorbell page and the
+// temporary memrefs of the calls in flight.
+const (
+	MaxSharedMemoryRegions = 1024
+	MaxSharedMemory        = 1 << 30
+)
+
 type conn struct {
 	s    *Server
 	c    *net.UnixConn
@@ -75,11 +85,12 @@ type conn struct {
 
 	wmu sync.Mutex // one reply at a time on the socket
 
-	mu      sync.Mutex
-	shms    map[uint64]*sharedMem
-	nextShm uint64
-	cancels map[uint32]context.CancelFunc // by cancel id, for calls in progress
-	calls   sync.WaitGroup
+	mu       sync.Mutex
+	shms     map[uint64]*sharedMem
+	shmBytes uint64 // the sizes in shms, against MaxSharedMemory
+	nextShm  uint64
+	cancels  map[uint32]context.CancelFunc // by cancel id, for calls in progress
+	calls    sync.WaitGroup
 
 	doorbells []*doorbell // guarded by mu
 	bells     sync.WaitGroup
@@ -221,6 +232,19 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 			cn.reply(&m)
 			return nil
 		}
+		// Each region is mapped into the secure world's address space,
+		// so one client must not be able to exhaust it for everyone.
+		cn.mu.Lock()
+		full := len(cn.shms) >= MaxSharedMemoryRegions || m.Size > MaxSharedMemory-cn.shmBytes
+		cn.mu.Unlock()
+		if full {
+			unix.Close(fds[0])
+			cn.s.log.Warn("secure world: refusing shared memory: the client's limit is reached",
+				"bytes", m.Size, "regions_max", MaxSharedMemoryRegions, "bytes_max", MaxSharedMemory)
+			m.Status = uint32(unix.ENOMEM)
+			cn.reply(&m)
+			return nil
+		}
 		sm, err := mapSharedMem(fds[0], m.Size)
 		if err != nil {
 			cn.s.log.Warn("secure world: refusing shared memory", "err", err)
@@ -229,6 +253,8 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 			return nil
 		}
 		cn.mu.Lock()
+		cn.shmBytes += m.Size
+		sm.size = m.Size
 		cn.nextShm++
 		m.ShmID = cn.nextShm
 		cn.shms[m.ShmID] = sm
@@ -291,6 +317,9 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		cn.mu.Lock()
 		sm := cn.shms[m.ShmID]
 		delete(cn.shms, m.ShmID)
+		if sm != nil {
+			cn.shmBytes -= sm.size
+		}
 		cn.mu.Unlock()
 		if sm == nil {
 			m.Status = uint32(unix.ENOENT)

@@ -15,6 +15,7 @@ const requiredSeals = unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
 // sharedMem is a client's memfd mapped into the secure world. It is unmapped
 // only when the client has removed it and no call still references it.
 type sharedMem struct {
+	size    uint64 // as registered; counted against the client's limit
 	mu      sync.Mutex
 	mem     []byte
 	refs    int

@@ -238,6 +238,11 @@ func (b *Backend) AllocSharedMemory(size int) (teeclient.SharedMem, error) {
 		if mem != nil {
 			unix.Munmap(mem)
 		}
+		if errors.Is(err, unix.ENOMEM) {
+			// The secure world's limit for this client, which GP
+			// reports as libteec does a driver's ENOMEM.
+			return nil, &teeclient.Error{Code: teeclient.ErrorOutOfMemory, Origin: teeclient.OriginComms, Err: err}
+		}
 		return nil, err
 	}
 	return &sharedMem{b: b, id: r.ShmID, mem: mem}, nil
