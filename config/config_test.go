@@ -31,7 +31,7 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"empty", "", "config is empty"},
-		{"unknown top field", "mnt: /x\ntas:\n" + ok, "line 1: mnt: unknown field: allowed here are mount, tee, metrics, tas"},
+		{"unknown top field", "mnt: /x\ntas:\n" + ok, "line 1: mnt: unknown field: allowed here are mount, tee, metrics, sim_threads, tas"},
 		{"unknown TA field", "tas:\n" + ok + "    colour: red\n", "line 5: tas[0].colour: unknown field: allowed in tas[0] are name, uuid,"},
 		{"relative mount", "mount: tz\ntas:\n" + ok, `mount: "tz" is not an absolute path`},
 		{"bad tee", "tee: optee\ntas:\n" + ok, `tee: "optee": want sim, auto`},
@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown user", "tas:\n" + ok + "    user: nosuchuser\n", `user: unknown user "nosuchuser"`},
 		{"unknown group", "tas:\n" + ok + "    group: nosuchgroup\n", `group: unknown group "nosuchgroup"`},
 		{"small memory", "tas:\n" + ok + "    limits:\n      memory: 1000\n", "limits.memory: 1000 bytes"},
+		{"sim threads negative", "sim_threads: -1\ntas:\n" + ok, "sim_threads: -1: want 1 to 1024"},
 		{"sockets over descriptors", "tas:\n" + ok + "    limits:\n      descriptors: 8\n      sockets: 9\n", "limits.sockets: 9: want 0 (as many as descriptors) to limits.descriptors (8)"},
 		{"negative sockets", "tas:\n" + ok + "    limits:\n      sockets: -1\n", "limits.sockets: -1"},
 		{"wasm memory on a builtin", "tas:\n" + ok + "    limits:\n      wasm_memory: 1048576\n", "limits.wasm_memory: set, but the TA is not a wasm module"},

@@ -33,6 +33,9 @@ func Compare(old, new *Config) Diff {
 	if old.Metrics != new.Metrics {
 		d.Global = append(d.Global, "metrics")
 	}
+	if old.SimThreads != new.SimThreads {
+		d.Global = append(d.Global, "sim_threads")
+	}
 	was := make(map[string]TA, len(old.TAs))
 	for _, t := range old.TAs {
 		was[t.Name] = t

@@ -55,6 +55,7 @@ tas:
     builtin: echo
 `, added: []string{"echo2"}, removed: []string{"faulty"}, changed: []string{"echo"}, global: []string{"mount"}},
 		{name: "metrics turned on", new: "metrics: 127.0.0.1:9464\n" + base, global: []string{"metrics"}},
+		{name: "simulator threads", new: "sim_threads: 2\n" + base, global: []string{"sim_threads"}},
 	}
 	old, err := Parse([]byte(base))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -42,7 +43,7 @@ type secureWorld struct {
 // as soon as it starts: there is no readiness race. A simulator started
 // again after a crash listens on the same path; shadows of the old one
 // hold the old socket node, so they cannot reach the new one by mistake.
-func startSecureWorld(exe, runDir string, tas []catalog.TA, log *slog.Logger) (*secureWorld, error) {
+func startSecureWorld(exe, runDir string, threads int, tas []catalog.TA, log *slog.Logger) (*secureWorld, error) {
 	sock := filepath.Join(runDir, "secure-world.sock")
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("listen for the secure world: %w", err)
@@ -71,7 +72,7 @@ func startSecureWorld(exe, runDir string, tas []catalog.TA, log *slog.Logger) (*
 	}
 	admin := fc.(*net.UnixConn)
 
-	args := []string{"secure-world", "--listen-fd", "3", "--admin-fd", "4"}
+	args := []string{"secure-world", "--listen-fd", "3", "--admin-fd", "4", "--procs", strconv.Itoa(threads)}
 	for _, t := range tas {
 		args = append(args, "--ta", t.Spec())
 	}

@@ -303,7 +303,7 @@ func (b *bridge) reload(ctx context.Context) error {
 		b.log.Warn("reload: restart needed for these settings; their old values stay in force", "fields", d.Global)
 		// What cannot change live keeps its running value, so that the
 		// next reload compares against what is really in force.
-		cfg.Mount, cfg.TEE, cfg.Metrics = b.cfg.Mount, b.cfg.TEE, b.cfg.Metrics
+		cfg.Mount, cfg.TEE, cfg.Metrics, cfg.SimThreads = b.cfg.Mount, b.cfg.TEE, b.cfg.Metrics, b.cfg.SimThreads
 	}
 	for _, t := range d.Removed {
 		b.log.Info("reload: removing TA", "ta", t.Name)

@@ -34,6 +34,7 @@ type tee struct {
 
 	// The rest is for the simulator only.
 	exe, runDir string
+	threads     int // the simulator's --procs
 	log         *slog.Logger
 
 	mu sync.Mutex
@@ -61,7 +62,7 @@ type tee struct {
 func openTEE(ctx context.Context, exe, runDir string, cfg *config.Config, log *slog.Logger) (*tee, error) {
 	switch cfg.TEE {
 	case "sim":
-		t := &tee{device: "sim", exe: exe, runDir: runDir, log: log, tas: map[teeclient.UUID]catalog.TA{},
+		t := &tee{device: "sim", exe: exe, runDir: runDir, threads: cfg.SimThreads, log: log, tas: map[teeclient.UUID]catalog.TA{},
 			up: make(chan struct{}), supervised: make(chan struct{})}
 		for _, ta := range cfg.TAs {
 			c := catalog.FromConfig(ta)
@@ -104,7 +105,7 @@ func (t *tee) startLocked() error {
 		tas = append(tas, ta)
 	}
 	sort.Slice(tas, func(i, j int) bool { return tas[i].Name < tas[j].Name })
-	sw, err := startSecureWorld(t.exe, t.runDir, tas, t.log)
+	sw, err := startSecureWorld(t.exe, t.runDir, t.threads, tas, t.log)
 	if err != nil {
 		return err
 	}

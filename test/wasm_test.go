@@ -182,8 +182,10 @@ func TestWasmEchoSocat(t *testing.T) {
 
 // TestWasmContainment: a TA whose module traps is declared dead
 // (TEE_ERROR_TARGET_DEAD) and restarted by its policy, and one whose module
-// spins for ever holds nothing up; meanwhile the wasm echo TA keeps serving
-// its CAs, and SIGTERM still stops everything promptly.
+// spins for ever blocks no other TA (with the default sim_threads: 1 it
+// slows their wake-ups by up to a scheduler time slice); meanwhile the wasm
+// echo TA keeps serving its CAs, and SIGTERM still stops everything
+// promptly.
 func TestWasmContainment(t *testing.T) {
 	dir := wasmModules(t)
 	cfg := wasmEchoConfig(dir,
