@@ -1,20 +1,19 @@
 package bench
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	childproc "github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/ta/echo"
 )
 
@@ -72,28 +71,10 @@ func checkEchoPorts() error {
 	return nil
 }
 
-// syncBuffer collects a child's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // child is a tzbridge process the run started.
 type child struct {
 	*childproc.Process
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 // startChild starts cmd, collecting its output unless cmd already has a
@@ -101,7 +82,7 @@ type child struct {
 func startChild(name string, cmd *exec.Cmd) (*child, error) {
 	c := &child{}
 	if cmd.Stderr == nil {
-		c.log = &syncBuffer{}
+		c.log = &syncbuf.Buffer{}
 		cmd.Stderr = c.log
 		if cmd.Stdout == nil {
 			cmd.Stdout = c.log

@@ -27,6 +27,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 )
 
 // Options configure a run. Zero values take the defaults.
@@ -417,7 +419,7 @@ func startPeer(exe string) (stop func(), _ Endpoints, _ error) {
 	if err != nil {
 		return nil, ep, err
 	}
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	cmd.Stderr = log
 	c, err := startChild("direct peer", cmd)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"golang.org/x/sys/unix"
 )
 
@@ -1101,7 +1102,7 @@ func TestCloseWithMountCopy(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare(1)")
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	f := mountTest(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	addTA(t, f, "echo", TAOptions{})
 	mp := f.Mountpoint()

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 )
 
 // A CA child process for the kill tests: the test binary re-executed with
@@ -91,7 +93,7 @@ func startHelperCA(t *testing.T, spec string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "TZBRIDGE_TEST_CA="+spec)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/sockproxy"
 )
 
@@ -49,26 +49,9 @@ type bridge struct {
 	t     testing.TB
 	cmd   *exec.Cmd
 	mount string
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 	done  chan struct{}
 	err   error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 const echoUUID = "0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60"
@@ -114,7 +97,7 @@ func startBridgeAt(t testing.TB, mount, configYAML string, ready func(mount stri
 // the end of the test.
 func launchBridge(t testing.TB, mount, cfgPath string, env []string) *bridge {
 	t.Helper()
-	b := &bridge{t: t, mount: mount, log: &syncBuffer{}, done: make(chan struct{})}
+	b := &bridge{t: t, mount: mount, log: &syncbuf.Buffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
 	b.cmd.Env = append(os.Environ(), env...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
