@@ -23,7 +23,8 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		Long: `run reads the configuration, starts the simulated secure world (unless the
 configuration names a TEE device), creates each TA's directory under the
 mount, and serves every TA's POSIX calls until SIGINT or SIGTERM. On a
-signal it stops all TAs, also those blocked in accept or read, and exits.
+signal it stops all TAs, also those blocked in accept or read, and exits;
+a second signal exits at once (the next run clears what that leaves).
 The configuration is checked first, as "tzbridge check" does.
 
 SIGHUP reads the configuration again: added TAs start, removed TAs stop,
@@ -88,6 +89,10 @@ docs/service.md.`,
 			// the service for hung meanwhile.
 			defer context.AfterFunc(ctx, func() {
 				notify("stopping", func() error { return n.Notify("STOPPING=1", "STATUS=stopping") })
+				// A second SIGINT or SIGTERM kills at once, for a
+				// shutdown that hangs; the next run clears what it
+				// leaves (the mount, the namespaces).
+				stop()
 			})()
 			// SIGHUP reloads; a burst of them while one reload runs is
 			// one more reload, not many.
