@@ -10,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
@@ -30,20 +29,10 @@ func (nopTA) Invoke(context.Context, any, uint32, *Params) teeclient.Result {
 // adminPair serves h's admin socket and returns the supervisor's end.
 func adminPair(t *testing.T, h *Host, resolve func(string) (Definition, error)) *net.UnixConn {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	mine, theirs, err := seqpacket.Pair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "admin")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	mine, theirs := conn(fds[0]), conn(fds[1])
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.ServeAdmin(ctx, theirs, resolve) }()

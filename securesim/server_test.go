@@ -3,13 +3,10 @@ package securesim
 import (
 	"context"
 	"log/slog"
-	"net"
-	"os"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/internal/simwire"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -42,20 +39,10 @@ func TestOpenSessionOfLostClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	client, server, err := seqpacket.Pair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "tee")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	client, server := conn(fds[0]), conn(fds[1])
 	s := NewServer(h, slog.New(slog.DiscardHandler))
 	served := make(chan struct{})
 	go func() {
@@ -110,20 +97,10 @@ func TestInputMemrefSizeNotReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	client, server, err := seqpacket.Pair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "tee")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	client, server := conn(fds[0]), conn(fds[1])
 	defer client.Close()
 	go NewServer(h, slog.New(slog.DiscardHandler)).serveConn(context.Background(), server)
 	roundTrip := func(m simwire.Msg) simwire.Msg {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"golang.org/x/sys/unix"
 )
 
@@ -252,18 +253,10 @@ func TestListenAndHandover(t *testing.T) {
 }
 
 func TestSendRecvFDs(t *testing.T) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	a, b, err := seqpacket.Pair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *net.UnixConn {
-		c, err := net.FileConn(os.NewFile(uintptr(fd), "pair"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	a, b := conn(pair[0]), conn(pair[1])
 	defer a.Close()
 	defer b.Close()
 	r, w, err := os.Pipe()

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -20,10 +18,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -50,20 +48,11 @@ func newFakeTA(t *testing.T, opts shadow.StatsOptions) *fakeTA {
 	if err := s.SetStatsOptions(opts); err != nil {
 		t.Fatal(err)
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	a, b, err := seqpacket.Pair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *ctlConn {
-		f := os.NewFile(uintptr(fd), "control")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newCtlConn(c.(*net.UnixConn))
-	}
-	shadowEnd, supEnd := conn(pair[0]), conn(pair[1])
+	shadowEnd, supEnd := newCtlConn(a), newCtlConn(b)
 	var current atomic.Pointer[shadow.Shadow]
 	current.Store(s)
 	go serveControl(shadowEnd, make([]byte, maxCtlMsg), &current)

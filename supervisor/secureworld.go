@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
@@ -59,18 +58,11 @@ func startSecureWorld(exe, runDir string, threads int, tas []catalog.TA, log *sl
 		return nil, fmt.Errorf("listen for the secure world: %w", err)
 	}
 	defer lf.Close()
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	admin, theirs, err := seqpacket.ForChild()
 	if err != nil {
 		return nil, fmt.Errorf("secure world admin socket: %w", err)
 	}
-	mine, theirs := os.NewFile(uintptr(pair[0]), "admin"), os.NewFile(uintptr(pair[1]), "admin")
 	defer theirs.Close()
-	fc, err := net.FileConn(mine)
-	mine.Close()
-	if err != nil {
-		return nil, fmt.Errorf("secure world admin socket: %w", err)
-	}
-	admin := fc.(*net.UnixConn)
 
 	args := []string{"secure-world", "--listen-fd", "3", "--admin-fd", "4", "--procs", strconv.Itoa(threads)}
 	for _, t := range tas {

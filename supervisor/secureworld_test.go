@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 	"github.com/tzmediator/tzbridge/teeclient"
@@ -21,21 +19,7 @@ import (
 // have its answer taken for the next request's; the simulator, in an
 // unknown state, is killed for supervise to start again.
 func TestAdminRequestTimeout(t *testing.T) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "admin")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c.(*net.UnixConn)
-	}
-	mine, sim := conn(pair[0]), conn(pair[1])
+	mine, sim := adminPair(t)
 	// The simulator: slow to answer the first request, which fails.
 	go func() {
 		buf := make([]byte, 4096)
@@ -81,21 +65,7 @@ func TestAdminRequestTimeout(t *testing.T) {
 // catalog; one the simulator refuses stays out of it (else every later
 // restart, hosting it, would fail).
 func TestDefineWaitsForRestart(t *testing.T) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "admin")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c.(*net.UnixConn)
-	}
-	mine, sim := conn(pair[0]), conn(pair[1])
+	mine, sim := adminPair(t)
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -131,4 +101,16 @@ func TestDefineWaitsForRestart(t *testing.T) {
 	if _, ok := tw.tas[ta.UUID]; ok {
 		t.Error("the refused TA is in the catalog: every restart would host it")
 	}
+}
+
+// adminPair is the supervisor's and a fake simulator's end of an admin
+// socket, closed at the end of the test.
+func adminPair(t *testing.T) (mine, sim *net.UnixConn) {
+	t.Helper()
+	mine, sim, err := seqpacket.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mine.Close(); sim.Close() })
+	return mine, sim
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 )
@@ -67,18 +67,12 @@ type shadowProc struct {
 // namespace and drops what the shadow must not have, so the child starts
 // with all of it: no thread of the child ever runs outside the namespace.
 func startShadowProc(opt procOptions) (*shadowProc, error) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	parentEnd, childEnd, err := seqpacket.ForChild()
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	parentEnd, childEnd := os.NewFile(uintptr(pair[0]), "control"), os.NewFile(uintptr(pair[1]), "control")
 	defer childEnd.Close()
-	fc, err := net.FileConn(parentEnd)
-	parentEnd.Close()
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	ctl := newCtlConn(fc.(*net.UnixConn))
+	ctl := newCtlConn(parentEnd)
 	logR, logW, err := os.Pipe()
 	if err != nil {
 		ctl.close()
