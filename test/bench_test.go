@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 // BenchmarkEchoRoundTrip is the 4 KB round trip of an unmodified CA through
@@ -15,7 +17,7 @@ import (
 // to watch with benchstat.
 func BenchmarkEchoRoundTrip(b *testing.B) {
 	br := startBridge(b, echoConfig("%[1]s"), echoReady)
-	msg := payload(4096)
+	msg := echotest.Payload(4096)
 	got := make([]byte, len(msg))
 	roundTrips := func(b *testing.B, w io.Writer, r io.Reader) {
 		b.SetBytes(int64(len(msg)))

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 // The C echo TA (ta/c/examples/echo/ta, libtzposix) built for the host and
@@ -91,10 +93,10 @@ func TestCEchoSocat(t *testing.T) {
 	startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
 	for _, sz := range echoSizes {
 		t.Run("tcp/"+sz.name, func(t *testing.T) {
-			want := payload(sz.n)
+			want := echotest.Payload(sz.n)
 			got := run(t, want, "socat", "-t", "10", "-", "TCP:"+cEchoTCP)
 			if !bytes.Equal(got, want) {
-				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
 			}
 		})
 	}
@@ -109,7 +111,7 @@ func TestCEchoGoClients(t *testing.T) {
 	errs := make(chan error, clients*len(echoSizes))
 	for i := range clients {
 		for _, sz := range echoSizes {
-			wg.Go(func() { errs <- streamEcho("tcp", cEchoTCP, payload(sz.n+i)) })
+			wg.Go(func() { errs <- echotest.StreamEcho("tcp", cEchoTCP, echotest.Payload(sz.n+i)) })
 		}
 	}
 	wg.Wait()
@@ -121,7 +123,7 @@ func TestCEchoGoClients(t *testing.T) {
 	}
 	// FIFO CAs take turns: a FIFO pair carries one conversation at a time.
 	for i := range 3 {
-		msg := payload(4096 + i)
+		msg := echotest.Payload(4096 + i)
 		if err := cFIFOEcho(b.path("cecho", "in"), b.path("cecho", "out"), msg); err != nil {
 			t.Errorf("FIFO CA %d: %v", i, err)
 		}
@@ -150,7 +152,7 @@ func cFIFOEcho(in, out string, msg []byte) error {
 			n += m
 		}
 		if !bytes.Equal(got, msg) {
-			res <- fmt.Errorf("echo differs at %d", firstDiff(got, msg))
+			res <- fmt.Errorf("echo differs at %d", echotest.FirstDiff(got, msg))
 			return
 		}
 		res <- nil

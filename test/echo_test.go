@@ -3,7 +3,6 @@ package test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 var echoSizes = []struct {
@@ -34,7 +35,7 @@ func shellFIFOEcho(t *testing.T, b *bridge, ta string) {
 		t.Run(sz.name, func(t *testing.T) {
 			dir := t.TempDir()
 			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
-			want := payload(sz.n)
+			want := echotest.Payload(sz.n)
 			if err := os.WriteFile(src, want, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +48,7 @@ func shellFIFOEcho(t *testing.T, b *bridge, ta string) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+				t.Fatalf("echo over FIFOs: got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
 			}
 		})
 	}
@@ -65,18 +66,18 @@ func TestEchoSocat(t *testing.T) {
 	for proto, addr := range streams {
 		for _, sz := range echoSizes {
 			t.Run(proto+"/"+sz.name, func(t *testing.T) {
-				want := payload(sz.n)
+				want := echotest.Payload(sz.n)
 				// -t: after our side is done, wait for the echo to drain.
 				got := run(t, want, "socat", "-t", "10", "-", addr)
 				if !bytes.Equal(got, want) {
-					t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+					t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
 				}
 			})
 		}
 	}
 	for _, n := range []int{1, 4096, 60000} {
 		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
-			want := payload(n)
+			want := echotest.Payload(n)
 			got := run(t, want, "socat", "-t", "5", "-T", "5", "-b", "65536", "-", "UDP:127.0.0.1:7001")
 			if !bytes.Equal(got, want) {
 				t.Fatalf("got %d bytes, want %d", len(got), len(want))
@@ -94,10 +95,10 @@ func TestEchoGoClients(t *testing.T) {
 	errs := make(chan error, 3*clients*len(echoSizes))
 	for i := range clients {
 		for _, sz := range echoSizes {
-			wg.Go(func() { errs <- streamEcho("tcp", "127.0.0.1:7000", payload(sz.n+i)) })
-			wg.Go(func() { errs <- streamEcho("unix", b.path("echo", "echo.sock"), payload(sz.n+i)) })
+			wg.Go(func() { errs <- echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(sz.n+i)) })
+			wg.Go(func() { errs <- echotest.StreamEcho("unix", b.path("echo", "echo.sock"), echotest.Payload(sz.n+i)) })
 			if sz.n < 65000 {
-				wg.Go(func() { errs <- udpEcho(payload(sz.n + i)) })
+				wg.Go(func() { errs <- udpEcho(echotest.Payload(sz.n + i)) })
 			}
 		}
 	}
@@ -110,68 +111,7 @@ func TestEchoGoClients(t *testing.T) {
 	}
 }
 
-// streamEcho writes msg while reading the echo, then compares.
-func streamEcho(network, addr string, msg []byte) error {
-	c, err := net.DialTimeout(network, addr, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		werr <- err
-	}()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return fmt.Errorf("%s %d bytes: read: %w", network, len(msg), err)
-	}
-	if err := <-werr; err != nil {
-		return fmt.Errorf("%s %d bytes: write: %w", network, len(msg), err)
-	}
-	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("%s %d bytes: echo differs at %d", network, len(msg), firstDiff(got, msg))
-	}
-	return nil
-}
-
-func udpEcho(msg []byte) error { return udpEchoAt("127.0.0.1:7001", msg) }
-
-// udpEchoAt sends msg to addr and checks that exactly msg comes back. UDP
-// may drop under load: it retries a few times, but an answer must be exact.
-func udpEchoAt(addr string, msg []byte) error {
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	got := make([]byte, 65536)
-	for try := 0; try < 5; try++ {
-		if _, err := c.Write(msg); err != nil {
-			return err
-		}
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, err := c.Read(got)
-		if err != nil {
-			continue
-		}
-		if !bytes.Equal(got[:n], msg) {
-			return fmt.Errorf("udp %s, %d bytes: got %d bytes back, differing at %d", addr, len(msg), n, firstDiff(got[:n], msg))
-		}
-		return nil
-	}
-	return fmt.Errorf("udp %s, %d bytes: no echo after 5 tries", addr, len(msg))
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
-}
+func udpEcho(msg []byte) error { return echotest.UDPEcho("127.0.0.1:7001", msg) }
 
 // TestShutdownWhileBlocked: SIGTERM ends the bridge within 2 s even while
 // the TA is blocked waiting for CAs that never send, and leaves no

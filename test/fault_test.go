@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 const faultyUUID = "5f1e2d3c-4b5a-4697-8877-665544332211"
@@ -54,7 +56,7 @@ func TestTACrashMidConversation(t *testing.T) {
 				t.Fatalf("after the TA %s: %v; want EOF or connection reset", fault, err)
 			}
 			// The other TA kept serving.
-			if err := streamEcho("tcp", "127.0.0.1:7000", payload(4096)); err != nil {
+			if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096)); err != nil {
 				t.Errorf("echo TA after the faulty TA's %s: %v", fault, err)
 			}
 			// restart: always brings it back.

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/syncbuf"
 )
 
@@ -35,7 +36,7 @@ func init() {
 	}
 }
 
-// helperMessage is what the CA child sends: payload(helperMessage), in
+// helperMessage is what the CA child sends: echotest.Payload(helperMessage), in
 // 4 KiB writes (PIPE_BUF: each is atomic on a FIFO). It sends the first
 // half at once, says "mid <bytes>" on stdout, then sends the rest slowly,
 // so that it is surely in the middle of the message when it is killed.
@@ -70,7 +71,7 @@ func helperCA(spec string) int {
 		fmt.Fprintf(os.Stderr, "helper CA: bad spec %q\n", spec)
 		return 2
 	}
-	msg := payload(helperMessage)
+	msg := echotest.Payload(helperMessage)
 	for off := 0; off < len(msg); off += helperWrite {
 		if off == helperHalf {
 			fmt.Printf("mid %d\n", off)
@@ -568,7 +569,7 @@ func TestFaultCAKilledMidMessage(t *testing.T) {
 		for _, s := range others {
 			s.checkComplete(t)
 		}
-		if err := streamEcho("tcp", "127.0.0.1:7000", payload(1<<20)); err != nil {
+		if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(1<<20)); err != nil {
 			t.Errorf("a new TCP CA after the kill: %v", err)
 		}
 		waitCounter(t, b, "echo", "open_descriptors", func(v int64) bool { return v == idle }, 10*time.Second)
@@ -638,10 +639,10 @@ func TestFaultCAKilledMidMessage(t *testing.T) {
 		ca.Process.Kill()
 		ca.Wait()
 		got := settled(helperHalf)
-		msg := payload(helperMessage)
+		msg := echotest.Payload(helperMessage)
 		switch {
 		case len(got) > len(msg) || !bytes.Equal(got, msg[:len(got)]):
-			t.Fatalf("FIFO echo after the writer was killed: %d bytes, differing from what it wrote at %d", len(got), firstDiff(got, msg))
+			t.Fatalf("FIFO echo after the writer was killed: %d bytes, differing from what it wrote at %d", len(got), echotest.FirstDiff(got, msg))
 		case len(got)%helperWrite != 0:
 			t.Fatalf("FIFO echo after the writer was killed: %d bytes, not whole %d-byte writes", len(got), helperWrite)
 		}
@@ -660,7 +661,7 @@ func TestFaultCAKilledMidMessage(t *testing.T) {
 		in.Close()
 		all := settled(len(got) + len(next))
 		if !bytes.Equal(all[len(got):], next) {
-			t.Fatalf("FIFO echo for the next CA: %d bytes, want %d (first difference at %d)", len(all)-len(got), len(next), firstDiff(all[len(got):], next))
+			t.Fatalf("FIFO echo for the next CA: %d bytes, want %d (first difference at %d)", len(all)-len(got), len(next), echotest.FirstDiff(all[len(got):], next))
 		}
 		waitProgress(t, others, 1<<20)
 		close(stop)
@@ -703,7 +704,7 @@ func TestFaultSimulatorKilled(t *testing.T) {
 		// The echo TA is back, in a new secure world.
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			err := streamEcho("tcp", "127.0.0.1:7000", payload(4096))
+			err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096))
 			if err == nil {
 				break
 			}
@@ -718,7 +719,7 @@ func TestFaultSimulatorKilled(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		t.Logf("kill %d: the echo TA served again %v after kill -9 of the secure world", kill, time.Since(killed).Round(time.Millisecond))
-		if err := streamEcho("unix", b.path("echo", "echo.sock"), payload(4096)); err != nil {
+		if err := echotest.StreamEcho("unix", b.path("echo", "echo.sock"), echotest.Payload(4096)); err != nil {
 			t.Errorf("kill %d: echo over UNIX after the secure world restarted: %v", kill, err)
 		}
 		if again := secureWorldPID(t, b); again == sw {
@@ -831,10 +832,10 @@ func TestFaultSupervisorKilled(t *testing.T) {
 	// The same mount point, no clean-up by hand.
 	b2 := startEchoBridge(t, echoConfig(b.mount), func(string) bool { return echoReady(b.mount) })
 	b2.mount = b.mount
-	if err := streamEcho("unix", b.path("echo", "echo.sock"), payload(1<<20)); err != nil {
+	if err := echotest.StreamEcho("unix", b.path("echo", "echo.sock"), echotest.Payload(1<<20)); err != nil {
 		t.Errorf("UNIX echo on the reused mount: %v", err)
 	}
-	if err := streamEcho("tcp", "127.0.0.1:7000", payload(1<<20)); err != nil {
+	if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(1<<20)); err != nil {
 		t.Errorf("TCP echo after the restart: %v", err)
 	}
 	if n := len(mountsUnder(b.mount)); n != 1 {

@@ -187,20 +187,6 @@ func echoReady(mount string) bool {
 	return true
 }
 
-// payload returns n bytes that differ at every offset, so that a lost,
-// repeated or reordered chunk shows.
-func payload(n int) []byte {
-	b := make([]byte, n)
-	var x uint32 = 2463534242
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
 // run runs a client program with a deadline, returning its stdout.
 func run(t *testing.T, stdin []byte, name string, args ...string) []byte {
 	t.Helper()

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -183,7 +184,7 @@ func exchange(c net.Conn, msg []byte) error {
 		return fmt.Errorf("read the echo of %d bytes: %w", len(msg), err)
 	}
 	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("echo of %d bytes differs at %d", len(msg), firstDiff(got, msg))
+		return fmt.Errorf("echo of %d bytes differs at %d", len(msg), echotest.FirstDiff(got, msg))
 	}
 	return nil
 }
@@ -192,7 +193,7 @@ func exchange(c net.Conn, msg []byte) error {
 // 4,125 bytes long.
 func connMessage(i, r int) []byte {
 	head := fmt.Sprintf("conn %d round %d|", i, r)
-	return append([]byte(head), payload(i%4096+r)...)
+	return append([]byte(head), echotest.Payload(i%4096+r)...)
 }
 
 // echoConnLimit is how many connections the echo TA serves at once:
@@ -321,7 +322,7 @@ func TestLoadConnections(t *testing.T) {
 		waitCounter(t, b, "echo", "open_descriptors", func(v int64) bool { return v == idle }, 30*time.Second)
 		// The bridge keeps serving, on every stream transport.
 		for _, ep := range [][2]string{{"tcp", "127.0.0.1:7000"}, {"unix", b.path("echo", "echo.sock")}} {
-			if err := streamEcho(ep[0], ep[1], payload(1<<20)); err != nil {
+			if err := echotest.StreamEcho(ep[0], ep[1], echotest.Payload(1<<20)); err != nil {
 				t.Fatalf("after %d connections closed: %v", n, err)
 			}
 		}
@@ -509,7 +510,7 @@ func TestLoadManyTAs(t *testing.T) {
 		n = 256
 	}
 	one := startEchoBridge(t, echoConfig("%[1]s"), echoReady)
-	if err := streamEcho("tcp", "127.0.0.1:7000", payload(4096)); err != nil {
+	if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096)); err != nil {
 		t.Fatal(err)
 	}
 	base := idleMemory(t, one)
@@ -535,7 +536,7 @@ func TestLoadManyTAs(t *testing.T) {
 		for i, sock := range sockets {
 			wg.Go(func() { errs <- lineEcho(sock, fmt.Sprintf("hello %s round %d", faultyName(i), r)) })
 		}
-		wg.Go(func() { errs <- streamEcho("tcp", "127.0.0.1:7000", payload(4096)) })
+		wg.Go(func() { errs <- echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096)) })
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -603,7 +604,7 @@ func roles(m memInfo) string {
 // number, so a page lost, repeated or moved changes the SHA-256.
 const streamPage = 4096
 
-var streamBase = payload(1 << 20)
+var streamBase = echotest.Payload(1 << 20)
 
 // fillStream fills b with the stream's bytes from offset off.
 func fillStream(b []byte, off int64) {
@@ -678,7 +679,7 @@ func recvStream(r io.Reader, limit int64) (streamSum, error) {
 		if n > 0 {
 			fillStream(want[:n], off)
 			if !bytes.Equal(chunk[:n], want[:n]) {
-				return sumOf(h, off), fmt.Errorf("stream differs from what was sent at byte %d", off+int64(firstDiff(chunk[:n], want[:n])))
+				return sumOf(h, off), fmt.Errorf("stream differs from what was sent at byte %d", off+int64(echotest.FirstDiff(chunk[:n], want[:n])))
 			}
 			h.Write(chunk[:n])
 			off += int64(n)

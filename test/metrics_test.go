@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 // withMetrics adds a Prometheus endpoint at a free port to a
@@ -115,16 +116,16 @@ func TestMetricsEcho(t *testing.T) {
 	}
 
 	const n = 64 << 10
-	if err := streamEcho("tcp", "127.0.0.1:7000", payload(n)); err != nil {
+	if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(n)); err != nil {
 		t.Fatal(err)
 	}
-	if err := streamEcho("unix", b.path("echo", "echo.sock"), payload(n)); err != nil {
+	if err := echotest.StreamEcho("unix", b.path("echo", "echo.sock"), echotest.Payload(n)); err != nil {
 		t.Fatal(err)
 	}
-	if err := udpEcho(payload(1000)); err != nil {
+	if err := udpEcho(echotest.Payload(1000)); err != nil {
 		t.Fatal(err)
 	}
-	if err := cFIFOEcho(b.path("echo", "in"), b.path("echo", "out"), payload(4096)); err != nil {
+	if err := cFIFOEcho(b.path("echo", "in"), b.path("echo", "out"), echotest.Payload(4096)); err != nil {
 		t.Fatal(err)
 	}
 	// The shadow counts a call after its syscall returns, so the CA can
@@ -283,7 +284,7 @@ func TestMetricsReload(t *testing.T) {
 	if err := lineEcho(b.path("faulty", "faulty.sock"), "hello"); err != nil {
 		t.Fatal(err)
 	}
-	if err := streamEcho("tcp", "127.0.0.1:7000", payload(4096)); err != nil {
+	if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096)); err != nil {
 		t.Fatal(err)
 	}
 	before := scrapeMetrics(t, url)

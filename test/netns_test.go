@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/sockproxy"
 )
 
@@ -72,7 +73,7 @@ func nechoReady(mount string) bool {
 	if _, err := os.Stat(filepath.Join(mount, "necho", "echo.sock")); err != nil {
 		return false
 	}
-	return streamEcho("tcp", nechoTCP, []byte("ready?")) == nil
+	return echotest.StreamEcho("tcp", nechoTCP, []byte("ready?")) == nil
 }
 
 // nsonlyReady: nsonly accepts TCP inside its namespace (it binds its
@@ -201,12 +202,12 @@ func TestNetnsProxiesAndIsolation(t *testing.T) {
 		errs := make(chan error, 64)
 		for i := range 4 {
 			for _, n := range []int{1, 4096, 1 << 20} {
-				wg.Go(func() { errs <- streamEcho("tcp", nechoTCP, payload(n+i)) })
-				wg.Go(func() { errs <- streamEcho("unix", sock, payload(n+i)) })
+				wg.Go(func() { errs <- echotest.StreamEcho("tcp", nechoTCP, echotest.Payload(n+i)) })
+				wg.Go(func() { errs <- echotest.StreamEcho("unix", sock, echotest.Payload(n+i)) })
 			}
 			// Each reply reaches the client that asked, boundaries kept.
 			for _, n := range []int{1, 4096, 60000} {
-				wg.Go(func() { errs <- udpEchoAt(nechoUDP, payload(n+i)) })
+				wg.Go(func() { errs <- echotest.UDPEcho(nechoUDP, echotest.Payload(n+i)) })
 			}
 		}
 		wg.Wait()
@@ -218,7 +219,7 @@ func TestNetnsProxiesAndIsolation(t *testing.T) {
 		}
 		// socat, an unmodified CA, on every proxy address.
 		for _, addr := range []string{"TCP:" + nechoTCP, "UNIX-CONNECT:" + sock, "UDP:" + nechoUDP} {
-			want := payload(4096)
+			want := echotest.Payload(4096)
 			if got := run(t, want, "socat", "-t", "5", "-T", "5", "-b", "65536", "-", addr); !bytes.Equal(got, want) {
 				t.Errorf("socat %s: %d bytes back, want %d", addr, len(got), len(want))
 			}
@@ -226,7 +227,7 @@ func TestNetnsProxiesAndIsolation(t *testing.T) {
 	})
 
 	t.Run("CA inside the namespace reaches the TA directly", func(t *testing.T) {
-		want := payload(4096)
+		want := echotest.Payload(4096)
 		for _, addr := range []string{"TCP:127.0.0.1:7000", "UDP:127.0.0.1:7001"} {
 			got := run(t, want, "ip", "netns", "exec", "tz-nsonly", "socat", "-t", "5", "-T", "5", "-b", "65536", "-", addr)
 			if !bytes.Equal(got, want) {
@@ -243,7 +244,7 @@ func TestNetnsProxiesAndIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if err := echoOn(c, payload(1<<20)); err != nil {
+		if err := echoOn(c, echotest.Payload(1<<20)); err != nil {
 			t.Error(err)
 		}
 	})
@@ -304,7 +305,7 @@ func echoOn(c net.Conn, msg []byte) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("echo differs at %d", firstDiff(got, msg))
+		return fmt.Errorf("echo differs at %d", echotest.FirstDiff(got, msg))
 	}
 	return nil
 }
@@ -333,7 +334,7 @@ func TestNetnsShadowKilled(t *testing.T) {
 	// A CA that comes while the TA is down waits in the proxy socket's
 	// backlog and is served by the new shadow.
 	waiting := make(chan error, 1)
-	go func() { waiting <- streamEcho("tcp", nechoTCP, payload(4096)) }()
+	go func() { waiting <- echotest.StreamEcho("tcp", nechoTCP, echotest.Payload(4096)) }()
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -353,7 +354,7 @@ func TestNetnsShadowKilled(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
 		for {
-			err := streamEcho(network, addr, payload(1<<20))
+			err := echotest.StreamEcho(network, addr, echotest.Payload(1<<20))
 			if err == nil {
 				return
 			}
@@ -367,7 +368,7 @@ func TestNetnsShadowKilled(t *testing.T) {
 	waitEcho("tcp", nechoTCP)
 	waitEcho("unix", sock)
 	waitEcho("unix", b.path("necho", "echo.sock"))
-	if err := udpEchoAt(nechoUDP, payload(4096)); err != nil {
+	if err := echotest.UDPEcho(nechoUDP, echotest.Payload(4096)); err != nil {
 		t.Error(err)
 	}
 	status, err := os.ReadFile(b.path("necho", ".tz", "status"))
@@ -430,7 +431,7 @@ func TestNetnsCleanup(t *testing.T) {
 	if !strings.Contains(second.log.String(), "removed a stale network namespace") {
 		t.Errorf("the second run did not say it removed the stale namespaces:\n%s", second.log.String())
 	}
-	if err := streamEcho("tcp", nechoTCP, payload(4096)); err != nil {
+	if err := echotest.StreamEcho("tcp", nechoTCP, echotest.Payload(4096)); err != nil {
 		t.Error(err)
 	}
 	if got := ours(); !slices.Equal(got, []string{"tz-necho", "tz-nfaulty"}) {
@@ -549,10 +550,10 @@ func TestShadowPrivileges(t *testing.T) {
 			if err := syscall.Stat("/run/netns/tz-necho", &st); err != nil || ns != fmt.Sprintf("net:[%d]", st.Ino) {
 				t.Errorf("shadow in %s, tz-necho is inode %d (%v)", ns, st.Ino, err)
 			}
-			if err := streamEcho("unix", b.path("necho", "echo.sock"), payload(1<<20)); err != nil {
+			if err := echotest.StreamEcho("unix", b.path("necho", "echo.sock"), echotest.Payload(1<<20)); err != nil {
 				t.Error(err)
 			}
-			if err := streamEcho("tcp", nechoTCP, payload(1<<20)); err != nil {
+			if err := echotest.StreamEcho("tcp", nechoTCP, echotest.Payload(1<<20)); err != nil {
 				t.Error(err)
 			}
 			b.stop()
@@ -573,7 +574,7 @@ func TestProxyLatency(t *testing.T) {
 	})
 	defer b.stop()
 	const rounds, warmup = 3000, 200
-	msg := payload(4096)
+	msg := echotest.Payload(4096)
 	// Plain loopback: a Go echo server in the host namespace.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

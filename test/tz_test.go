@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 // bareEchoConfig runs the echo TA with no declared endpoints: the TA makes
@@ -145,7 +147,7 @@ func TestRestartAfterKill9(t *testing.T) {
 		t.Logf("after kill -9 the mount answers stat with %v", err)
 	}
 	second := startBridgeAt(t, mount, cfg, echoReady)
-	if err := streamEcho("tcp", "127.0.0.1:7000", payload(4096)); err != nil {
+	if err := echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(4096)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(second.log.String(), "stale") {

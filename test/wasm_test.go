@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,10 +140,10 @@ func TestWasmEchoGoClients(t *testing.T) {
 	errs := make(chan error, 3*clients*len(echoSizes))
 	for i := range clients {
 		for _, sz := range echoSizes {
-			wg.Go(func() { errs <- streamEcho("tcp", wasmTCP, payload(sz.n+i)) })
-			wg.Go(func() { errs <- streamEcho("unix", b.path("wecho", "echo.sock"), payload(sz.n+i)) })
+			wg.Go(func() { errs <- echotest.StreamEcho("tcp", wasmTCP, echotest.Payload(sz.n+i)) })
+			wg.Go(func() { errs <- echotest.StreamEcho("unix", b.path("wecho", "echo.sock"), echotest.Payload(sz.n+i)) })
 			if sz.n < 65000 {
-				wg.Go(func() { errs <- udpEchoAt(wasmUDP, payload(sz.n+i)) })
+				wg.Go(func() { errs <- echotest.UDPEcho(wasmUDP, echotest.Payload(sz.n+i)) })
 			}
 		}
 	}
@@ -162,16 +163,16 @@ func TestWasmEchoSocat(t *testing.T) {
 	startBridge(t, wasmEchoConfig(dir), wasmEchoReady)
 	for _, sz := range echoSizes {
 		t.Run("tcp/"+sz.name, func(t *testing.T) {
-			want := payload(sz.n)
+			want := echotest.Payload(sz.n)
 			got := run(t, want, "socat", "-t", "10", "-", "TCP:"+wasmTCP)
 			if !bytes.Equal(got, want) {
-				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
+				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
 			}
 		})
 	}
 	for _, n := range []int{1, 4096, 60000} {
 		t.Run(fmt.Sprintf("udp/%d", n), func(t *testing.T) {
-			want := payload(n)
+			want := echotest.Payload(n)
 			got := run(t, want, "socat", "-t", "5", "-T", "1", "-b", "65536", "-", "UDP:"+wasmUDP)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("got %d bytes, want %d", len(got), len(want))
@@ -219,9 +220,9 @@ func TestWasmContainment(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 12)
 	for i := range 4 {
-		wg.Go(func() { errs <- streamEcho("tcp", wasmTCP, payload(4096+i)) })
-		wg.Go(func() { errs <- streamEcho("tcp", wasmTCP, payload(1<<20+i)) })
-		wg.Go(func() { errs <- udpEchoAt(wasmUDP, payload(1000+i)) })
+		wg.Go(func() { errs <- echotest.StreamEcho("tcp", wasmTCP, echotest.Payload(4096+i)) })
+		wg.Go(func() { errs <- echotest.StreamEcho("tcp", wasmTCP, echotest.Payload(1<<20+i)) })
+		wg.Go(func() { errs <- echotest.UDPEcho(wasmUDP, echotest.Payload(1000+i)) })
 	}
 	wg.Wait()
 	close(errs)
@@ -263,7 +264,7 @@ func TestWasmEchoVersusBuiltin(t *testing.T) {
 	}
 	cfg := wasmEchoConfig(dir) + fmt.Sprintf("  - name: echo\n    uuid: %s\n    builtin: echo\n", echoUUID)
 	b := startBridge(t, cfg, func(m string) bool { return wasmEchoReady(m) && echoReady(m) })
-	msg := payload(4096)
+	msg := echotest.Payload(4096)
 	// roundTrips times n round trips on c and returns the time per trip.
 	roundTrips := func(c net.Conn, n int) time.Duration {
 		got := make([]byte, len(msg))

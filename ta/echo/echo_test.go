@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
@@ -119,8 +120,8 @@ func testEcho(t *testing.T) {
 		errs := make(chan error, 64)
 		for i := range 6 {
 			for _, n := range sizes {
-				wg.Go(func() { errs <- streamEcho("tcp", "127.0.0.1:7000", payload(n+i)) })
-				wg.Go(func() { errs <- streamEcho("unix", sock, payload(n+i)) })
+				wg.Go(func() { errs <- echotest.StreamEcho("tcp", "127.0.0.1:7000", echotest.Payload(n+i)) })
+				wg.Go(func() { errs <- echotest.StreamEcho("unix", sock, echotest.Payload(n+i)) })
 			}
 		}
 		wg.Wait()
@@ -140,7 +141,7 @@ func testEcho(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(20 * time.Second))
-		msg := payload(300 << 10)
+		msg := echotest.Payload(300 << 10)
 		go func() {
 			c.Write(msg)
 			c.(*net.TCPConn).CloseWrite()
@@ -158,7 +159,7 @@ func testEcho(t *testing.T) {
 		defer c.Close()
 		buf := make([]byte, 70000)
 		// Several in flight: each comes back whole, none merged.
-		msgs := [][]byte{{}, payload(1), payload(1500), payload(60000)}
+		msgs := [][]byte{{}, echotest.Payload(1), echotest.Payload(1500), echotest.Payload(60000)}
 		for _, m := range msgs {
 			if _, err := c.Write(m); err != nil {
 				t.Fatal(err)
@@ -181,7 +182,7 @@ func testEcho(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg := payload(n + i)
+			msg := echotest.Payload(n + i)
 			// Written while the echo is read: the TA stops reading "/in"
 			// while "/out" is backed up, so a writer alone would block.
 			werr := make(chan error, 1)
@@ -195,7 +196,7 @@ func testEcho(t *testing.T) {
 				t.Fatal(rf.err)
 			}
 			r <- rf
-			if err := readExactly(rf.f, msg); err != nil {
+			if err := echotest.ReadExactly(rf.f, msg); err != nil {
 				t.Fatalf("%d bytes: %v", len(msg), err)
 			}
 			if err := <-werr; err != nil {
@@ -211,7 +212,7 @@ func testEcho(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Close()
-		msg := payload(5000)
+		msg := echotest.Payload(5000)
 		if _, err := w.Write(msg); err != nil {
 			t.Fatal(err)
 		}
@@ -221,12 +222,12 @@ func testEcho(t *testing.T) {
 			t.Fatal(rf.err)
 		}
 		defer rf.f.Close()
-		if err := readExactly(rf.f, msg); err != nil {
+		if err := echotest.ReadExactly(rf.f, msg); err != nil {
 			t.Fatalf("after the reader came back: %v", err)
 		}
 	})
 	// Nothing above broke the other transports.
-	if err := streamEcho("unix", sock, payload(10)); err != nil {
+	if err := echotest.StreamEcho("unix", sock, echotest.Payload(10)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -251,24 +252,6 @@ func openAsync(path string, flag int) chan openResult {
 	return ch
 }
 
-func readExactly(r io.Reader, want []byte) error {
-	got := make([]byte, len(want))
-	done := make(chan error, 1)
-	go func() { _, err := io.ReadFull(r, got); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return err
-		}
-	case <-time.After(20 * time.Second):
-		return errors.New("no echo within 20s")
-	}
-	if !bytes.Equal(got, want) {
-		return errors.New("echo differs")
-	}
-	return nil
-}
-
 // waitReady waits until all four endpoints answer.
 func waitReady(sock string, runDone chan error) error {
 	deadline := time.Now().Add(20 * time.Second)
@@ -278,7 +261,7 @@ func waitReady(sock string, runDone chan error) error {
 			return fmt.Errorf("shadow ended before the TA was ready: %v", err)
 		default:
 		}
-		if streamEcho("unix", sock, []byte("x")) == nil && streamEcho("tcp", "127.0.0.1:7000", []byte("x")) == nil && udpOnce() == nil {
+		if echotest.StreamEcho("unix", sock, []byte("x")) == nil && echotest.StreamEcho("tcp", "127.0.0.1:7000", []byte("x")) == nil && udpOnce() == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -302,37 +285,4 @@ func udpOnce() error {
 		return fmt.Errorf("udp: %q, %v", b[:n], err)
 	}
 	return nil
-}
-
-func streamEcho(network, addr string, msg []byte) error {
-	c, err := net.DialTimeout(network, addr, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		werr <- err
-	}()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return fmt.Errorf("%s %d bytes: read: %w", network, len(msg), err)
-	}
-	if err := <-werr; err != nil {
-		return fmt.Errorf("%s %d bytes: write: %w", network, len(msg), err)
-	}
-	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("%s %d bytes: echo differs", network, len(msg))
-	}
-	return nil
-}
-
-func payload(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31 + i>>8)
-	}
-	return b
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/internal/simtest"
 	"github.com/tzmediator/tzbridge/securesim"
@@ -229,7 +230,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 	root, done, stop := runShadow(t, w, "echo", echoUUID)
 	const addr = "127.0.0.1:7200"
 	deadline := time.Now().Add(20 * time.Second)
-	for streamEcho(addr, []byte("x")) != nil {
+	for echotest.StreamEcho("tcp", addr, []byte("x")) != nil {
 		select {
 		case err := <-done:
 			t.Fatalf("shadow ended before the TA was ready: %v", err)
@@ -251,7 +252,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 		errs := make(chan error, clients*len(sizes))
 		for i := range clients {
 			for _, n := range sizes {
-				wg.Go(func() { errs <- streamEcho(addr, payload(n+i)) })
+				wg.Go(func() { errs <- echotest.StreamEcho("tcp", addr, echotest.Payload(n+i)) })
 			}
 		}
 		wg.Wait()
@@ -274,7 +275,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 	t.Run("fifo", func(t *testing.T) {
 		in, out := filepath.Join(root, "in"), filepath.Join(root, "out")
 		for _, n := range sizes {
-			msg := payload(n + 3)
+			msg := echotest.Payload(n + 3)
 			r := make(chan error, 1)
 			go func() {
 				f, err := os.OpenFile(out, os.O_RDONLY, 0)
@@ -283,7 +284,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 					return
 				}
 				defer f.Close()
-				r <- readExactly(f, msg)
+				r <- echotest.ReadExactly(f, msg)
 			}()
 			f, err := os.OpenFile(in, os.O_WRONLY, 0)
 			if err != nil {
@@ -312,7 +313,7 @@ func testGoEchoLatency(t *testing.T) {
 	w := startWorld(t, echo.Definition(uuid))
 	runShadow(t, w, "echo", uuid)
 	deadline := time.Now().Add(20 * time.Second)
-	for streamEcho("127.0.0.1:7000", []byte("x")) != nil {
+	for echotest.StreamEcho("tcp", "127.0.0.1:7000", []byte("x")) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("Go echo TA not ready after 20s")
 		}
@@ -334,7 +335,7 @@ func roundTrips(addr string, size, n int) (time.Duration, error) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(60 * time.Second))
-	msg, got := payload(size), make([]byte, size)
+	msg, got := echotest.Payload(size), make([]byte, size)
 	start := time.Now()
 	for range n {
 		if _, err := c.Write(msg); err != nil {
@@ -345,48 +346,4 @@ func roundTrips(addr string, size, n int) (time.Duration, error) {
 		}
 	}
 	return time.Since(start) / time.Duration(n), nil
-}
-
-func readExactly(r io.Reader, want []byte) error {
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(r, got); err != nil {
-		return err
-	}
-	if !bytes.Equal(got, want) {
-		return errors.New("echo differs")
-	}
-	return nil
-}
-
-func streamEcho(addr string, msg []byte) error {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	werr := make(chan error, 1)
-	go func() {
-		_, err := c.Write(msg)
-		werr <- err
-	}()
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		return fmt.Errorf("tcp %d bytes: read: %w", len(msg), err)
-	}
-	if err := <-werr; err != nil {
-		return fmt.Errorf("tcp %d bytes: write: %w", len(msg), err)
-	}
-	if !bytes.Equal(got, msg) {
-		return fmt.Errorf("tcp %d bytes: echo differs", len(msg))
-	}
-	return nil
-}
-
-func payload(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*31 + i>>8)
-	}
-	return b
 }
