@@ -132,7 +132,7 @@ func (s *Shadow) perform(ctx context.Context, req *tzrpc.Request, mailbox []byte
 	case tzrpc.OpGetsockopt:
 		return s.getsockopt(a[0], a[1])
 	case tzrpc.OpPoll:
-		return s.poll(ctx, int(a[0]), int(a[1]), req.Payload, out)
+		return s.poll(ctx, int(a[0]), int(a[1]), a[2], req.Payload, out)
 	}
 	return fail(tzrpc.ENOSYS)
 }

@@ -17,14 +17,16 @@ const firstFD = 3
 type desc struct {
 	inUse    bool
 	socket   bool // else a FIFO or a directory, which read and write serve alike
+	fifo     bool
 	nonblock bool
 	append   bool  // O_APPEND as the TA set it; reported by F_GETFL only
 	access   int64 // tzrpc O_RDONLY, O_WRONLY or O_RDWR
 	fd       int
 
 	// Sockets.
-	domain   int64 // tzrpc AF_*
-	sockType int64 // tzrpc SOCK_*
+	domain    int64 // tzrpc AF_*
+	sockType  int64 // tzrpc SOCK_*
+	listening bool
 	// The UNIX paths the TA bound and connected to, as it named them: the
 	// kernel only knows their /proc/self/fd/N form.
 	boundPath, peerPath string

@@ -74,7 +74,7 @@ func (s *Shadow) open(ctx context.Context, path string, flags int64) result {
 		if e != 0 {
 			return fail(e)
 		}
-		d.fd = fd
+		d.fd, d.fifo = fd, true
 	case unix.S_IFSOCK:
 		return fail(tzrpc.ENXIO) // as open(2) of a socket; connect is the way in
 	default:

@@ -48,9 +48,10 @@ const (
 )
 
 // poll serves POLL. in holds the (validated, private) entries; the result
-// entries, with revents, go to out.
-func (s *Shadow) poll(ctx context.Context, nfds, timeout int, in, out []byte) result {
-	pfds, idx := s.pollFds[:0], s.pollIdx[:0]
+// entries, with revents, go to out, followed by up to budget bytes read
+// ahead (see readAhead).
+func (s *Shadow) poll(ctx context.Context, nfds, timeout int, budget int64, in, out []byte) result {
+	pfds, idx, revs := s.pollFds[:0], s.pollIdx[:0], s.pollRev[:0]
 	for i := range nfds {
 		p := tzrpc.GetPollFd(in, i)
 		slot := int32(pollIgnored)
@@ -98,7 +99,135 @@ func (s *Shadow) poll(ctx context.Context, nfds, timeout int, in, out []byte) re
 			count++
 		}
 		tzrpc.PutPollFd(out, i, p)
+		// Kept for readAhead: out is the mailbox, which the TA may be
+		// rewriting.
+		revs = append(revs, p.Revents)
 	}
-	s.pollFds, s.pollIdx = pfds[:0], idx[:0]
-	return result{ret: int64(count), plen: nfds * tzrpc.PollFdSize}
+	plen := nfds * tzrpc.PollFdSize
+	var records int
+	if budget > 0 && count > 0 {
+		records, plen = s.readAhead(in, revs, out, budget, plen)
+	}
+	s.pollFds, s.pollIdx, s.pollRev = pfds[:0], idx[:0], revs[:0]
+	return result{ret: int64(count), aux0: int64(records), plen: plen}
+}
+
+// readAhead reads, for each entry of in that asked for POLLIN and is
+// readable (revents, by entry), what a READ of it would return now (a
+// RECVFROM, for a datagram socket), and appends it to out (from plen) as
+// a record, within budget bytes of data in all. A TA keeps what it gets
+// and serves its next reads of that descriptor from it, so that a poll
+// followed by a read costs one RESUME rather than two. It returns the
+// number of records and the payload length.
+//
+// Only FIFOs and connected stream and datagram sockets are read ahead: for
+// them a read's result is the bytes (and for a datagram its sender) and
+// nothing else. Entries reporting POLLERR or POLLHUP are left for the TA
+// to read itself (end of file and errors are then reported as ever); an
+// error the read meets all the same (a reset between poll and read) is
+// recorded, so that it is not lost but returned by the TA's next read.
+func (s *Shadow) readAhead(in []byte, revents []uint16, out []byte, budget int64, plen int) (int, int) {
+	records := 0
+	for i, rev := range revents {
+		if budget <= 0 || len(out)-plen <= tzrpc.ReadAheadHeaderSize {
+			break
+		}
+		if rev&tzrpc.POLLIN == 0 || rev&(tzrpc.POLLERR|tzrpc.POLLHUP|tzrpc.POLLNVAL) != 0 {
+			continue
+		}
+		fd := int64(tzrpc.GetPollFd(in, i).Fd)
+		d, e := s.fds.get(fd)
+		if e != 0 || !readsAhead(d) {
+			continue
+		}
+		body := out[plen+tzrpc.ReadAheadHeaderSize:]
+		rec := tzrpc.ReadAhead{Index: uint32(i)}
+		var got bool
+		if d.socket && d.sockType == tzrpc.SOCK_DGRAM {
+			rec, got = s.readAheadDatagram(d, rec, body, budget)
+		} else {
+			rec, got = readAheadStream(d, rec, body[:min(int64(len(body)), budget)])
+		}
+		if !got {
+			continue
+		}
+		tzrpc.PutReadAhead(out[plen:], rec)
+		plen += tzrpc.ReadAheadHeaderSize + int(rec.AddrLen) + int(rec.Len)
+		budget -= int64(rec.Len)
+		records++
+		if rec.Len > 0 {
+			s.bytesIn.Add(uint64(rec.Len))
+			s.endpointOf(fd).in.Add(uint64(rec.Len))
+		}
+	}
+	return records, plen
+}
+
+// readAheadStream reads what d holds into buf. got is false when there is
+// nothing to record: no bytes after all, or end of file, which the TA's
+// own read will meet again.
+func readAheadStream(d *desc, rec tzrpc.ReadAhead, buf []byte) (tzrpc.ReadAhead, bool) {
+	n, err := unix.Read(d.fd, buf)
+	switch {
+	case err == nil && n > 0:
+		rec.Len = uint32(n)
+	case err == nil, err == unix.EAGAIN, err == unix.EINTR:
+		return rec, false
+	default:
+		rec.Errno = errno(err)
+	}
+	return rec, true
+}
+
+// maxInetDatagram is the largest UDP payload over IPv4 or IPv6 (without
+// jumbograms): room for it means no datagram can be cut.
+const maxInetDatagram = 65535
+
+// readAheadDatagram receives one datagram of d, whole, with its sender,
+// into buf (the sender's sockaddr, then the data), if it fits within budget;
+// a datagram that does not fit is left for the TA's own RECVFROM, since
+// receiving part of it would lose the rest.
+func (s *Shadow) readAheadDatagram(d *desc, rec tzrpc.ReadAhead, buf []byte, budget int64) (tzrpc.ReadAhead, bool) {
+	room := min(int64(len(buf)-tzrpc.MaxSockaddrLen), budget)
+	if room < 0 {
+		return rec, false
+	}
+	if d.domain == tzrpc.AF_UNIX || room < maxInetDatagram {
+		size, _, err := unix.Recvfrom(d.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			return rec, false
+		case err != nil:
+			// A queued error (ICMP for an earlier send): the peek
+			// has consumed it.
+			rec.Errno = errno(err)
+			return rec, true
+		case int64(size) > room:
+			return rec, false
+		}
+	}
+	// Data lands behind room for the longest address, then moves down
+	// behind the actual one, as in recvfrom.
+	data := buf[tzrpc.MaxSockaddrLen : tzrpc.MaxSockaddrLen+int(room)]
+	n, from, err := unix.Recvfrom(d.fd, data, unix.MSG_DONTWAIT)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return rec, false
+	case err != nil:
+		rec.Errno = errno(err)
+		return rec, true
+	}
+	alen := putSockaddr(buf, s.taSockaddr(from))
+	copy(buf[alen:], data[:n])
+	rec.AddrLen, rec.Len = uint16(alen), uint32(n)
+	return rec, true
+}
+
+// readsAhead says whether a read of d returns bytes (and a sender) and
+// nothing else.
+func readsAhead(d *desc) bool {
+	if d.socket {
+		return !d.listening
+	}
+	return d.fifo && d.access != tzrpc.O_WRONLY
 }

@@ -142,6 +142,7 @@ type Shadow struct {
 	payload []byte // detached request payloads
 	pollFds []unix.PollFd
 	pollIdx []int32
+	pollRev []uint16
 
 	bytesIn, bytesOut, errs atomic.Uint64
 	// lastLimitLog (unix nanoseconds) rate-limits the log line of a TA
@@ -204,6 +205,7 @@ func New(cfg Config) (*Shadow, error) {
 		payload: make([]byte, 0, 2*tzrpc.MaxPath+2),
 		pollFds: make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
 		pollIdx: make([]int32, 0, tzrpc.MaxPollFDs),
+		pollRev: make([]uint16, 0, tzrpc.MaxPollFDs),
 	}, nil
 }
 

@@ -208,7 +208,11 @@ func (s *Shadow) listen(vfd, backlog int64) result {
 	if e != 0 {
 		return fail(e)
 	}
-	return done(unix.Listen(d.fd, int(backlog)))
+	if err := unix.Listen(d.fd, int(backlog)); err != nil {
+		return fail(errno(err))
+	}
+	d.listening = true
+	return ok(0)
 }
 
 func (s *Shadow) accept(ctx context.Context, vfd, flags int64, out []byte) result {

@@ -55,7 +55,7 @@ func checkResponse(req *Request, resp *Response, maxLen int) fault {
 		}
 		return auxZero(resp, 0)
 	}
-	if req.Op == OpRecvfrom {
+	if req.Op == OpRecvfrom || req.Op == OpPoll {
 		if f := auxZero(resp, 1); !f.ok() {
 			return f
 		}
@@ -192,8 +192,8 @@ func checkPoll(req *Request, resp *Response) fault {
 	if nfds < 0 || nfds > MaxPollFDs || int64(len(req.Payload)) != nfds*PollFdSize {
 		return bad("request payload", int64(len(req.Payload)), "request is not a valid POLL")
 	}
-	if len(resp.Payload) != len(req.Payload) {
-		return bad("payload", int64(len(resp.Payload)), "not nfds entries")
+	if len(resp.Payload) < len(req.Payload) {
+		return bad("payload", int64(len(resp.Payload)), "shorter than nfds entries")
 	}
 	if nfds > 0 && &req.Payload[0] == &resp.Payload[0] {
 		// Comparing the mailbox with itself would pass whatever the shadow wrote.
@@ -218,6 +218,57 @@ func checkPoll(req *Request, resp *Response) fault {
 	}
 	if resp.Ret != ready {
 		return bad("ret", resp.Ret, "does not count the entries with revents")
+	}
+	return checkReadAhead(req, resp)
+}
+
+// checkReadAhead checks the read-ahead records behind a POLL response's
+// entries: aux[0] of them, for increasing entry indexes, each for an entry
+// that asked for POLLIN and reports it ready, either data (with a
+// well-formed source address, a datagram may be empty; without one, at
+// least a byte) or an errno (nothing else), all of the data within the
+// request's budget.
+func checkReadAhead(req *Request, resp *Response) fault {
+	entries := len(req.Payload)
+	n := resp.Aux[0]
+	if n < 0 || n > req.Args[0] {
+		return bad("aux[0]", n, "more read-ahead records than entries")
+	}
+	if n > 0 && req.Args[2] == 0 {
+		return bad("aux[0]", n, "read-ahead records the request did not ask for")
+	}
+	rest := resp.Payload[entries:]
+	budget := req.Args[2]
+	last := int64(-1)
+	for range n {
+		rec, addr, data, tail, ok := NextReadAhead(rest)
+		if !ok {
+			return bad("payload", int64(len(resp.Payload)), "read-ahead record cut short")
+		}
+		i := int64(rec.Index)
+		if i <= last || i >= req.Args[0] {
+			return bad("read-ahead index", i, "out of order or beyond nfds")
+		}
+		last = i
+		q, p := GetPollFd(req.Payload, int(i)), GetPollFd(resp.Payload, int(i))
+		if q.Fd < 0 || q.Events&POLLIN == 0 || p.Revents&POLLIN == 0 {
+			return bad("read-ahead index", i, "entry did not ask for POLLIN or is not readable")
+		}
+		switch {
+		case rec.Errno != 0 && (!rec.Errno.Valid() || len(data) != 0 || len(addr) != 0):
+			return bad("read-ahead errno", int64(rec.Errno), "out of range, or with data")
+		case rec.Errno == 0 && len(data) == 0 && len(addr) == 0:
+			return bad("read-ahead length", 0, "a record carries data or an errno")
+		case len(addr) != 0 && !payloadSockaddr(addr).ok():
+			return bad("read-ahead address", int64(len(addr)), "not one well-formed sockaddr")
+		case int64(len(data)) > budget:
+			return bad("read-ahead length", int64(len(data)), "beyond the request's budget")
+		}
+		budget -= int64(len(data))
+		rest = tail
+	}
+	if len(rest) != 0 {
+		return bad("payload", int64(len(resp.Payload)), "bytes after the read-ahead records")
 	}
 	return fault{}
 }

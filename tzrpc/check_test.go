@@ -17,6 +17,107 @@ func TestCheckResponseAcceptsExchanges(t *testing.T) {
 	}
 }
 
+// readAheadExchange is a POLL with a 100-byte read-ahead budget over three
+// entries, answered with two records: data for entry 0, an errno for 2.
+func readAheadExchange() (Request, Response) {
+	req := Request{Op: OpPoll, Seq: 7, Args: [6]int64{3, -1, 100}, Payload: pollBytes(
+		PollFd{Fd: 3, Events: POLLIN}, PollFd{Fd: 4, Events: POLLOUT}, PollFd{Fd: 5, Events: POLLIN})}
+	payload := pollBytes(PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, PollFd{Fd: 4, Events: POLLOUT, Revents: POLLOUT},
+		PollFd{Fd: 5, Events: POLLIN, Revents: POLLIN})
+	payload = appendReadAhead(payload, ReadAhead{Index: 0}, []byte("hello"))
+	payload = appendReadAhead(payload, ReadAhead{Index: 2, Errno: ECONNRESET}, nil)
+	resp := Response{Op: OpPoll, Seq: 7, Ret: 3, Payload: payload}
+	resp.Aux[0] = 2
+	return req, resp
+}
+
+func appendReadAhead(b []byte, r ReadAhead, data []byte) []byte {
+	return appendDatagram(b, r, nil, data)
+}
+
+func appendDatagram(b []byte, r ReadAhead, addr, data []byte) []byte {
+	r.AddrLen, r.Len = uint16(len(addr)), uint32(len(data))
+	var h [ReadAheadHeaderSize]byte
+	PutReadAhead(h[:], r)
+	return append(append(append(b, h[:]...), addr...), data...)
+}
+
+func TestCheckReadAhead(t *testing.T) {
+	entries := 3 * PollFdSize
+	tests := []struct {
+		name string
+		mut  func(req *Request, resp *Response)
+		ok   bool
+	}{
+		{"as sent", func(*Request, *Response) {}, true},
+		{"no records", func(q *Request, p *Response) { p.Payload, p.Aux[0] = p.Payload[:entries], 0 }, true},
+		{"exactly the budget", func(q *Request, p *Response) { q.Args[2] = 5 }, true},
+		{"over the budget", func(q *Request, p *Response) { q.Args[2] = 4 }, false},
+		{"not asked for", func(q *Request, p *Response) { q.Args[2] = 0 }, false},
+		{"count past the records", func(q *Request, p *Response) { p.Aux[0] = 3 }, false},
+		{"count below the records", func(q *Request, p *Response) { p.Aux[0] = 1 }, false},
+		{"count negative", func(q *Request, p *Response) { p.Aux[0] = -1 }, false},
+		{"aux[1]", func(q *Request, p *Response) { p.Aux[1] = 1 }, false},
+		{"record cut short", func(q *Request, p *Response) { p.Payload = p.Payload[:len(p.Payload)-1] }, false},
+		{"length past the payload", func(q *Request, p *Response) { p.Payload[entries+8] = 200 }, false},
+		{"trailing bytes", func(q *Request, p *Response) { p.Payload = append(p.Payload, 0) }, false},
+		{"index out of order", func(q *Request, p *Response) { p.Payload[entries+ReadAheadHeaderSize+5] = 0 }, false},
+		{"index beyond nfds", func(q *Request, p *Response) { p.Payload[entries+ReadAheadHeaderSize+5] = 3 }, false},
+		{"entry not asking POLLIN", func(q *Request, p *Response) { p.Payload[entries] = 1 }, false},
+		{"entry not readable", func(q *Request, p *Response) {
+			PutPollFd(p.Payload, 2, PollFd{Fd: 5, Events: POLLIN, Revents: POLLHUP})
+		}, false},
+		{"errno out of range", func(q *Request, p *Response) { p.Payload[entries+ReadAheadHeaderSize+5+4] = 0xff }, false},
+		{"empty data without errno", func(q *Request, p *Response) { p.Payload[entries+ReadAheadHeaderSize+5+4] = 0 }, false},
+		{"data with errno", func(q *Request, p *Response) { p.Payload[entries+4] = byte(EIO) }, false},
+		{"datagram with its sender", func(q *Request, p *Response) {
+			p.Payload = appendDatagram(p.Payload[:entries+ReadAheadHeaderSize+5], ReadAhead{Index: 2}, sa4.Marshal(), []byte("dgram"))
+		}, true},
+		{"empty datagram", func(q *Request, p *Response) {
+			p.Payload = appendDatagram(p.Payload[:entries+ReadAheadHeaderSize+5], ReadAhead{Index: 2}, saUnix.Marshal(), nil)
+		}, true},
+		{"datagram from a bad address", func(q *Request, p *Response) {
+			p.Payload = appendDatagram(p.Payload[:entries+ReadAheadHeaderSize+5], ReadAhead{Index: 2}, []byte{9, 0, 0, 0}, []byte("x"))
+		}, false},
+		{"address with trailing bytes", func(q *Request, p *Response) {
+			p.Payload = appendDatagram(p.Payload[:entries+ReadAheadHeaderSize+5], ReadAhead{Index: 2}, append(sa4.Marshal(), 0), []byte("x"))
+		}, false},
+		{"errno with an address", func(q *Request, p *Response) {
+			p.Payload = appendDatagram(p.Payload[:entries+ReadAheadHeaderSize+5], ReadAhead{Index: 2, Errno: EIO}, sa4.Marshal(), nil)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, resp := readAheadExchange()
+			tt.mut(&req, &resp)
+			err := CheckResponse(&req, &resp, 4096)
+			if tt.ok != (err == nil) {
+				t.Fatalf("CheckResponse = %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("CheckResponse = %v, want ErrBadResponse", err)
+			}
+		})
+	}
+}
+
+func TestNextReadAhead(t *testing.T) {
+	b := appendDatagram(nil, ReadAhead{Index: 9, Errno: ECONNRESET}, []byte("ad"), []byte("abc"))
+	b = append(b, 'x')
+	r, addr, data, rest, ok := NextReadAhead(b)
+	if !ok || r.Index != 9 || r.Errno != ECONNRESET || string(addr) != "ad" || string(data) != "abc" || string(rest) != "x" {
+		t.Fatalf("NextReadAhead = %+v %q %q %q %v", r, addr, data, rest, ok)
+	}
+	if cap(data) != len(data) || cap(addr) != len(addr) {
+		t.Errorf("spare capacity (%d, %d): an append could overwrite what follows", cap(addr), cap(data))
+	}
+	for n := range ReadAheadHeaderSize + 5 {
+		if _, _, _, _, ok := NextReadAhead(b[:n]); ok {
+			t.Errorf("NextReadAhead accepted %d bytes", n)
+		}
+	}
+}
+
 func TestCheckResponse(t *testing.T) {
 	type mut func(req *Request, resp *Response)
 	tests := []struct {
@@ -83,6 +184,7 @@ func TestCheckResponse(t *testing.T) {
 		{"sockopt bad request", OpGetsockopt, func(q *Request, p *Response) { q.Args[1], p.Ret = 0, 0 }, false},
 		{"sockopt payload", OpGetsockopt, func(q *Request, p *Response) { p.Payload = []byte("x") }, false},
 
+		{"poll aux[0] without read-ahead", OpPoll, func(q *Request, p *Response) { p.Aux[0] = 1 }, false},
 		{"poll short", OpPoll, func(q *Request, p *Response) { p.Payload = p.Payload[:16] }, false},
 		{"poll fd changed", OpPoll, func(q *Request, p *Response) { p.Payload[0] = 4 }, false},
 		{"poll events changed", OpPoll, func(q *Request, p *Response) { p.Payload[4] |= POLLPRI }, false},

@@ -26,6 +26,11 @@ const (
 	MaxPollFDs = 1024
 	// PollFdSize is the encoded size of one POLL entry.
 	PollFdSize = 8
+	// ReadAheadHeaderSize is the encoded size of a POLL read-ahead
+	// record's header; its data follows.
+	ReadAheadHeaderSize = 12
+	// MaxReadAhead bounds POLL's read-ahead budget (args[2]).
+	MaxReadAhead = 1 << 30
 	// MaxBacklog bounds LISTEN's backlog.
 	MaxBacklog = 65535
 	// MaxMode is the largest permission mode (no file-type bits).

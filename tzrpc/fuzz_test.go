@@ -104,6 +104,11 @@ func FuzzDecodeResponse(f *testing.F) {
 		f.Add(encodeResp(x.resp, HeaderSize+len(x.resp.Payload)+slack))
 	}
 	f.Add(encodeResp(&Response{Op: 999, Errno: ENOSYS}, HeaderSize))
+	// POLL responses are checked against a request with a read-ahead
+	// budget, so that the fuzzer reaches the records.
+	raReq, raResp := readAheadExchange()
+	reqs[OpPoll] = raReq
+	f.Add(encodeResp(&raResp, HeaderSize+len(raResp.Payload)+slack))
 
 	f.Fuzz(func(t *testing.T, mb []byte) {
 		resp, err := DecodeResponse(mb)
@@ -178,6 +183,19 @@ func checkAccepted(t *testing.T, req *Request, resp *Response) {
 		}
 		if n != resp.Ret {
 			t.Fatal("POLL count passed")
+		}
+		rest := resp.Payload[req.Args[0]*PollFdSize:]
+		var data int64
+		for range resp.Aux[0] {
+			r, _, d, tail, ok := NextReadAhead(rest)
+			if !ok || r.Index >= uint32(req.Args[0]) || GetPollFd(resp.Payload, int(r.Index)).Revents&POLLIN == 0 {
+				t.Fatalf("POLL read-ahead record %+v passed", r)
+			}
+			data += int64(len(d))
+			rest = tail
+		}
+		if len(rest) != 0 || data > req.Args[2] {
+			t.Fatalf("POLL read-ahead: %d trailing bytes, %d bytes for a budget of %d passed", len(rest), data, req.Args[2])
 		}
 	}
 }

@@ -30,6 +30,45 @@ func AppendPollFd(b []byte, p PollFd) []byte {
 	return le.AppendUint16(b, p.Revents)
 }
 
+// ReadAhead is the header of one POLL read-ahead record: u32 entry index,
+// u16 errno, u16 source address length, u32 data length; the source
+// address (a sockaddr, for datagram sockets only) and the data follow. A
+// record carries data (and errno 0; for a datagram, the whole datagram,
+// possibly empty, and its sender) or an errno (and nothing else): what a
+// READ (a RECVFROM, for a datagram socket) of the entry's descriptor,
+// made by the shadow as soon as poll reported it readable, returned.
+type ReadAhead struct {
+	Index   uint32
+	Errno   Errno
+	AddrLen uint16
+	Len     uint32
+}
+
+// PutReadAhead writes a record header at the start of b, which must have
+// room for ReadAheadHeaderSize bytes.
+func PutReadAhead(b []byte, r ReadAhead) {
+	le.PutUint32(b, r.Index)
+	le.PutUint16(b[4:], uint16(r.Errno))
+	le.PutUint16(b[6:], r.AddrLen)
+	le.PutUint32(b[8:], r.Len)
+}
+
+// NextReadAhead splits the first record off b: its header, its source
+// address (empty if none), its data, and what follows. ok is false when b
+// is too short for the record.
+func NextReadAhead(b []byte) (r ReadAhead, addr, data, rest []byte, ok bool) {
+	if len(b) < ReadAheadHeaderSize {
+		return ReadAhead{}, nil, nil, b, false
+	}
+	r = ReadAhead{Index: le.Uint32(b), Errno: Errno(le.Uint16(b[4:])), AddrLen: le.Uint16(b[6:]), Len: le.Uint32(b[8:])}
+	b = b[ReadAheadHeaderSize:]
+	if uint64(r.AddrLen)+uint64(r.Len) > uint64(len(b)) {
+		return ReadAhead{}, nil, nil, b, false
+	}
+	addr, b = b[:r.AddrLen:r.AddrLen], b[r.AddrLen:]
+	return r, addr, b[:r.Len:r.Len], b[r.Len:], true
+}
+
 // split cuts b at n, clamping n into range so that helpers used on an
 // unvalidated message return garbage rather than panic.
 func split(b []byte, n int64) ([]byte, []byte) {

@@ -101,7 +101,8 @@ func (r *Request) validate() fault {
 		return first(r.fd(0), r.argRange(1, SO_REUSEADDR, SO_REUSEPORT, ENOPROTOOPT, "unknown socket option"), r.unused(2), r.noPayload())
 	case OpPoll:
 		return first(r.argRange(0, 0, MaxPollFDs, EINVAL, "nfds out of range"),
-			r.argRange(1, PollInfinite, math.MaxInt32, EINVAL, "timeout out of range"), r.pollFds(), r.unused(2))
+			r.argRange(1, PollInfinite, math.MaxInt32, EINVAL, "timeout out of range"),
+			r.argRange(2, 0, MaxReadAhead, EINVAL, "read-ahead budget out of range"), r.pollFds(), r.unused(3))
 	case OpFcntl:
 		return first(r.fd(0), r.fcntl(), r.noPayload())
 	}

@@ -156,7 +156,11 @@ func TestValidate(t *testing.T) {
 		{"poll revents set", rq(OpPoll, "\x01\x00\x00\x00\x01\x00\x01\x00", 1, 0), EINVAL},
 		{"poll unknown events", rq(OpPoll, "\x01\x00\x00\x00\x40\x00\x00\x00", 1, 0), EINVAL},
 		{"poll negative fd", rq(OpPoll, "\xff\xff\xff\xff\x3f\x00\x00\x00", 1, -1), 0},
-		{"poll args[2]", rq(OpPoll, "", 0, 0, 1), EINVAL},
+		{"poll read-ahead", rq(OpPoll, "", 0, 0, 4096), 0},
+		{"poll read-ahead max", rq(OpPoll, "", 0, 0, MaxReadAhead), 0},
+		{"poll read-ahead negative", rq(OpPoll, "", 0, 0, -1), EINVAL},
+		{"poll read-ahead too large", rq(OpPoll, "", 0, 0, MaxReadAhead+1), EINVAL},
+		{"poll args[3]", rq(OpPoll, "", 0, 0, 0, 1), EINVAL},
 
 		{"fcntl cmd 0", rq(OpFcntl, "", 5, 0), EINVAL},
 		{"fcntl cmd 3", rq(OpFcntl, "", 5, 3), EINVAL},

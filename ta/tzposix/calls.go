@@ -47,6 +47,7 @@ func (p *Proc) Close(fd int) error {
 		return err
 	}
 	delete(p.fds, fd32)
+	p.dropReadAhead(fd32)
 	req := tzrpc.Request{Op: tzrpc.OpClose, Args: [6]int64{int64(fd32)}}
 	_, err = p.call(&req, &outgoing{})
 	return err
@@ -70,6 +71,14 @@ func (p *Proc) read(op tzrpc.Op, fd int, b []byte, flags int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if n, _, served, err := p.fromReadAhead(fd32, b, flags); served {
+		return n, err
+	}
+	return p.readCall(op, fd32, b, flags)
+}
+
+// readCall is READ or RECV of fd32 in the shadow. The caller holds p.mu.
+func (p *Proc) readCall(op tzrpc.Op, fd32 int32, b []byte, flags int) (int, error) {
 	n := min(len(b), p.cap)
 	req := tzrpc.Request{Op: op, Args: [6]int64{int64(fd32), int64(n)}}
 	if op == tzrpc.OpRecv {
@@ -96,6 +105,9 @@ func (p *Proc) Recvfrom(fd int, b []byte, flags int) (int, tzrpc.Sockaddr, error
 	fd32, _, err := p.lookup(fd)
 	if err != nil {
 		return 0, tzrpc.Sockaddr{}, err
+	}
+	if n, from, served, err := p.fromReadAhead(fd32, b, flags); served {
+		return n, from, err
 	}
 	n := min(len(b), p.cap-tzrpc.MaxSockaddrLen)
 	req := tzrpc.Request{Op: tzrpc.OpRecvfrom, Args: [6]int64{int64(fd32), int64(n), int64(flags)}}
@@ -506,45 +518,80 @@ func (p *Proc) Poll(fds []PollFd, timeoutMs int) (int, error) {
 	if len(fds) > tzrpc.MaxPollFDs || size > p.cap {
 		return 0, syscall.EINVAL
 	}
-	if p.pollReq == nil || cap(p.pollReq) < size {
+	// Read ahead only when nothing is ready before asking, within what
+	// the mailbox carries besides the entries and the records' headers.
+	budget := min(readAheadBudget, p.cap-size-len(fds)*tzrpc.ReadAheadHeaderSize)
+	resSize := size + len(fds)*tzrpc.ReadAheadHeaderSize + max(budget, 0)
+	if cap(p.pollReq) < size {
 		p.pollReq = make([]byte, size)
-		p.pollRes = make([]byte, size)
+	}
+	if cap(p.pollRes) < resSize {
+		p.pollRes = make([]byte, resSize)
 	}
 	entries := p.pollReq[:size]
 	const events = tzrpc.POLLIN | tzrpc.POLLPRI | tzrpc.POLLOUT | tzrpc.POLLERR | tzrpc.POLLHUP | tzrpc.POLLNVAL
-	invalid := 0
+	local := 0 // entries answered here: unknown descriptors, bytes read ahead
+	wantsIn := false
 	for i := range fds {
 		f := &fds[i]
 		f.Revents = 0
 		fd := f.Fd
 		if _, known := p.fds[fd]; fd >= 0 && !known {
 			f.Revents = tzrpc.POLLNVAL
-			invalid++
+			local++
 			fd = -1
+		} else if fd >= 0 && f.Events&POLLIN != 0 {
+			wantsIn = true
+			if p.ready(fd) {
+				f.Revents = POLLIN
+				local++
+			}
 		}
 		tzrpc.PutPollFd(entries, i, tzrpc.PollFd{Fd: fd, Events: uint16(f.Events) & events})
 	}
 	timeout := int64(timeoutMs)
 	switch {
-	case invalid > 0:
-		timeout = 0 // POLLNVAL is an event: poll(2) returns at once
+	case local > 0:
+		// An event is there already: poll(2) returns at once, and
+		// reports the other entries as they are now.
+		timeout, budget = 0, 0
+	case !wantsIn:
+		budget = 0
+	}
+	switch {
 	case timeout < 0:
 		timeout = tzrpc.PollInfinite
 	case timeout > math.MaxInt32:
 		timeout = math.MaxInt32
 	}
-	req := tzrpc.Request{Op: tzrpc.OpPoll, Args: [6]int64{int64(len(fds)), timeout}, Payload: entries}
-	resp, err := p.roundTrip(&req, &outgoing{pre: entries}, &incoming{maxLen: size, detach: p.pollRes[:0]})
+	if p.noReadAhead {
+		budget = 0
+	}
+	req := tzrpc.Request{Op: tzrpc.OpPoll, Args: [6]int64{int64(len(fds)), timeout, int64(max(budget, 0))}, Payload: entries}
+	resp, err := p.roundTrip(&req, &outgoing{pre: entries}, &incoming{maxLen: resSize, detach: p.pollRes[:0]})
+	if err == syscall.EINVAL && budget > 0 {
+		// The request passed Validate here, so only a shadow that
+		// predates read-ahead refuses it: poll as it knows how, from
+		// now on.
+		p.noReadAhead = true
+		req.Args[2] = 0
+		resp, err = p.roundTrip(&req, &outgoing{pre: entries}, &incoming{maxLen: resSize, detach: p.pollRes[:0]})
+	}
 	if err != nil {
 		// TA code may look at revents whatever poll returns; leave only
 		// what the library itself knows.
 		return 0, err
 	}
-	p.finish() // the entries were detached
+	p.finish() // the entries and records were detached
+	if err := p.keepReadAhead(entries, resp.Payload, resp.Aux[0]); err != nil {
+		return 0, err
+	}
+	ready := 0
 	for i := range fds {
-		if fds[i].Revents == 0 {
-			fds[i].Revents = int16(tzrpc.GetPollFd(resp.Payload, i).Revents)
+		fds[i].Revents |= int16(tzrpc.GetPollFd(resp.Payload, i).Revents)
+		if fds[i].Revents != 0 {
+			ready++
 		}
 	}
-	return int(resp.Ret) + invalid, nil
+	return ready, nil
 }

@@ -594,7 +594,7 @@ func TestCalls(t *testing.T) {
 				n, err := p.Poll(fds, 50)
 				return []any{n, fds}, err
 			},
-			ex: []exchange{{op: tzrpc.OpPoll, args: [6]int64{3, 50},
+			ex: []exchange{{op: tzrpc.OpPoll, args: [6]int64{3, 50, 4036},
 				payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}, tzrpc.PollFd{Fd: -1, Events: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN | POLLOUT}),
 				ret:     2,
 				resp:    pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN | POLLHUP}, tzrpc.PollFd{Fd: -1, Events: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN | POLLOUT, Revents: POLLOUT})}},
@@ -629,10 +629,158 @@ func TestCalls(t *testing.T) {
 			name: "poll EINTR",
 			fds:  map[int32]fdInfo{3: file},
 			call: func(p *Proc) (any, error) { return p.Poll([]PollFd{{Fd: 3, Events: POLLIN}}, 10) },
-			ex: []exchange{{op: tzrpc.OpPoll, args: [6]int64{1, 10},
+			ex: []exchange{{op: tzrpc.OpPoll, args: [6]int64{1, 10, 4076},
 				payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}), errno: tzrpc.EINTR}},
 			want:    0,
 			wantErr: syscall.EINTR,
+		},
+		{
+			name: "poll reads ahead; reads are served from it",
+			fds:  map[int32]fdInfo{3: file, 5: stream, 6: stream},
+			call: func(p *Proc) (any, error) {
+				fds := []PollFd{{Fd: 3, Events: POLLIN}, {Fd: 5, Events: POLLIN}, {Fd: 6, Events: POLLIN}}
+				n, err := p.Poll(fds, -1)
+				if err != nil {
+					return nil, err
+				}
+				b := make([]byte, 3)
+				r1, e1 := p.Read(3, b)
+				s1 := string(b[:r1])
+				r2, e2 := p.Recv(5, make([]byte, 10), 0)
+				r3, e3 := p.Read(3, make([]byte, 10))
+				r4, e4 := p.Read(3, make([]byte, 10)) // drained: a call
+				return []any{n, fds, s1, e1, r2, e2, r3, e3, r4, e4}, nil
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{3, -1, int64(testCap - 3*8 - 3*12)},
+					payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN}, tzrpc.PollFd{Fd: 6, Events: POLLIN}),
+					ret:     3, aux: [4]int64{2},
+					resp: cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN, Revents: POLLIN},
+						tzrpc.PollFd{Fd: 6, Events: POLLIN, Revents: POLLIN}),
+						readAheadRecord(0, 0, "hello"), readAheadRecord(1, tzrpc.ECONNRESET, ""))},
+				{op: tzrpc.OpRead, args: [6]int64{3, 10}, errno: tzrpc.EAGAIN},
+			},
+			want: []any{3, []PollFd{{Fd: 3, Events: POLLIN, Revents: POLLIN}, {Fd: 5, Events: POLLIN, Revents: POLLIN}, {Fd: 6, Events: POLLIN, Revents: POLLIN}},
+				"hel", nil, 0, syscall.ECONNRESET, 2, nil, 0, syscall.EAGAIN},
+		},
+		{
+			name: "poll with bytes read ahead answers at once and reads no more ahead",
+			fds:  map[int32]fdInfo{3: file, 5: stream},
+			call: func(p *Proc) (any, error) {
+				if _, err := p.Poll([]PollFd{{Fd: 3, Events: POLLIN}}, -1); err != nil {
+					return nil, err
+				}
+				fds := []PollFd{{Fd: 3, Events: POLLIN}, {Fd: 5, Events: POLLIN | POLLOUT}}
+				n, err := p.Poll(fds, -1)
+				return []any{n, fds}, err
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{1, -1, int64(testCap - 8 - 12)}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}),
+					ret: 1, aux: [4]int64{1}, resp: cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}), readAheadRecord(0, 0, "x"))},
+				{op: tzrpc.OpPoll, args: [6]int64{2, 0, 0}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN | POLLOUT}),
+					ret: 1, resp: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN | POLLOUT, Revents: POLLOUT})},
+			},
+			want: []any{2, []PollFd{{Fd: 3, Events: POLLIN, Revents: POLLIN}, {Fd: 5, Events: POLLIN | POLLOUT, Revents: POLLOUT}}},
+		},
+		{
+			name: "read-ahead: MSG_PEEK keeps, MSG_WAITALL asks for the rest, recvfrom reports no sender",
+			fds:  map[int32]fdInfo{5: stream},
+			call: func(p *Proc) (any, error) {
+				if _, err := p.Poll([]PollFd{{Fd: 5, Events: POLLIN}}, -1); err != nil {
+					return nil, err
+				}
+				b := make([]byte, 2)
+				n1, _ := p.Recv(5, b, MSG_PEEK)
+				peek := string(b[:n1])
+				n2, from, _ := p.Recvfrom(5, b, 0)
+				got := string(b[:n2])
+				all := make([]byte, 6)
+				n3, e3 := p.Recv(5, all, MSG_WAITALL)
+				return []any{peek, got, from.IsValid(), string(all[:n3]), e3}, nil
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{1, -1, int64(testCap - 8 - 12)}, payload: pollBytes(tzrpc.PollFd{Fd: 5, Events: POLLIN}),
+					ret: 1, aux: [4]int64{1}, resp: cat(pollBytes(tzrpc.PollFd{Fd: 5, Events: POLLIN, Revents: POLLIN}), readAheadRecord(0, 0, "abcd"))},
+				{op: tzrpc.OpRecv, args: [6]int64{5, 4, MSG_WAITALL}, ret: 4, resp: []byte("efgh")},
+			},
+			want: []any{"ab", "ab", false, "cdefgh", nil},
+		},
+		{
+			name: "close forgets what was read ahead",
+			fds:  map[int32]fdInfo{3: file},
+			call: func(p *Proc) (any, error) {
+				if _, err := p.Poll([]PollFd{{Fd: 3, Events: POLLIN}}, -1); err != nil {
+					return nil, err
+				}
+				if err := p.Close(3); err != nil {
+					return nil, err
+				}
+				fd, err := p.Open("/again", O_RDONLY, 0)
+				if err != nil {
+					return nil, err
+				}
+				return p.Read(fd, make([]byte, 8))
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{1, -1, int64(testCap - 8 - 12)}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}),
+					ret: 1, aux: [4]int64{1}, resp: cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}), readAheadRecord(0, 0, "stale"))},
+				{op: tzrpc.OpClose, args: [6]int64{3}},
+				{op: tzrpc.OpOpen, args: [6]int64{O_RDONLY}, payload: []byte("/again"), ret: 3},
+				{op: tzrpc.OpRead, args: [6]int64{3, 8}, ret: 5, resp: []byte("fresh")},
+			},
+			want:    5,
+			wantFDs: map[int32]fdInfo{3: file},
+		},
+		{
+			name: "read-ahead datagrams: one per receive, truncated to the buffer, with the sender",
+			fds:  map[int32]fdInfo{7: dgram},
+			call: func(p *Proc) (any, error) {
+				fds := []PollFd{{Fd: 7, Events: POLLIN}, {Fd: 7, Events: POLLIN}}
+				if _, err := p.Poll(fds, -1); err != nil {
+					return nil, err
+				}
+				b := make([]byte, 4)
+				n1, f1, _ := p.Recvfrom(7, b, MSG_PEEK)
+				s1 := string(b[:n1])
+				n2, f2, _ := p.Recvfrom(7, b, 0) // truncated: the rest is gone
+				s2 := string(b[:n2])
+				n3, _ := p.Read(7, b) // the second datagram, sender dropped
+				s3 := string(b[:n3])
+				return []any{s1, f1 == peer4, s2, f2 == peer4, s3, p.ready(7)}, nil
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{2, -1, int64(testCap - 2*8 - 2*12)},
+					payload: pollBytes(tzrpc.PollFd{Fd: 7, Events: POLLIN}, tzrpc.PollFd{Fd: 7, Events: POLLIN}),
+					ret:     2, aux: [4]int64{2},
+					resp: cat(pollBytes(tzrpc.PollFd{Fd: 7, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: 7, Events: POLLIN, Revents: POLLIN}),
+						datagramRecord(0, peer4, "first datagram"), datagramRecord(1, peer6, "2nd"))},
+			},
+			want: []any{"firs", true, "firs", true, "2nd", false},
+		},
+		{
+			name: "a shadow that refuses read-ahead is polled without it from then on",
+			fds:  map[int32]fdInfo{3: file},
+			call: func(p *Proc) (any, error) {
+				for range 2 {
+					if _, err := p.Poll([]PollFd{{Fd: 3, Events: POLLIN}}, 0); err != nil {
+						return nil, err
+					}
+				}
+				return nil, nil
+			},
+			ex: []exchange{
+				{op: tzrpc.OpPoll, args: [6]int64{1, 0, int64(testCap - 8 - 12)}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}), errno: tzrpc.EINVAL},
+				{op: tzrpc.OpPoll, args: [6]int64{1, 0}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}), resp: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN})},
+				{op: tzrpc.OpPoll, args: [6]int64{1, 0}, payload: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN}), resp: pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN})},
+			},
+		},
+		{
+			name: "poll without POLLIN asks no read-ahead",
+			fds:  map[int32]fdInfo{5: stream},
+			call: func(p *Proc) (any, error) { return p.Poll([]PollFd{{Fd: 5, Events: POLLOUT}}, 0) },
+			ex: []exchange{{op: tzrpc.OpPoll, args: [6]int64{1, 0}, payload: pollBytes(tzrpc.PollFd{Fd: 5, Events: POLLOUT}),
+				resp: pollBytes(tzrpc.PollFd{Fd: 5, Events: POLLOUT})}},
+			want: 0,
 		},
 	}
 	for _, tc := range tests {
@@ -669,6 +817,19 @@ func TestCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+func readAheadRecord(index uint32, errno tzrpc.Errno, data string) []byte {
+	b := make([]byte, tzrpc.ReadAheadHeaderSize, tzrpc.ReadAheadHeaderSize+len(data))
+	tzrpc.PutReadAhead(b, tzrpc.ReadAhead{Index: index, Errno: errno, Len: uint32(len(data))})
+	return append(b, data...)
+}
+
+func datagramRecord(index uint32, from tzrpc.Sockaddr, data string) []byte {
+	addr := from.Marshal()
+	b := make([]byte, tzrpc.ReadAheadHeaderSize)
+	tzrpc.PutReadAhead(b, tzrpc.ReadAhead{Index: index, AddrLen: uint16(len(addr)), Len: uint32(len(data))})
+	return append(append(b, addr...), data...)
 }
 
 func pollBytes(es ...tzrpc.PollFd) []byte {

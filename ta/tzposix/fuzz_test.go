@@ -64,6 +64,29 @@ var fuzzCalls = []func(p *Proc) error{
 		if err == nil && n != ready || n < 0 || n > len(fds) {
 			return fmt.Errorf("poll returned %d with %d entries ready", n, ready)
 		}
+		if err != nil {
+			return errnoOnly(err)
+		}
+		// Whatever was read ahead serves reads within their bounds.
+		b := make([]byte, 8)
+		for _, fd := range []int{3, 5} {
+			if n, err := p.Read(fd, b); n < 0 || n > len(b) || (err != nil && n != 0) {
+				return fmt.Errorf("read %d after poll: %d, %v", fd, n, err)
+			} else if err := errnoOnly(err); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+	func(p *Proc) error { // poll a datagram socket, then receive what was read ahead
+		if _, err := p.Poll([]PollFd{{Fd: 7, Events: POLLIN}}, 0); err != nil {
+			return errnoOnly(err)
+		}
+		b := make([]byte, 8)
+		n, _, err := p.Recvfrom(7, b, 0)
+		if n < 0 || n > len(b) || (err != nil && n != 0) {
+			return fmt.Errorf("recvfrom after poll: %d, %v", n, err)
+		}
 		return errnoOnly(err)
 	},
 	func(p *Proc) error { // getsockopt, boolean
@@ -131,6 +154,12 @@ func FuzzResult(f *testing.F) {
 	f.Add(append([]byte{10, 1}, honestHeader(1, 0, pollBytes(
 		tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: -1, Events: POLLIN},
 		tzrpc.PollFd{Fd: 5, Events: POLLOUT}, tzrpc.PollFd{Fd: -1, Events: POLLIN}))...))
+	f.Add(append([]byte{10, 1}, withAux(honestHeader(1, 0, cat(pollBytes(
+		tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: -1, Events: POLLIN},
+		tzrpc.PollFd{Fd: 5, Events: POLLOUT}, tzrpc.PollFd{Fd: -1, Events: POLLIN}), readAheadRecord(0, 0, "read ahead"))), 1)...))
+
+	f.Add(append([]byte{11, 1}, withAux(honestHeader(1, 0, cat(pollBytes(tzrpc.PollFd{Fd: 7, Events: POLLIN, Revents: POLLIN}),
+		datagramRecord(0, peer6, "a datagram"))), 1)...))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {

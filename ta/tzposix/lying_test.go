@@ -128,6 +128,19 @@ func TestLyingShadow(t *testing.T) {
 		{"poll: count too high", pollCall, pollResp(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, out, 2), 0},
 		{"poll: count too low", pollCall, pollResp(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, out, 0), 0},
 		{"poll: entry missing", pollCall, ok(0, pollBytes(in3)), 0},
+		{"poll: read ahead with a sender for a FIFO", pollCall, func(mb []byte, r tzrpc.Request) {
+			writeResp(mb, r.Op, r.Seq, 1, 0, [4]int64{1}, cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, out),
+				datagramRecord(0, peer4, "x")))
+		}, 0},
+		{"poll: read ahead for an entry not ready", pollCall, func(mb []byte, r tzrpc.Request) {
+			writeResp(mb, r.Op, r.Seq, 0, 0, [4]int64{1}, cat(pollBytes(in3, out), readAheadRecord(0, 0, "x")))
+		}, 0},
+		{"poll: read ahead without asking", func(p *Proc) (any, error) {
+			n, err := p.Poll([]PollFd{{Fd: 3, Events: POLLOUT}}, 0)
+			return n, err
+		}, func(mb []byte, r tzrpc.Request) {
+			writeResp(mb, r.Op, r.Seq, 1, 0, [4]int64{1}, cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLOUT, Revents: POLLOUT}), readAheadRecord(0, 0, "x")))
+		}, 0},
 		{"getsockopt: boolean 2", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_REUSEADDR) }, ok(2, nil), 0},
 		{"getsockopt: SO_TYPE 3", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_TYPE) }, ok(3, nil), 0},
 		{"getsockopt: SO_ERROR beyond errnos", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_ERROR) }, ok(int64(tzrpc.MaxErrno)+1, nil), 0},

@@ -25,6 +25,12 @@ type Proc struct {
 	addrBuf [tzrpc.MaxSockaddrLen]byte
 	pollReq []byte
 	pollRes []byte
+	// ahead holds what POLL read ahead, by descriptor (readahead.go);
+	// spare, drained buffers for reuse.
+	ahead map[int32]*aheadBuf
+	spare [][]byte
+	// noReadAhead is set once the shadow refused a read-ahead budget.
+	noReadAhead bool
 }
 
 // fdKind is what the library knows a descriptor to be; it decides how
@@ -47,7 +53,7 @@ type fdInfo struct {
 func (fi fdInfo) nonblocking() bool { return fi.status&tzrpc.O_NONBLOCK != 0 }
 
 func newProc(h *handoff, mailbox int) *Proc {
-	return &Proc{h: h, cap: mailbox - tzrpc.HeaderSize, fds: make(map[int32]fdInfo)}
+	return &Proc{h: h, cap: mailbox - tzrpc.HeaderSize, fds: make(map[int32]fdInfo), ahead: make(map[int32]*aheadBuf)}
 }
 
 // Violations counts responses that broke the protocol (each one reached TA
