@@ -36,6 +36,20 @@ func Listen(network, addr, target string) (*Listener, error) {
 			return nil, fmt.Errorf("sockproxy: listen on %s://%s: %w", network, addr, err)
 		}
 		fd, err := bindInet(network, ap, BindOptions{ReuseAddr: true}, true)
+		if err == nil {
+			// Blocking, so that os.NewFile leaves it out of the
+			// runtime's netpoller: the supervisor only passes it on,
+			// and a registered socket would wake the supervisor at
+			// every datagram the TA receives or sends on it (the
+			// shadow's copy shares the socket), 10–20 µs of IPI each
+			// on a VM. The copies handed to a shadow are made
+			// O_NONBLOCK again (dupSocket); the flag is the socket's,
+			// and this File never reads or writes.
+			err = unix.SetNonblock(fd, false)
+			if err != nil {
+				unix.Close(fd)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sockproxy: listen on %s://%s: %w", network, addr, err)
 		}

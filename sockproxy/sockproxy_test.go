@@ -252,6 +252,29 @@ func TestListenAndHandover(t *testing.T) {
 	}
 }
 
+// TestListenSocketNotPolled: the supervisor only passes proxy sockets on.
+// One in its netpoller (an os.File made from an O_NONBLOCK descriptor)
+// would wake it at every datagram the TA's shadow receives or sends on the
+// shared socket.
+func TestListenSocketNotPolled(t *testing.T) {
+	for _, network := range []string{"tcp", "udp"} {
+		l, err := Listen(network, "127.0.0.1:0", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		rc, err := l.File().SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags := -1
+		rc.Control(func(fd uintptr) { flags, _ = unix.FcntlInt(fd, unix.F_GETFL, 0) })
+		if flags < 0 || flags&unix.O_NONBLOCK != 0 {
+			t.Errorf("%s proxy socket flags %#x: want blocking, out of the netpoller", network, flags)
+		}
+	}
+}
+
 func TestSendRecvFDs(t *testing.T) {
 	a, b, err := seqpacket.Pair()
 	if err != nil {
