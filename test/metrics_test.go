@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -324,5 +325,60 @@ func TestMetricsReload(t *testing.T) {
 	}
 	if got := scrapeMetrics(t, url).sum("tzbridge_calls_total", "ta", "echo"); got < echoAfter {
 		t.Errorf("the old endpoint after the reload: echo calls %v, want at least %v", got, echoAfter)
+	}
+}
+
+// TestEchoCallsPerRoundTrip: a request-response exchange with the echo TA
+// costs it two calls (so two RESUMEs) on every transport: a POLL that
+// reads the request ahead, and the WRITE or SEND of the answer. Without
+// read-ahead it would be three; this is what the bridge's latency rests
+// on, so it is asserted as a count rather than as a time.
+func TestEchoCallsPerRoundTrip(t *testing.T) {
+	cfg, url := withMetrics(t, echoConfig("%[1]s"))
+	b := startBridge(t, cfg, echoReady)
+	const rounds = 200
+	msg := echotest.Payload(1024)
+	tests := []struct {
+		name string
+		dial func() (io.ReadWriteCloser, error)
+	}{
+		{"tcp", func() (io.ReadWriteCloser, error) { return net.Dial("tcp", "127.0.0.1:7000") }},
+		{"unix", func() (io.ReadWriteCloser, error) { return net.Dial("unix", b.path("echo", "echo.sock")) }},
+		{"udp", func() (io.ReadWriteCloser, error) { return net.Dial("udp", "127.0.0.1:7001") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			// One exchange first: the connection's ACCEPT is not an echo.
+			exchange := func() {
+				t.Helper()
+				if _, err := c.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				if err := echotest.ReadExactly(c, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exchange()
+			before := scrapeMetrics(t, url).sum("tzbridge_calls_total", "ta", "echo")
+			for range rounds {
+				exchange()
+			}
+			// The TA counts its last SEND after the client has its echo:
+			// wait until every exchange shows.
+			var calls float64
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if calls = scrapeMetrics(t, url).sum("tzbridge_calls_total", "ta", "echo") - before; calls >= 2*rounds {
+					break
+				}
+			}
+			if per := calls / rounds; per < 2 || per > 2.05 {
+				t.Errorf("%v calls for %d exchanges: %.2f each, want 2 (POLL with read-ahead, then the answer)", calls, rounds, per)
+			}
+		})
 	}
 }
