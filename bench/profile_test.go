@@ -462,3 +462,16 @@ func FuzzParseTrace(f *testing.F) {
 		}
 	})
 }
+
+func TestProfileSize(t *testing.T) {
+	cells := []cell{{transport: FIFO, size: 64}, {transport: UDP, size: MaxUDP}}
+	if got := profileSize(cells, UDP); got != MaxUDP {
+		t.Errorf("udp: %d", got)
+	}
+	if got := profileSize(cells, TCP); got != 4096 {
+		t.Errorf("tcp, no cell: %d", got)
+	}
+	if got := joinInts([]int{1, 22}); got != "1,22" {
+		t.Errorf("joinInts: %q", got)
+	}
+}
