@@ -22,6 +22,8 @@ type Report struct {
 	NullCallUS float64   `json:"null_call_us"`
 	NullCall   *NullCall `json:"null_call,omitempty"`
 	Notes      []string  `json:"notes,omitempty"`
+	// Profiles are the traced breakdowns of --profile, per transport.
+	Profiles []Profile `json:"profile,omitempty"`
 }
 
 // Settings are the parameters the run used.
@@ -161,6 +163,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	if len(r.Profiles) > 0 {
+		b.WriteString("\n")
+		if err := WriteProfiles(&b, r.Profiles); err != nil {
+			return err
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

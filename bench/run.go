@@ -28,6 +28,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tzmediator/tzbridge/internal/syncbuf"
 )
 
@@ -58,6 +60,19 @@ type Options struct {
 	NullCalls int
 	// Config is the bridge's configuration; default DefaultConfig.
 	Config string
+	// Profile, if set, also traces a short window of bridged round trips
+	// and one of direct round trips per transport with tracefs, and breaks
+	// the median round trip down into its steps (Report.Profiles). It
+	// needs tracefs (Tracefs) and root.
+	Profile bool
+	// ProfileWindow is how long each traced window lasts; default
+	// DefaultProfileWindow.
+	ProfileWindow time.Duration
+	// ProfileTraces, if set, is a directory where the raw traces are kept
+	// (<transport>-bridged.trace, <transport>-direct.trace).
+	ProfileTraces string
+	// Tracefs is where tracefs is mounted; default DefaultTracefs.
+	Tracefs string
 	// Progress, if set, is told the total amount of work once and then
 	// each piece done, with what is being measured.
 	Progress Progress
@@ -143,6 +158,12 @@ func (o *Options) setDefaults() error {
 	if o.Progress == nil {
 		o.Progress = noProgress{}
 	}
+	if o.ProfileWindow <= 0 {
+		o.ProfileWindow = DefaultProfileWindow
+	}
+	if o.Tracefs == "" {
+		o.Tracefs = DefaultTracefs
+	}
 	return nil
 }
 
@@ -178,7 +199,7 @@ type cell struct {
 
 // Run measures everything opt asks for. It needs root: the bridge mounts
 // its tree with FUSE.
-func Run(ctx context.Context, opt Options) (*Report, error) {
+func Run(ctx context.Context, opt Options) (_ *Report, retErr error) {
 	if err := opt.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -188,6 +209,19 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep := &Report{
 		Machine:  ThisMachine(),
 		Settings: Settings{Samples: opt.Samples, Warmup: opt.Warmup, Rounds: opt.Rounds, BulkBytes: max(opt.BulkBytes, 0)},
+	}
+	var prof *profiler
+	if opt.Profile {
+		tr, err := openTracer(opt.Tracefs)
+		if err != nil {
+			return nil, fmt.Errorf("--profile: %w", err)
+		}
+		defer func() {
+			if err := tr.close(); err != nil && retErr == nil {
+				retErr = fmt.Errorf("--profile: %w", err)
+			}
+		}()
+		prof = &profiler{tr: tr, window: opt.ProfileWindow, proc: "/proc", traces: opt.ProfileTraces}
 	}
 	cells := opt.cells()
 	var bulk []string
@@ -208,7 +242,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	opt.Progress.Start(total)
 
 	if len(cells) > 0 || len(bulk) > 0 {
-		if err := runBridged(ctx, &opt, rep, cells, bulk, bulkUnits); err != nil {
+		if err := runBridged(ctx, &opt, rep, cells, bulk, bulkUnits, prof); err != nil {
 			return nil, err
 		}
 	}
@@ -225,8 +259,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 
 // runBridged starts the peer and the bridge and measures the cells and
 // bulk transfers against both.
-func runBridged(ctx context.Context, opt *Options, rep *Report, cells []cell, bulk []string, bulkUnits int64) error {
-	stopPeer, ep, err := startPeer(opt.Exe)
+func runBridged(ctx context.Context, opt *Options, rep *Report, cells []cell, bulk []string, bulkUnits int64, prof *profiler) error {
+	stopPeer, ep, peerPid, err := startPeer(opt.Exe)
 	if err != nil {
 		return err
 	}
@@ -242,12 +276,15 @@ func runBridged(ctx context.Context, opt *Options, rep *Report, cells []cell, bu
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		errc <- measureAll(ctx, opt, rep, cells, bulk, bulkUnits, ep, br)
+		if prof != nil {
+			prof.client, prof.bridgePid, prof.peerPid = unix.Gettid(), br.Pid(), peerPid
+		}
+		errc <- measureAll(ctx, opt, rep, cells, bulk, bulkUnits, ep, br, prof)
 	}()
 	return <-errc
 }
 
-func measureAll(ctx context.Context, opt *Options, rep *Report, cells []cell, bulk []string, bulkUnits int64, ep Endpoints, br *bridge) error {
+func measureAll(ctx context.Context, opt *Options, rep *Report, cells []cell, bulk []string, bulkUnits int64, ep Endpoints, br *bridge, prof *profiler) error {
 	for _, t := range Transports {
 		var mine []cell
 		for _, c := range cells {
@@ -288,6 +325,14 @@ func measureAll(ctx context.Context, opt *Options, rep *Report, cells []cell, bu
 					return err
 				}
 				rep.Throughput = append(rep.Throughput, th)
+			}
+			if prof != nil && len(mine) > 0 {
+				opt.Progress.Add(0, "profile "+t)
+				p, err := prof.profile(ctx, t, profileSize(mine, t), direct, bridged)
+				if err != nil {
+					return err
+				}
+				rep.Profiles = append(rep.Profiles, p)
 			}
 			return nil
 		}()
@@ -404,27 +449,27 @@ func payload(n int) []byte {
 
 // startPeer runs `exe bench --peer DIR` and reads its endpoints; stop ends
 // it and removes DIR.
-func startPeer(exe string) (stop func(), _ Endpoints, _ error) {
+func startPeer(exe string) (stop func(), _ Endpoints, pid int, _ error) {
 	var ep Endpoints
 	dir, err := os.MkdirTemp("", "tzbridge-bench-peer.")
 	if err != nil {
-		return nil, ep, err
+		return nil, ep, 0, err
 	}
 	cmd := exec.Command(exe, "bench", "--peer", dir)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, ep, err
+		return nil, ep, 0, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, ep, err
+		return nil, ep, 0, err
 	}
 	log := &syncbuf.Buffer{}
 	cmd.Stderr = log
 	c, err := startChild("direct peer", cmd)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, ep, err
+		return nil, ep, 0, err
 	}
 	c.log = log
 	cleanup := func() {
@@ -435,12 +480,12 @@ func startPeer(exe string) (stop func(), _ Endpoints, _ error) {
 	line, err := bufio.NewReader(stdout).ReadBytes('\n')
 	if err != nil {
 		cleanup()
-		return nil, ep, fmt.Errorf("direct peer: %v\n%s", err, log.String())
+		return nil, ep, 0, fmt.Errorf("direct peer: %v\n%s", err, log.String())
 	}
 	if err := json.Unmarshal(line, &ep); err != nil {
 		cleanup()
-		return nil, ep, fmt.Errorf("direct peer: %w", err)
+		return nil, ep, 0, fmt.Errorf("direct peer: %w", err)
 	}
 	go io.Copy(io.Discard, stdout)
-	return cleanup, ep, nil
+	return cleanup, ep, c.Pid(), nil
 }

@@ -42,10 +42,24 @@ of a TA whose POSIX call costs nothing.
 
 It starts its own "tzbridge run" with the demo configuration on a temporary
 mount, so it needs root, and the echo TA's ports (TCP 7000, UDP 7001) free:
-stop a running demo first.`,
+stop a running demo first.
+
+--profile also says where the time goes. After measuring each transport it
+traces a short window (--profile-window) of bridged round trips, then one of
+direct round trips, with the kernel's scheduler and syscall events (tracefs,
+in an instance of its own that it removes afterwards: the top-level tracing
+settings are left alone), and breaks the median round trip down: the wake of
+the shadow (or peer) after the client's send, each hand-off to the secure
+world between two of the shadow's syscalls, the syscalls themselves, and the
+wake of the client; with context switches, migrations and how often client
+and shadow shared a CPU. It needs root and tracefs at /sys/kernel/tracing
+(--tracefs), and takes one tracefs user at a time on a machine. Traced round
+trips are slower than untraced ones, and tracefs text has microsecond
+timestamps: read the breakdown as proportions.`,
 		Example: `  tzbridge bench
   tzbridge bench --sizes 64,4096,65536,1048576 --chart bench.png
-  tzbridge bench --json > bench.json`,
+  tzbridge bench --json > bench.json
+  tzbridge bench --profile --transports fifo,tcp --bulk -1 --null-calls -1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if peer != "" {
@@ -122,6 +136,10 @@ stop a running demo first.`,
 	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
 	f.StringVar(&chart, "chart", "", "also draw the latencies into this .png or .svg file")
 	f.BoolVar(&noProgress, "no-progress", false, "no progress bar")
+	f.BoolVar(&opt.Profile, "profile", false, "also trace a short window per transport (tracefs, root) and break the round trip down")
+	f.DurationVar(&opt.ProfileWindow, "profile-window", bench.DefaultProfileWindow, "length of each traced window of --profile")
+	f.StringVar(&opt.ProfileTraces, "profile-traces", "", "keep the raw traces of --profile in this directory")
+	f.StringVar(&opt.Tracefs, "tracefs", bench.DefaultTracefs, "where tracefs is mounted, for --profile")
 	f.StringVar(&peer, "peer", "", "run as the direct echo peer in DIR (used by bench itself)")
 	_ = f.MarkHidden("peer")
 	return cmd
