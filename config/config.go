@@ -470,7 +470,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
 		}
 		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
-			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, MaxWasmMemory)
+			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, int64(MaxWasmMemory))
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
 			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module: leave it out")
 		}
