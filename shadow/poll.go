@@ -169,13 +169,23 @@ func (s *Shadow) readAhead(in []byte, revents []uint16, out []byte, budget int64
 func readAheadStream(d *desc, rec tzrpc.ReadAhead, buf []byte) (tzrpc.ReadAhead, bool) {
 	n, err := unix.Read(d.fd, buf)
 	switch {
-	case err == nil && n > 0:
-		rec.Len = uint32(n)
-	case err == nil, err == unix.EAGAIN, err == unix.EINTR:
+	case err != nil:
+		return readAheadError(rec, err)
+	case n == 0:
 		return rec, false
-	default:
-		rec.Errno = errno(err)
 	}
+	rec.Len = uint32(n)
+	return rec, true
+}
+
+// readAheadError is what a read ahead that failed with err records:
+// nothing for EAGAIN or EINTR (nothing was there after all); else the
+// error, which the read consumed and the TA's next read is to return.
+func readAheadError(rec tzrpc.ReadAhead, err error) (tzrpc.ReadAhead, bool) {
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return rec, false
+	}
+	rec.Errno = errno(err)
 	return rec, true
 }
 
@@ -194,15 +204,12 @@ func (s *Shadow) readAheadDatagram(d *desc, rec tzrpc.ReadAhead, buf []byte, bud
 	}
 	if d.domain == tzrpc.AF_UNIX || room < maxInetDatagram {
 		size, _, err := unix.Recvfrom(d.fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC|unix.MSG_DONTWAIT)
-		switch {
-		case err == unix.EAGAIN || err == unix.EINTR:
-			return rec, false
-		case err != nil:
-			// A queued error (ICMP for an earlier send): the peek
-			// has consumed it.
-			rec.Errno = errno(err)
-			return rec, true
-		case int64(size) > room:
+		if err != nil {
+			// A queued error (ICMP for an earlier send) is consumed
+			// by the peek too.
+			return readAheadError(rec, err)
+		}
+		if int64(size) > room {
 			return rec, false
 		}
 	}
@@ -210,12 +217,8 @@ func (s *Shadow) readAheadDatagram(d *desc, rec tzrpc.ReadAhead, buf []byte, bud
 	// behind the actual one, as in recvfrom.
 	data := buf[tzrpc.MaxSockaddrLen : tzrpc.MaxSockaddrLen+int(room)]
 	n, from, err := unix.Recvfrom(d.fd, data, unix.MSG_DONTWAIT)
-	switch {
-	case err == unix.EAGAIN || err == unix.EINTR:
-		return rec, false
-	case err != nil:
-		rec.Errno = errno(err)
-		return rec, true
+	if err != nil {
+		return readAheadError(rec, err)
 	}
 	alen := putSockaddr(buf, s.taSockaddr(from))
 	copy(buf[alen:], data[:n])

@@ -35,6 +35,21 @@ func readAheadRecords(t *testing.T, r Response, nfds int) map[uint32]string {
 	return got
 }
 
+// udpPair makes a TA UDP socket on loopback and a CA socket connected to
+// it, closed when the test ends.
+func udpPair(t *testing.T, a *testTA) (int64, net.Conn) {
+	t.Helper()
+	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
+	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
+	uc, err := net.Dial("udp", uaddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uc.Close() })
+	return u, uc
+}
+
 // TestPollReadAhead: a POLL with a budget reads ahead the FIFOs, stream
 // sockets and datagram sockets (with the sender) it reports readable, and
 // nothing else: not a listener (its POLLIN is a connection), a directory,
@@ -78,14 +93,7 @@ func TestPollReadAhead(t *testing.T) {
 	}
 	defer c2.Close()
 
-	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
-	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
-	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
-	uc, err := net.Dial("udp", uaddr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
+	u, uc := udpPair(t, a)
 	uc.Write([]byte("datagram"))
 
 	entries := []PollFd{
@@ -200,14 +208,7 @@ func TestPollReadAheadDatagram(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTA(t, options{})
-			u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
-			a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
-			uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
-			uc, err := net.Dial("udp", uaddr.String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer uc.Close()
+			u, uc := udpPair(t, a)
 			uc.Write([]byte(tt.datagram))
 			p := AppendPollFd(nil, PollFd{Fd: int32(u), Events: POLLIN})
 			got := readAheadRecords(t, a.call(OpPoll, args(1, 5000, tt.budget), p), 1)
