@@ -4,6 +4,7 @@ package fuzz
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -383,4 +384,103 @@ func TestCReadAheadLies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCPollReadAhead: records from a shadow that may lie, through the
+// whole of tzposix_poll and the reads after it. The poll succeeds exactly
+// when tzrpc.CheckResponse and the descriptor-kind rule accept the
+// response, and then each descriptor's next read returns its record.
+func FuzzCPollReadAhead(f *testing.F) {
+	src := tzrpc.Inet4Sockaddr([4]byte{10, 0, 0, 1}, 53).Marshal()
+	f.Add(uint8(7), uint8(3), bytes.Join([][]byte{record(0, 0, nil, []byte("fifo")), record(1, 0, nil, []byte("stream")), record(2, 0, src, []byte("dgram"))}, nil))
+	f.Add(uint8(2), uint8(1), record(1, eCONNRESET, nil, nil))
+	f.Add(uint8(4), uint8(1), record(2, 0, src, nil))
+	f.Add(uint8(1), uint8(1), record(0, 0, src, []byte("x")))
+	f.Add(uint8(7), uint8(2), bytes.Join([][]byte{record(1, 0, nil, []byte("a")), record(0, 0, nil, []byte("b"))}, nil))
+	kinds := []bool{false, false, true} // fds 3, 4, 5: datagram?
+	f.Fuzz(func(t *testing.T, mask, aux0 uint8, recs []byte) {
+		s := newSession(t)
+		setup(64 << 10)
+		s.open(3)
+		s.socket(4, sockStream)
+		s.socket(5, sockDgram)
+		fds, events := []int32{3, 4, 5}, []int16{pollIN, pollIN, pollIN}
+		ents := make([]tzrpc.PollFd, 3)
+		for i := range ents {
+			ents[i] = ent(fds[i], pollIN, uint16(mask>>i)&pollIN)
+		}
+		s.answerPollN(int(aux0), ents, recs)
+		before := violations()
+		n, rev := cPoll(fds, events, -1)
+		budget := sentArg(2)
+
+		// What Go makes of it.
+		req := tzrpc.Request{Op: tzrpc.OpPoll, Seq: nextSeq() - 1, Args: [6]int64{3, -1, budget}, Payload: pollEntries(ent(3, pollIN, 0), ent(4, pollIN, 0), ent(5, pollIN, 0))}
+		resp, err := tzrpc.DecodeResponse(sentAnswer(ents, int(aux0), recs))
+		if err == nil {
+			err = tzrpc.CheckResponse(&req, &resp, 1<<20)
+		}
+		type kept struct {
+			errno uint16
+			addr  []byte
+			data  []byte
+		}
+		got := map[int]kept{}
+		if err == nil {
+			rest := resp.Payload[3*tzrpc.PollFdSize:]
+			for range resp.Aux[0] {
+				rec, addr, data, tail, _ := tzrpc.NextReadAhead(rest)
+				rest = tail
+				if rec.Errno == 0 && kinds[rec.Index] != (len(addr) > 0) {
+					err = errKind
+				}
+				got[int(rec.Index)] = kept{uint16(rec.Errno), addr, data}
+			}
+		}
+		if (err == nil) != (n >= 0) {
+			t.Fatalf("Go: %v; C poll = %d (errno %d, violations +%d)", err, n, lastErrno(), violations()-before)
+		}
+		if err != nil {
+			if violations() != before+1 || raUsed() != 0 || rev[0]|rev[1]|rev[2] != 0 {
+				t.Fatalf("refused poll: violations +%d, pool %d, revents %v", violations()-before, raUsed(), rev)
+			}
+			return
+		}
+		buf, addr := make([]byte, 70000), make([]byte, 128)
+		for i, fd := range fds {
+			k, ok := got[i]
+			if !ok {
+				continue
+			}
+			m, alen := cRecvfromFlags(int(fd), buf, 0, addr)
+			switch {
+			case k.errno != 0:
+				if m != -1 || lastErrno() != int(k.errno) {
+					t.Fatalf("fd %d: read = %d errno %d, want errno %d", fd, m, lastErrno(), k.errno)
+				}
+			case m != len(k.data) || !bytes.Equal(buf[:m], k.data):
+				t.Fatalf("fd %d: read = %d, want %d bytes", fd, m, len(k.data))
+			case (alen > 0) != (len(k.addr) > 0):
+				t.Fatalf("fd %d: sender of %d bytes, record's %d", fd, alen, len(k.addr))
+			}
+		}
+		if raUsed() != 0 || exchanges() != 3+1 {
+			t.Fatalf("after reading everything: pool %d, %d exchanges", raUsed(), exchanges())
+		}
+	})
+}
+
+var errKind = fmt.Errorf("a sender for a stream, or none for a datagram")
+
+// sentAnswer rebuilds the POLL answer given to the harness.
+func sentAnswer(ents []tzrpc.PollFd, aux0 int, recs []byte) []byte {
+	b := make([]byte, len(ents)*tzrpc.PollFdSize)
+	ready := 0
+	for i, e := range ents {
+		tzrpc.PutPollFd(b, i, e)
+		if e.Revents != 0 {
+			ready++
+		}
+	}
+	return rawResp(tzrpc.OpPoll, nextSeq()-1, int64(ready), 0, int64(aux0), append(b, recs...))
 }
