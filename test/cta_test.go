@@ -3,6 +3,7 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -177,6 +178,69 @@ func cFIFOEcho(in, out string, msg []byte) error {
 		case <-timeout:
 			return fmt.Errorf("no echo of %d bytes within 30s", len(msg))
 		}
+	}
+	return nil
+}
+
+// TestCEchoCallsPerRoundTrip: libtzposix reads ahead as the Go library
+// does, so an exchange with the C echo TA costs it two calls too: a POLL
+// that reads the request ahead, and the SEND or WRITE of the answer.
+func TestCEchoCallsPerRoundTrip(t *testing.T) {
+	cfg, url := withMetrics(t, cEchoConfig(cEchoTA(t)))
+	b := startBridge(t, cfg, cEchoReady)
+	t.Run("tcp", func(t *testing.T) {
+		twoCallsPerExchange(t, url, "cecho", func() (io.ReadWriteCloser, error) { return net.Dial("tcp", cEchoTCP) })
+	})
+	t.Run("fifo", func(t *testing.T) {
+		twoCallsPerExchange(t, url, "cecho", func() (io.ReadWriteCloser, error) {
+			return openFIFOPair(b.path("cecho", "in"), b.path("cecho", "out"))
+		})
+	})
+}
+
+// fifoPair is a FIFO CA's conversation as one stream: writes go to in,
+// reads come from out. The TA opens out when it has an answer, so out is
+// opened in the background and the first Read waits for it.
+type fifoPair struct {
+	in     *os.File
+	out    *os.File
+	opened chan error
+}
+
+func openFIFOPair(in, out string) (*fifoPair, error) {
+	p := &fifoPair{opened: make(chan error, 1)}
+	go func() {
+		f, err := os.OpenFile(out, os.O_RDONLY, 0)
+		p.out = f
+		p.opened <- err
+		close(p.opened)
+	}()
+	w, err := os.OpenFile(in, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.in = w
+	return p, nil
+}
+
+func (p *fifoPair) Write(b []byte) (int, error) { return p.in.Write(b) }
+
+func (p *fifoPair) Read(b []byte) (int, error) {
+	select {
+	case err, ok := <-p.opened:
+		if ok && err != nil {
+			return 0, err
+		}
+	case <-time.After(10 * time.Second):
+		return 0, fmt.Errorf("no writer opened the out FIFO within 10s")
+	}
+	return p.out.Read(b)
+}
+
+func (p *fifoPair) Close() error {
+	p.in.Close()
+	if p.out != nil {
+		return p.out.Close()
 	}
 	return nil
 }

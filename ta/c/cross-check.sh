@@ -52,6 +52,7 @@ if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
 	compile aarch64-linux-gnu-gcc
 	compile aarch64-linux-gnu-gcc -mgeneral-regs-only
 	compile aarch64-linux-gnu-gcc -mbranch-protection=standard
+	compile aarch64-linux-gnu-gcc -DTZPOSIX_READAHEAD_BYTES=0
 	coro aarch64-linux-gnu-gcc qemu-aarch64
 else
 	echo "aarch64-linux-gnu-gcc not installed: aarch64 not checked"
@@ -61,6 +62,7 @@ if command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1; then
 	compile arm-linux-gnueabihf-gcc -marm
 	compile arm-linux-gnueabihf-gcc -mthumb
 	compile arm-linux-gnueabihf-gcc -mthumb -mfloat-abi=soft
+	compile arm-linux-gnueabihf-gcc -mthumb -DTZPOSIX_READAHEAD_BYTES=0
 	cflags=-marm coro arm-linux-gnueabihf-gcc qemu-arm
 	cflags=-mthumb coro arm-linux-gnueabihf-gcc qemu-arm
 else

@@ -192,11 +192,12 @@ func TestEchoShadow(t *testing.T) {
 		if err := netif.LoopbackUp(); err != nil {
 			t.Fatalf("bring up lo: %v", err)
 		}
-		var asm, uctx, ubsan string
-		fmt.Sscanf(bins, "%s %s %s", &asm, &uctx, &ubsan)
+		var asm, uctx, ubsan, noRA string
+		fmt.Sscanf(bins, "%s %s %s %s", &asm, &uctx, &ubsan, &noRA)
 		t.Run("asm", func(t *testing.T) { testEcho(t, asm, true) })
 		t.Run("ucontext", func(t *testing.T) { testEcho(t, uctx, false) })
 		t.Run("ubsan", func(t *testing.T) { testEcho(t, ubsan, false) })
+		t.Run("no-readahead", func(t *testing.T) { testEcho(t, noRA, false) })
 		t.Run("go-echo-latency", testGoEchoLatency)
 		return
 	}
@@ -208,8 +209,10 @@ func TestEchoShadow(t *testing.T) {
 	// Undefined behaviour in the library or the TA kills the TA, and the
 	// test with it.
 	ubsan := buildTA(t, echoDir, "-DECHO_TCP_PORT=7200", "-fsanitize=undefined", "-fno-sanitize-recover=all")
+	// Read-ahead compiled out: polls without a budget, as before it.
+	noRA := buildTA(t, echoDir, "-DECHO_TCP_PORT=7200", "-DTZPOSIX_READAHEAD_BYTES=0")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEchoShadow$", "-test.v", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(), childEnv+"="+asm+" "+uctx+" "+ubsan)
+	cmd.Env = append(os.Environ(), childEnv+"="+asm+" "+uctx+" "+ubsan+" "+noRA)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, syscall.EPERM) {

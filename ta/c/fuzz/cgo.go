@@ -48,8 +48,22 @@ func respond(b []byte)   { C.fz_respond(ptr(b), C.size_t(len(b))) }
 func nextSeq() uint32    { return uint32(C.fz_seq()) }
 func violations() uint64 { return uint64(C.fz_violations()) }
 func lastErrno() int     { return int(C.fz_errno()) }
+func exchanges() int     { return int(C.fz_exchanges()) }
+func unanswered() int    { return int(C.fz_unanswered()) }
+func raUsed() int        { return int(C.fz_ra_used()) }
+
+// sentRequest is the first n bytes of the last request sent.
 func sentRequest(n int) []byte {
 	return C.GoBytes(unsafe.Pointer(C.fz_mailbox()), C.int(n))
+}
+
+// cNextReadAhead runs tzp_next_readahead on b.
+func cNextReadAhead(b []byte) (idx uint32, errno, alen uint16, dlen uint32, ok bool) {
+	var out [4]C.int64_t
+	if C.fz_next_readahead(ptr(b), C.size_t(len(b)), &out[0]) != 0 {
+		return 0, 0, 0, 0, false
+	}
+	return uint32(out[0]), uint16(out[1]), uint16(out[2]), uint32(out[3]), true
 }
 
 func cOpen(path string, flags int) int {
@@ -75,9 +89,15 @@ func cAccept(fd int, addr []byte) (int, int) {
 	return int(r), int(alen)
 }
 
-func cRecvfrom(fd int, buf, addr []byte) (int, int) {
+func cRecv(fd int, buf []byte, flags int) int {
+	return int(C.fz_recv(C.int(fd), ptr(buf), C.size_t(len(buf)), C.int(flags)))
+}
+
+func cRecvfrom(fd int, buf, addr []byte) (int, int) { return cRecvfromFlags(fd, buf, 0, addr) }
+
+func cRecvfromFlags(fd int, buf []byte, flags int, addr []byte) (int, int) {
 	alen := C.uint32_t(len(addr))
-	r := C.fz_recvfrom(C.int(fd), ptr(buf), C.size_t(len(buf)), ptr(addr), &alen)
+	r := C.fz_recvfrom(C.int(fd), ptr(buf), C.size_t(len(buf)), C.int(flags), ptr(addr), &alen)
 	return int(r), int(alen)
 }
 

@@ -36,10 +36,12 @@ func fuzzRequest(op uint8, a1, a2 int64, reqLen uint16, reqPayload []byte) (tzrp
 	maxLen := 0
 	switch o {
 	case tzrpc.OpPoll:
+		// a2 is the read-ahead budget, reqLen the room for records
+		// (within the harness's FZ_RA_CAP).
 		n := min(len(reqPayload)/tzrpc.PollFdSize, 64)
 		req.Payload = reqPayload[:n*tzrpc.PollFdSize]
 		req.Args[0] = int64(n)
-		maxLen = len(req.Payload)
+		maxLen = len(req.Payload) + int(reqLen)
 	case tzrpc.OpWrite, tzrpc.OpSend, tzrpc.OpSendto:
 		req.Payload = make([]byte, reqLen)
 	case tzrpc.OpRead, tzrpc.OpRecv, tzrpc.OpRecvfrom:
@@ -56,6 +58,15 @@ func fuzzRequest(op uint8, a1, a2 int64, reqLen uint16, reqPayload []byte) (tzrp
 	return req, maxLen
 }
 
+// resultSeed is one FuzzCResult input.
+type resultSeed struct {
+	op         uint8
+	a1, a2     int64
+	reqLen     uint16
+	reqPayload []byte
+	mb         []byte
+}
+
 // FuzzCResult: the C library's response check (codec.c) accepts exactly
 // what package tzrpc accepts, and decodes the same values from it.
 func FuzzCResult(f *testing.F) {
@@ -68,13 +79,28 @@ func FuzzCResult(f *testing.F) {
 	tzrpc.PutPollFd(pollResp, 0, tzrpc.PollFd{Fd: 3, Events: tzrpc.POLLIN, Revents: tzrpc.POLLIN | tzrpc.POLLHUP})
 	seq := uint32(0x01020304)
 	op := func(o tzrpc.Op) uint8 { return uint8(o - 2) }
-	seeds := []struct {
+	// Read-ahead: entry 0 (fd 3) asked for POLLIN and reports it.
+	raResp := bytes.Clone(poll)
+	tzrpc.PutPollFd(raResp, 0, tzrpc.PollFd{Fd: 3, Events: tzrpc.POLLIN, Revents: tzrpc.POLLIN})
+	ra := func(recs ...[]byte) []byte { return bytes.Join(append([][]byte{raResp}, recs...), nil) }
+	pollRA := func(budget int64, aux0 int64, payload []byte) struct {
 		op         uint8
 		a1, a2     int64
 		reqLen     uint16
 		reqPayload []byte
 		mb         []byte
-	}{
+	} {
+		return struct {
+			op         uint8
+			a1, a2     int64
+			reqLen     uint16
+			reqPayload []byte
+			mb         []byte
+		}{op(tzrpc.OpPoll), -1, budget, 1024, poll, rawResp(tzrpc.OpPoll, seq, 1, 0, aux0, payload)}
+	}
+	badSa := bytes.Clone(sa)
+	le.PutUint16(badSa, 9)
+	seeds := []resultSeed{
 		{op(tzrpc.OpOpen), 0, 0, 0, nil, rawResp(tzrpc.OpOpen, seq, 5, 0, 0, nil)},
 		{op(tzrpc.OpOpen), 0, 0, 0, nil, rawResp(tzrpc.OpOpen, seq, 1<<30, 0, 0, nil)},
 		{op(tzrpc.OpOpen), 0, 0, 0, nil, rawResp(tzrpc.OpOpen, seq+1, 5, 0, 0, nil)},
@@ -103,6 +129,30 @@ func FuzzCResult(f *testing.F) {
 		{op(tzrpc.OpListen), 0, 0, 0, nil, rawResp(tzrpc.OpListen, seq, 0, 0, 0, nil)},
 		{op(tzrpc.OpListen), 0, 0, 0, nil, rawResp(tzrpc.OpListen, seq, 0, 0, 1, nil)},
 		{op(tzrpc.OpClose), 0, 0, 0, nil, []byte("TZRS")},
+		pollRA(100, 1, ra(record(0, 0, nil, []byte("hello")))),
+		pollRA(100, 1, ra(record(0, 0, sa, []byte("datagram")))),
+		pollRA(100, 1, ra(record(0, 0, sa, nil))),
+		pollRA(100, 1, ra(record(0, 0, ua.Marshal(), []byte("unix")))),
+		pollRA(100, 1, ra(record(0, eCONNRESET, nil, nil))),
+		pollRA(100, 0, ra()),
+		pollRA(0, 1, ra(record(0, 0, nil, []byte("no budget")))),
+		pollRA(4, 1, ra(record(0, 0, nil, []byte("hello")))),
+		pollRA(-1, 1, ra(record(0, 0, nil, []byte("hello")))),
+		pollRA(100, 2, ra(record(0, 0, nil, []byte("a")), record(1, 0, nil, []byte("b")))),
+		pollRA(100, 2, ra(record(0, 0, nil, []byte("a")))),
+		pollRA(100, 3, ra(record(0, 0, nil, []byte("a")))),
+		pollRA(100, 1, ra(record(1, 0, nil, []byte("a")))),
+		pollRA(100, 1, ra(record(2, 0, nil, []byte("a")))),
+		pollRA(100, 1, ra(record(0, 134, nil, nil))),
+		pollRA(100, 1, ra(record(0, eCONNRESET, nil, []byte("x")))),
+		pollRA(100, 1, ra(record(0, eCONNRESET, sa, nil))),
+		pollRA(100, 1, ra(record(0, 0, nil, nil))),
+		pollRA(100, 1, ra(record(0, 0, sa[:7], []byte("x")))),
+		pollRA(100, 1, ra(record(0, 0, badSa, []byte("x")))),
+		pollRA(100, 1, append(ra(record(0, 0, nil, []byte("hello"))), 0)),
+		pollRA(100, 1, ra(record(0, 0, nil, []byte("hello")))[:len(raResp)+15]),
+		pollRA(100, 1, ra(record(0, 0, nil, []byte("hello")))[:len(raResp)+11]),
+		pollRA(100, -1, ra()),
 	}
 	for _, s := range seeds {
 		f.Add(s.op, s.a1, s.a2, s.reqLen, s.reqPayload, s.mb)
@@ -129,6 +179,34 @@ func FuzzCResult(f *testing.F) {
 		if c.ret != resp.Ret || c.errno != int64(resp.Errno) || c.plen != int64(len(resp.Payload)) || c.aux != resp.Aux {
 			t.Fatalf("%v: C decoded ret %d errno %d plen %d aux %v; Go %d %d %d %v",
 				req.Op, c.ret, c.errno, c.plen, c.aux, resp.Ret, resp.Errno, len(resp.Payload), resp.Aux)
+		}
+	})
+}
+
+// record encodes a read-ahead record.
+func record(idx uint32, errno uint16, addr, data []byte) []byte {
+	b := make([]byte, tzrpc.ReadAheadHeaderSize, tzrpc.ReadAheadHeaderSize+len(addr)+len(data))
+	tzrpc.PutReadAhead(b, tzrpc.ReadAhead{Index: idx, Errno: tzrpc.Errno(errno), AddrLen: uint16(len(addr)), Len: uint32(len(data))})
+	return append(append(b, addr...), data...)
+}
+
+// FuzzCReadAhead: the C record splitter (tzp_next_readahead) reads what
+// tzrpc.NextReadAhead reads, and refuses what it refuses.
+func FuzzCReadAhead(f *testing.F) {
+	f.Add(record(3, 0, nil, []byte("hello")))
+	f.Add(record(0, eCONNRESET, nil, nil))
+	f.Add(record(1, 0, tzrpc.Inet4Sockaddr([4]byte{127, 0, 0, 1}, 80).Marshal(), []byte("dgram")))
+	f.Add(record(1, 0, nil, []byte("hello"))[:16])
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rec, addr, data, _, ok := tzrpc.NextReadAhead(b)
+		idx, errno, alen, dlen, cok := cNextReadAhead(b)
+		if ok != cok {
+			t.Fatalf("%x: Go ok %v, C ok %v", b, ok, cok)
+		}
+		if ok && (idx != rec.Index || errno != uint16(rec.Errno) || int(alen) != len(addr) || int(dlen) != len(data)) {
+			t.Fatalf("%x: C %d %d %d %d, Go %+v", b, idx, errno, alen, dlen, rec)
 		}
 	})
 }

@@ -170,8 +170,6 @@ static int check_poll(const struct tzp_request *req, const struct tzp_response *
 	    (int64_t)req->payload_len != nfds * (int64_t)TZP_POLLFD_SIZE ||
 	    (nfds > 0 && req->payload == NULL))
 		return TZP_V_REQUEST;
-	if (r->payload_len != req->payload_len)
-		return TZP_V_PAYLOAD_LEN;
 	for (i = 0; i < nfds; i++) {
 		const uint8_t *q = req->payload + i * TZP_POLLFD_SIZE;
 		const uint8_t *p = priv + i * TZP_POLLFD_SIZE;
@@ -192,11 +190,73 @@ static int check_poll(const struct tzp_request *req, const struct tzp_response *
 	return r->ret == ready ? TZP_OK : TZP_V_COUNT;
 }
 
+int tzp_next_readahead(const uint8_t *b, size_t n, struct tzp_readahead *r)
+{
+	if (n < TZP_READAHEAD_HDR)
+		return -1;
+	r->index = tzp_get32(b);
+	r->err = tzp_get16(b + 4);
+	r->addr_len = tzp_get16(b + 6);
+	r->len = tzp_get32(b + 8);
+	if ((uint64_t)r->addr_len + r->len > (uint64_t)(n - TZP_READAHEAD_HDR))
+		return -1;
+	return 0;
+}
+
+/* check_readahead checks the aux[0] read-ahead records (b[0..n), a
+ * private copy) behind a POLL response's entries (priv): increasing entry
+ * indexes below nfds, each for an entry that asked for POLLIN and reports
+ * it; either an errno (valid, nothing else) or data or a sender, the
+ * sender exactly one well-formed sockaddr; all the data within the
+ * budget; the records filling the payload exactly (tzrpc.checkReadAhead). */
+static int check_readahead(const struct tzp_request *req, const struct tzp_response *r,
+			   const uint8_t *priv, const uint8_t *b, size_t n)
+{
+	int64_t nrec = r->aux[0], budget = req->args[2], last = -1, k, i;
+	struct tzp_readahead rec;
+	size_t size;
+
+	if (nrec < 0 || nrec > req->args[0])
+		return TZP_V_AUX;
+	if (nrec > 0 && budget == 0)
+		return TZP_V_AUX;
+	for (k = 0; k < nrec; k++) {
+		const uint8_t *q, *p;
+
+		if (tzp_next_readahead(b, n, &rec) != 0)
+			return TZP_V_READAHEAD;
+		i = (int64_t)rec.index;
+		if (i <= last || i >= req->args[0])
+			return TZP_V_READAHEAD;
+		last = i;
+		q = req->payload + i * TZP_POLLFD_SIZE;
+		p = priv + i * TZP_POLLFD_SIZE;
+		if ((int32_t)tzp_get32(q) < 0 || !(tzp_get16(q + 4) & TZP_POLLIN) ||
+		    !(tzp_get16(p + 6) & TZP_POLLIN))
+			return TZP_V_READAHEAD;
+		if (rec.err != 0 && (rec.err > TZP_MAX_ERRNO || rec.len != 0 || rec.addr_len != 0))
+			return TZP_V_READAHEAD;
+		if (rec.err == 0 && rec.len == 0 && rec.addr_len == 0)
+			return TZP_V_READAHEAD;
+		if (rec.addr_len != 0 && exact_sockaddr(b + TZP_READAHEAD_HDR, rec.addr_len) != TZP_OK)
+			return TZP_V_SOCKADDR;
+		if ((int64_t)rec.len > budget)
+			return TZP_V_READAHEAD;
+		budget -= (int64_t)rec.len;
+		size = TZP_READAHEAD_HDR + (size_t)rec.addr_len + (size_t)rec.len;
+		b += size;
+		n -= size;
+	}
+	return n == 0 ? TZP_OK : TZP_V_PAYLOAD_LEN;
+}
+
 int tzp_take_response(const uint8_t *mb, size_t mbsize, const struct tzp_request *req,
-		      size_t max_len, uint8_t *priv, size_t priv_cap, struct tzp_response *r)
+		      size_t max_len, uint8_t *priv, size_t priv_cap, uint8_t *ra, size_t ra_cap,
+		      struct tzp_response *r)
 {
 	uint8_t h[TZP_HEADER_SIZE];
 	const uint8_t *payload;
+	size_t rlen;
 	int i, v;
 
 	if (mbsize < TZP_HEADER_SIZE)
@@ -240,7 +300,7 @@ int tzp_take_response(const uint8_t *mb, size_t mbsize, const struct tzp_request
 		return TZP_V_SEQ;
 	if (r->err != 0)
 		return aux_zero(r, 0);
-	if ((v = aux_zero(r, req->op == TZP_OP_RECVFROM ? 1 : 0)) != TZP_OK)
+	if ((v = aux_zero(r, req->op == TZP_OP_RECVFROM || req->op == TZP_OP_POLL ? 1 : 0)) != TZP_OK)
 		return v;
 
 	switch (req->op) {
@@ -292,10 +352,18 @@ int tzp_take_response(const uint8_t *mb, size_t mbsize, const struct tzp_request
 			return v;
 		return r->payload_len == 0 ? TZP_OK : TZP_V_PAYLOAD_LEN;
 	case TZP_OP_POLL:
-		if (r->payload_len > priv_cap)
+		/* The entries to priv, the read-ahead records to ra. */
+		if (r->payload_len < req->payload_len || req->payload_len > priv_cap)
 			return TZP_V_PAYLOAD_LEN;
-		copy_bytes(priv, payload, r->payload_len);
-		return check_poll(req, r, priv);
+		rlen = r->payload_len - req->payload_len;
+		if (rlen > ra_cap)
+			return TZP_V_PAYLOAD_LEN;
+		copy_bytes(priv, payload, req->payload_len);
+		if (rlen > 0)
+			copy_bytes(ra, payload + req->payload_len, rlen);
+		if ((v = check_poll(req, r, priv)) != TZP_OK)
+			return v;
+		return check_readahead(req, r, priv, ra, rlen);
 	case TZP_OP_FCNTL:
 		if (req->args[1] == TZP_F_GETFL) {
 			if ((r->ret & ~(int64_t)(TZP_O_ACCMODE | TZP_O_APPEND | TZP_O_NONBLOCK)) != 0 ||

@@ -41,7 +41,7 @@ struct session {
 	void *entry_ctx; /* the entry point, while the coroutine runs */
 	uint8_t *stack;
 	struct tzp_fdslot *slots;
-	uint8_t *bufs; /* poll_req, then priv */
+	uint8_t *bufs; /* poll_req, then priv, then the read-ahead pool */
 };
 
 static uint32_t fd_slots(void)
@@ -150,14 +150,15 @@ TEE_Result TA_OpenSessionEntryPoint(uint32_t types, TEE_Param params[TEE_NUM_PAR
 		return TEE_ERROR_OUT_OF_MEMORY;
 	s->stack = TEE_Malloc(TZPOSIX_STACK_SIZE, TEE_MALLOC_FILL_ZERO);
 	s->slots = TEE_Malloc(nslots * sizeof(struct tzp_fdslot), TEE_MALLOC_FILL_ZERO);
-	s->bufs = TEE_Malloc(2 * TZP_PRIV_SIZE, TEE_MALLOC_FILL_ZERO);
+	s->bufs = TEE_Malloc(2 * TZP_PRIV_SIZE + TZP_RA_POOL_SIZE, TEE_MALLOC_FILL_ZERO);
 	if (s->stack == NULL || s->slots == NULL || s->bufs == NULL) {
 		free_session(s);
 		return TEE_ERROR_OUT_OF_MEMORY;
 	}
 	TEE_MemMove(s->stack, &canary, sizeof(canary));
 	tzp_proc_init(&s->proc, params[0].value.b, s->slots, nslots, s->bufs,
-		      s->bufs + TZP_PRIV_SIZE);
+		      s->bufs + TZP_PRIV_SIZE,
+		      TZP_RA_POOL_SIZE > 0 ? s->bufs + 2 * TZP_PRIV_SIZE : NULL);
 	s->proc.exchange = exchange;
 	s->proc.violated = violated;
 	s->proc.owner = s;

@@ -12,6 +12,13 @@
  * Data is copied straight from the mailbox (its length comes from the
  * checked header copy and is at most what was asked); addresses and POLL
  * entries are read only from the private copies the check was made on.
+ *
+ * Read-ahead (TZPOSIX_READAHEAD_BYTES > 0): a poll that asks for POLLIN
+ * gives the shadow a budget, and what the shadow read ahead comes back as
+ * records after the entries. tzp_take_response copies them into the free
+ * end of the session's pool and checks them there; tzp_proc keeps them in
+ * that pool, by descriptor, and the next reads of the descriptor are
+ * served from them without a RESUME.
  */
 #include "proc.h"
 
@@ -29,6 +36,7 @@ TZP_SAME(SOCK_DGRAM, TZP_SOCK_DGRAM);
 TZP_SAME(SOCK_NONBLOCK, TZP_SOCK_NONBLOCK);
 TZP_SAME(MSG_DONTWAIT, TZP_MSG_DONTWAIT);
 TZP_SAME(POLLNVAL, TZP_POLLNVAL);
+TZP_SAME(POLLIN, TZP_POLLIN);
 TZP_SAME(EAGAIN, 11);
 TZP_SAME(ECANCELED, 125);
 
@@ -74,7 +82,7 @@ static int violation(struct tzp_proc *p, int rule)
 }
 
 void tzp_proc_init(struct tzp_proc *p, size_t mbsize, struct tzp_fdslot *fds,
-		   uint32_t fd_cap, uint8_t *poll_req, uint8_t *priv)
+		   uint32_t fd_cap, uint8_t *poll_req, uint8_t *priv, uint8_t *ra_pool)
 {
 	uint32_t i;
 
@@ -97,6 +105,10 @@ void tzp_proc_init(struct tzp_proc *p, size_t mbsize, struct tzp_fdslot *fds,
 		fds[i].fd = -1;
 	p->poll_req = poll_req;
 	p->priv = priv;
+	p->ra_pool = ra_pool;
+	p->ra_used = 0;
+	p->ra_live = 0;
+	p->ra_off = TZP_RA_POOL_SIZE == 0 || ra_pool == NULL;
 }
 
 /* ---- Descriptor table ---------------------------------------------- */
@@ -163,9 +175,9 @@ static void fd_del(struct tzp_proc *p, struct tzp_fdslot *s)
  * already put at mb + 64, and takes the response, accepting at most
  * max_len payload bytes. 0: success, *resp checked. -1: errno set (the
  * shadow's errno, EIO for a violation, ECANCELED once the session is
- * gone). */
-static int roundtrip(struct tzp_proc *p, struct tzp_request *req, size_t max_len,
-		     struct tzp_response *resp)
+ * gone). POLL read-ahead records go to ra (ra_cap bytes). */
+static int roundtrip_ra(struct tzp_proc *p, struct tzp_request *req, size_t max_len,
+			uint8_t *ra, size_t ra_cap, struct tzp_response *resp)
 {
 	int v;
 
@@ -178,12 +190,19 @@ static int roundtrip(struct tzp_proc *p, struct tzp_request *req, size_t max_len
 		p->closed = 1;
 		return fail(p, ECANCELED);
 	}
-	v = tzp_take_response(p->mb, p->mbsize, req, max_len, p->priv, TZP_PRIV_SIZE, resp);
+	v = tzp_take_response(p->mb, p->mbsize, req, max_len, p->priv, TZP_PRIV_SIZE, ra, ra_cap,
+			      resp);
 	if (v != TZP_OK)
 		return violation(p, v);
 	if (resp->err != 0)
 		return fail(p, (int)resp->err);
 	return 0;
+}
+
+static int roundtrip(struct tzp_proc *p, struct tzp_request *req, size_t max_len,
+		     struct tzp_response *resp)
+{
+	return roundtrip_ra(p, req, max_len, NULL, 0, resp);
 }
 
 static void request(struct tzp_request *req, uint16_t op, int64_t a0, int64_t a1, int64_t a2)
@@ -285,6 +304,10 @@ int tzposix_open(const char *path, int flags, ...)
 	return new_fd(p, fd, TZP_FD_FILE, status);
 }
 
+#if TZPOSIX_READAHEAD_BYTES > 0
+static void ra_drop(struct tzp_proc *p, int32_t fd);
+#endif
+
 int tzposix_close(int fd)
 {
 	struct tzp_proc *p = cur();
@@ -293,8 +316,12 @@ int tzposix_close(int fd)
 
 	if (p == NULL || known(p, fd, &s) != 0)
 		return -1;
-	/* Gone whatever the shadow says, as with close(2) on Linux. */
+	/* Gone whatever the shadow says, as with close(2) on Linux; so is
+	 * what was read ahead for it and not read. */
 	fd_del(p, s);
+#if TZPOSIX_READAHEAD_BYTES > 0
+	ra_drop(p, fd);
+#endif
 	request(&req, TZP_OP_CLOSE, fd, 0, 0);
 	return simple(p, &req) < 0 ? -1 : 0;
 }
@@ -371,18 +398,14 @@ int tzposix_fcntl(int fd, int cmd, ...)
 
 /* ---- Reads ---------------------------------------------------------- */
 
-static ssize_t do_read(uint16_t op, int fd, void *buf, size_t count, int flags)
+/* read_call is a READ or RECV of fd in the shadow, into buf. */
+static ssize_t read_call(struct tzp_proc *p, uint16_t op, int fd, void *buf, size_t count,
+			 int flags)
 {
-	struct tzp_proc *p = cur();
-	struct tzp_fdslot *s;
 	struct tzp_request req;
 	struct tzp_response resp;
 	size_t n;
 
-	if (p == NULL || known(p, fd, &s) != 0)
-		return -1;
-	if (buf == NULL && count > 0)
-		return fail(p, EFAULT);
 	n = count < p->cap ? count : p->cap;
 	request(&req, op, fd, (int64_t)n, op == TZP_OP_RECV ? flags : 0);
 	if (roundtrip(p, &req, n, &resp) != 0)
@@ -390,6 +413,225 @@ static ssize_t do_read(uint16_t op, int fd, void *buf, size_t count, int flags)
 	/* Checked: ret == payload_len <= n <= count. */
 	copy_bytes(buf, p->mb + TZP_HEADER_SIZE, (size_t)resp.ret);
 	return (ssize_t)resp.ret;
+}
+
+static int from_wire(struct tzp_proc *p, const uint8_t *b, size_t n, struct sockaddr *addr,
+		     socklen_t *len);
+
+#if TZPOSIX_READAHEAD_BYTES > 0
+/* ---- Read-ahead ----------------------------------------------------- */
+
+static size_t seg_size(const uint8_t *s)
+{
+	return TZP_RA_SEG_HDR + (size_t)tzp_get16(s + 6) + (size_t)tzp_get32(s + 8);
+}
+
+/* ra_find returns fd's first kept record after s (NULL: from the start of
+ * the pool), or NULL if it has none. */
+static uint8_t *ra_find(struct tzp_proc *p, int32_t fd, uint8_t *s)
+{
+	uint8_t *end = p->ra_pool + p->ra_used;
+
+	for (s = s ? s + seg_size(s) : p->ra_pool; s < end; s += seg_size(s))
+		if ((int32_t)tzp_get32(s) == fd)
+			return s;
+	return NULL;
+}
+
+/* ra_consume marks a record read; the pool is empty again with the last. */
+static void ra_consume(struct tzp_proc *p, uint8_t *s)
+{
+	tzp_put32(s, (uint32_t)-1);
+	if (--p->ra_live == 0)
+		p->ra_used = 0;
+}
+
+static void ra_drop(struct tzp_proc *p, int32_t fd)
+{
+	uint8_t *s;
+
+	while ((s = ra_find(p, fd, NULL)) != NULL)
+		ra_consume(p, s);
+}
+
+/* ra_compact moves the records not yet read to the start of the pool. */
+static void ra_compact(struct tzp_proc *p)
+{
+	uint8_t *s = p->ra_pool, *end = p->ra_pool + p->ra_used, *out = p->ra_pool;
+	size_t n;
+
+	for (; s < end; s += n) {
+		n = seg_size(s);
+		if ((int32_t)tzp_get32(s) < 0)
+			continue;
+		if (out != s)
+			copy_bytes(out, s, n); /* forward, out < s */
+		out += n;
+	}
+	p->ra_used = (size_t)(out - p->ra_pool);
+}
+
+/* ra_budget is the read-ahead budget for a poll of size bytes of entries,
+ * n_in of them asking for POLLIN (n_dg of those datagram sockets): what
+ * the pool has free, less room for each record's header (and the 4 bytes
+ * a kept one takes more) and sender, at most TZPOSIX_READAHEAD_BYTES, and
+ * what the mailbox carries besides. *ra and *ra_cap: where
+ * tzp_take_response puts the records, 4 * n_in bytes into the free room
+ * so that ra_keep can widen their headers in place. */
+static int64_t ra_budget(struct tzp_proc *p, size_t size, size_t n_in, size_t n_dg,
+			 uint8_t **ra, size_t *ra_cap)
+{
+	size_t room, need, b;
+
+	ra_compact(p);
+	room = TZP_RA_POOL_SIZE - p->ra_used;
+	need = n_in * (TZP_READAHEAD_HDR + 4) + n_dg * TZP_MAX_SOCKADDR;
+	if (room <= need)
+		return 0;
+	b = room - need;
+	if (b > (size_t)TZPOSIX_READAHEAD_BYTES)
+		b = (size_t)TZPOSIX_READAHEAD_BYTES;
+	need = size + n_in * TZP_READAHEAD_HDR + n_dg * TZP_MAX_SOCKADDR;
+	if (p->cap <= need)
+		return 0;
+	if (b > p->cap - need)
+		b = p->cap - need;
+	*ra = p->ra_pool + p->ra_used + 4 * n_in;
+	*ra_cap = room - 4 * n_in;
+	return (int64_t)b;
+}
+
+/* ra_keep keeps the nrec records of a checked POLL response, which
+ * tzp_take_response copied to in (n bytes, 4 * n_in bytes past the end of
+ * the kept ones). First what only the library knows: a record carries a
+ * sender exactly when its descriptor is a datagram socket; a record that
+ * breaks that is a violation, and none of the records is kept. */
+static int ra_keep(struct tzp_proc *p, int64_t nrec, size_t n_in, uint8_t *in, size_t n)
+{
+	struct tzp_readahead rec;
+	struct tzp_fdslot *s;
+	uint8_t *b = in, *out;
+	size_t left = n, body;
+	int64_t k;
+	int32_t fd;
+
+	if (nrec < 0 || (uint64_t)nrec > n_in)
+		return violation(p, TZP_V_READAHEAD); /* checked: cannot happen */
+	for (k = 0; k < nrec; k++) {
+		if (tzp_next_readahead(b, left, &rec) != 0)
+			return violation(p, TZP_V_READAHEAD); /* checked: cannot happen */
+		s = fd_find(p, (int32_t)tzp_get32(p->poll_req + (size_t)rec.index * TZP_POLLFD_SIZE));
+		if (s == NULL || (rec.err == 0 && (s->kind == TZP_FD_DGRAM) != (rec.addr_len > 0)))
+			return violation(p, TZP_V_READAHEAD);
+		body = TZP_READAHEAD_HDR + (size_t)rec.addr_len + rec.len;
+		b += body;
+		left -= body;
+	}
+	/* Each record moves down behind the kept ones, its header widened by
+	 * 4 bytes: record k starts 4 * (n_in - k) >= 4 bytes after where it
+	 * goes, so the forward copy never overwrites what it has yet to read. */
+	out = p->ra_pool + p->ra_used;
+	for (b = in, left = n, k = 0; k < nrec; k++) {
+		(void)tzp_next_readahead(b, left, &rec);
+		fd = (int32_t)tzp_get32(p->poll_req + (size_t)rec.index * TZP_POLLFD_SIZE);
+		body = (size_t)rec.addr_len + rec.len;
+		copy_bytes(out + TZP_RA_SEG_HDR, b + TZP_READAHEAD_HDR, body);
+		tzp_put32(out, (uint32_t)fd);
+		tzp_put16(out + 4, rec.err);
+		tzp_put16(out + 6, rec.addr_len);
+		tzp_put32(out + 8, rec.len);
+		tzp_put32(out + 12, 0);
+		out += TZP_RA_SEG_HDR + body;
+		b += TZP_READAHEAD_HDR + body;
+		left -= TZP_READAHEAD_HDR + body;
+		p->ra_live++;
+	}
+	p->ra_used = (size_t)(out - p->ra_pool);
+	return 0;
+}
+
+/* ra_read serves a read of fd from what was read ahead, if anything waits
+ * (1, *res its result; 0: nothing does): up to len bytes (left in place
+ * with MSG_PEEK), or the error the shadow's read met. With MSG_WAITALL it
+ * then asks the shadow for the rest, as recv(2) would wait for it, and
+ * reports what came if that fails. On a datagram socket it takes one
+ * datagram, truncated to buf as recvfrom(2) truncates, and reports its
+ * sender; on anything else, no sender. */
+static int ra_read(struct tzp_proc *p, int fd, uint8_t *buf, size_t len, int flags,
+		   struct sockaddr *from, socklen_t *fromlen, ssize_t *res)
+{
+	uint8_t *s = ra_find(p, fd, NULL), *next;
+	size_t n = 0, take, alen, dlen, off;
+	ssize_t more;
+	int err;
+
+	if (s == NULL)
+		return 0;
+	alen = tzp_get16(s + 6);
+	dlen = tzp_get32(s + 8);
+	if ((err = tzp_get16(s + 4)) != 0) {
+		ra_consume(p, s);
+		*res = fail(p, err);
+		return 1;
+	}
+	if (alen > 0) {
+		n = dlen < len ? dlen : len;
+		copy_bytes(buf, s + TZP_RA_SEG_HDR + alen, n);
+		if (from_wire(p, s + TZP_RA_SEG_HDR, alen, from, fromlen) != 0) {
+			*res = -1;
+			return 1;
+		}
+		if (!(flags & MSG_PEEK))
+			ra_consume(p, s);
+		*res = (ssize_t)n;
+		return 1;
+	}
+	/* Stream or FIFO bytes, in order: a descriptor polled in two entries
+	 * may have two records. */
+	for (; s != NULL && n < len && tzp_get16(s + 4) == 0 && tzp_get16(s + 6) == 0; s = next) {
+		dlen = tzp_get32(s + 8);
+		off = tzp_get32(s + 12);
+		take = dlen - off < len - n ? dlen - off : len - n;
+		copy_bytes(buf + n, s + TZP_RA_SEG_HDR + off, take);
+		n += take;
+		next = ra_find(p, fd, s);
+		if (flags & MSG_PEEK)
+			continue;
+		if (off + take == dlen)
+			ra_consume(p, s);
+		else
+			tzp_put32(s + 12, (uint32_t)(off + take));
+	}
+	(void)from_wire(p, NULL, 0, from, fromlen);
+	if (n < len && (flags & MSG_WAITALL) && !(flags & MSG_PEEK)) {
+		err = p->err;
+		more = read_call(p, TZP_OP_RECV, fd, buf + n, len - n, flags);
+		if (more > 0)
+			n += (size_t)more;
+		p->err = err;
+	}
+	*res = (ssize_t)n;
+	return 1;
+}
+#endif /* TZPOSIX_READAHEAD_BYTES > 0 */
+
+static ssize_t do_read(uint16_t op, int fd, void *buf, size_t count, int flags)
+{
+	struct tzp_proc *p = cur();
+	struct tzp_fdslot *s;
+#if TZPOSIX_READAHEAD_BYTES > 0
+	ssize_t r;
+#endif
+
+	if (p == NULL || known(p, fd, &s) != 0)
+		return -1;
+	if (buf == NULL && count > 0)
+		return fail(p, EFAULT);
+#if TZPOSIX_READAHEAD_BYTES > 0
+	if (ra_read(p, fd, buf, count, flags, NULL, NULL, &r))
+		return r;
+#endif
+	return read_call(p, op, fd, buf, count, flags);
 }
 
 ssize_t tzposix_read(int fd, void *buf, size_t count)
@@ -594,11 +836,18 @@ ssize_t tzposix_recvfrom(int fd, void *buf, size_t len, int flags, struct sockad
 	struct tzp_request req;
 	struct tzp_response resp;
 	size_t n, alen;
+#if TZPOSIX_READAHEAD_BYTES > 0
+	ssize_t r;
+#endif
 
 	if (p == NULL || known(p, fd, &s) != 0)
 		return -1;
 	if (buf == NULL && len > 0)
 		return fail(p, EFAULT);
+#if TZPOSIX_READAHEAD_BYTES > 0
+	if (ra_read(p, fd, buf, len, flags, from, fromlen, &r))
+		return r;
+#endif
 	n = p->cap - TZP_MAX_SOCKADDR;
 	if (len < n)
 		n = len;
@@ -824,8 +1073,15 @@ int tzposix_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	struct tzp_proc *p = cur();
 	struct tzp_request req;
 	struct tzp_response resp;
-	size_t size, i;
-	int invalid = 0;
+	size_t size, max_len, i;
+	uint8_t *ra = NULL;
+	size_t ra_cap = 0;
+	int64_t budget = 0;
+	int local = 0, ready = 0;
+#if TZPOSIX_READAHEAD_BYTES > 0
+	struct tzp_fdslot *s;
+	size_t n_in = 0, n_dg = 0;
+#endif
 
 	if (p == NULL)
 		return -1;
@@ -842,25 +1098,70 @@ int tzposix_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 		if (fd >= 0 && fd_find(p, fd) == NULL) {
 			/* Not the TA's: never shown to the shadow. */
 			fds[i].revents = POLLNVAL;
-			invalid++;
+			local++;
 			fd = -1;
 		}
+#if TZPOSIX_READAHEAD_BYTES > 0
+		else if (fd >= 0 && (fds[i].events & POLLIN)) {
+			s = fd_find(p, fd);
+			n_in++;
+			if (s->kind == TZP_FD_DGRAM)
+				n_dg++;
+			if (ra_find(p, fd, NULL) != NULL) {
+				/* Read ahead and not read yet: readable now. */
+				fds[i].revents = POLLIN;
+				local++;
+			}
+		}
+#endif
 		tzp_put32(e, (uint32_t)fd);
 		tzp_put16(e + 4, (uint16_t)(fds[i].events & TZP_POLL_EVENTS));
 		tzp_put16(e + 6, 0);
 	}
+	/* An event is there already: poll(2) returns at once, and reports the
+	 * other entries as they are now. */
+	if (local > 0 || timeout < 0)
+		timeout = local > 0 ? 0 : -1;
+#if TZPOSIX_READAHEAD_BYTES > 0
+	if (local == 0 && n_in > 0 && !p->ra_off)
+		budget = ra_budget(p, size, n_in, n_dg, &ra, &ra_cap);
+#endif
+	if (budget == 0) {
+		ra = NULL;
+		ra_cap = 0;
+	}
+	max_len = size + ra_cap;
 	copy_bytes(p->mb + TZP_HEADER_SIZE, p->poll_req, size);
-	if (invalid > 0 || timeout < 0)
-		timeout = invalid > 0 ? 0 : -1;
-	request(&req, TZP_OP_POLL, (int64_t)nfds, timeout, 0);
+	request(&req, TZP_OP_POLL, (int64_t)nfds, timeout, budget);
 	req.payload_len = (uint32_t)size;
 	req.payload = p->poll_req;
-	if (roundtrip(p, &req, size, &resp) != 0)
+	if (roundtrip_ra(p, &req, max_len, ra, ra_cap, &resp) != 0) {
+#if TZPOSIX_READAHEAD_BYTES > 0
+		if (budget == 0 || p->err != EINVAL)
+			return -1;
+		/* The request is valid, so only a shadow that predates
+		 * read-ahead refuses it: poll as it knows how, from now on. */
+		p->ra_off = 1;
+		budget = 0;
+		copy_bytes(p->mb + TZP_HEADER_SIZE, p->poll_req, size);
+		req.args[2] = 0;
+		if (roundtrip(p, &req, size, &resp) != 0)
+			return -1;
+#else
 		return -1;
-	for (i = 0; i < nfds; i++)
-		if (fds[i].revents == 0)
-			fds[i].revents = (short)tzp_get16(p->priv + i * TZP_POLLFD_SIZE + 6);
-	return (int)resp.ret + invalid;
+#endif
+	}
+#if TZPOSIX_READAHEAD_BYTES > 0
+	if (budget > 0 && resp.aux[0] > 0 &&
+	    ra_keep(p, resp.aux[0], n_in, ra, resp.payload_len - size) != 0)
+		return -1;
+#endif
+	for (i = 0; i < nfds; i++) {
+		fds[i].revents |= (short)tzp_get16(p->priv + i * TZP_POLLFD_SIZE + 6);
+		if (fds[i].revents != 0)
+			ready++;
+	}
+	return ready;
 }
 
 /* ---- Exit ----------------------------------------------------------- */

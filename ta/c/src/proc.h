@@ -14,6 +14,29 @@
 #include <tzposix/codec.h>
 #include <tzposix/posix.h>
 
+/* Read-ahead (docs/protocol.md, POLL read-ahead): the most one poll asks
+ * the shadow to read ahead, in bytes of data. The bytes are kept, until
+ * TA code reads them, in a pool of this size plus TZP_RA_SLACK (for the
+ * records' headers and senders) per session; a poll asks for no more than
+ * the pool has free. 0: no read-ahead and no pool, every poll sends budget
+ * 0. */
+#ifndef TZPOSIX_READAHEAD_BYTES
+#define TZPOSIX_READAHEAD_BYTES (16 * 1024)
+#endif
+#if TZPOSIX_READAHEAD_BYTES < 0 || TZPOSIX_READAHEAD_BYTES > (1 << 30)
+#error "TZPOSIX_READAHEAD_BYTES must be 0..2^30"
+#endif
+#define TZP_RA_SLACK 1024u
+#if TZPOSIX_READAHEAD_BYTES > 0
+#define TZP_RA_POOL_SIZE ((size_t)TZPOSIX_READAHEAD_BYTES + TZP_RA_SLACK)
+#else
+#define TZP_RA_POOL_SIZE ((size_t)0)
+#endif
+/* A kept record in the pool: i32 fd (-1: consumed), u16 errno, u16
+ * sender length A, u32 data length D, u32 bytes of the data already read;
+ * then A bytes of sockaddr and D bytes of data. */
+#define TZP_RA_SEG_HDR 16u
+
 /* What the library knows of a descriptor. */
 enum tzp_fd_kind {
 	TZP_FD_FILE = 1,   /* OPEN: file, FIFO, directory */
@@ -56,15 +79,25 @@ struct tzp_proc {
 	 * structured part of a response (TZP_MAX_POLLFDS * 8 bytes each). */
 	uint8_t *poll_req;
 	uint8_t *priv;
+
+	/* Read-ahead: kept records (TZP_RA_SEG_HDR each, in the order they
+	 * came) in ra_pool[0..ra_used), ra_live of them not yet consumed;
+	 * ra_off once the shadow refused a budget (a shadow older than
+	 * read-ahead). */
+	uint8_t *ra_pool;
+	size_t ra_used;
+	uint32_t ra_live;
+	int ra_off;
 };
 
 #define TZP_PRIV_SIZE (TZP_MAX_POLLFDS * TZP_POLLFD_SIZE)
 
 /* tzp_proc_init sets up p for a mailbox of mbsize bytes with the memory
  * given: fds (fd_cap slots, a power of two; at most fd_cap / 2 descriptors
- * are kept) and two buffers of TZP_PRIV_SIZE bytes. */
+ * are kept), two buffers of TZP_PRIV_SIZE bytes and the read-ahead pool,
+ * TZP_RA_POOL_SIZE bytes (NULL when that is 0). */
 void tzp_proc_init(struct tzp_proc *p, size_t mbsize, struct tzp_fdslot *fds,
-		   uint32_t fd_cap, uint8_t *poll_req, uint8_t *priv);
+		   uint32_t fd_cap, uint8_t *poll_req, uint8_t *priv, uint8_t *ra_pool);
 
 /* tzp_proc_exit writes the EXIT request for status into mb; the caller
  * then hands the mailbox over and never resumes the program. */

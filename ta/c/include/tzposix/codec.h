@@ -34,6 +34,8 @@
 #define TZP_POLLFD_SIZE 8u
 #define TZP_MAX_BACKLOG 65535
 #define TZP_MAX_ERRNO 133u
+#define TZP_READAHEAD_HDR 12u
+#define TZP_MAX_READAHEAD (1L << 30)
 
 enum tzp_op {
 	TZP_OP_EXIT = 1,
@@ -73,6 +75,7 @@ enum tzp_op {
 #define TZP_SOCK_DGRAM 2
 #define TZP_SOCK_NONBLOCK 0x800
 #define TZP_MSG_DONTWAIT 0x40
+#define TZP_POLLIN 0x1
 #define TZP_POLLERR 0x8
 #define TZP_POLLHUP 0x10
 #define TZP_POLLNVAL 0x20
@@ -125,6 +128,18 @@ struct tzp_sockaddr {
 	char path[TZP_MAX_UNIX_PATH];
 };
 
+/* The header of a POLL read-ahead record (section 3, POLL read-ahead):
+ * entry index, errno (0 or what the shadow's read met, then nothing
+ * follows), source sockaddr length (datagram sockets only) and data
+ * length. The record is TZP_READAHEAD_HDR + addr_len + len bytes: the
+ * header, the sockaddr, the data. */
+struct tzp_readahead {
+	uint32_t index;
+	uint16_t err;
+	uint16_t addr_len;
+	uint32_t len;
+};
+
 /* Result of a response check: 0, or the rule that failed. */
 enum tzp_violation {
 	TZP_OK = 0,
@@ -144,7 +159,8 @@ enum tzp_violation {
 	TZP_V_SOCKOPT,
 	TZP_V_POLL,
 	TZP_V_FCNTL,
-	TZP_V_REQUEST
+	TZP_V_REQUEST,
+	TZP_V_READAHEAD
 };
 
 static inline uint16_t tzp_get16(const uint8_t *b)
@@ -196,11 +212,21 @@ int tzp_encode_request_header(uint8_t *mb, size_t mbsize, const struct tzp_reque
  * source sockaddr; POLL: the entries) the payload is first copied into
  * priv (priv_cap bytes, at least TZP_MAX_SOCKADDR, and nfds * 8 for POLL)
  * and checked there; the caller then reads those bytes from priv only.
- * For POLL, req->payload must be the TA's own copy of the entries sent.
+ * For POLL, req->payload must be the TA's own copy of the entries sent,
+ * req->args[2] the read-ahead budget asked for, and the read-ahead records
+ * after the entries (payload_len - nfds * 8 bytes) are copied into ra
+ * (ra_cap bytes; more is a violation) and checked there: resp->aux[0] of
+ * them, walked with tzp_next_readahead. What only the library knows (a
+ * sockaddr exactly for datagram sockets) is left to it.
  * Returns TZP_OK or the violated rule; nothing of a violating response may
  * reach TA code. */
 int tzp_take_response(const uint8_t *mb, size_t mbsize, const struct tzp_request *req,
-		      size_t max_len, uint8_t *priv, size_t priv_cap, struct tzp_response *resp);
+		      size_t max_len, uint8_t *priv, size_t priv_cap, uint8_t *ra, size_t ra_cap,
+		      struct tzp_response *resp);
+
+/* tzp_next_readahead decodes the header of the record at the start of
+ * b[0..n) into *r: 0, or -1 if b is too short for the whole record. */
+int tzp_next_readahead(const uint8_t *b, size_t n, struct tzp_readahead *r);
 
 /* tzp_parse_sockaddr decodes exactly one sockaddr filling b[0..n). */
 int tzp_parse_sockaddr(const uint8_t *b, size_t n, struct tzp_sockaddr *sa);

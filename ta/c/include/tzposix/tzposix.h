@@ -18,7 +18,10 @@
  * Build-time settings (-D...): TZPOSIX_STACK_SIZE, the TA coroutine's
  * stack in bytes (default 64 KiB, from the TA heap: count it in
  * TA_DATA_SIZE); TZPOSIX_MAX_FDS, descriptors one session may hold
- * (default 256).
+ * (default 256); TZPOSIX_READAHEAD_BYTES, the most one poll asks the
+ * shadow to read ahead (default 16 KiB; the session keeps those bytes in a
+ * pool of that size plus 1 KiB, from the TA heap; 0: no read-ahead, no
+ * pool).
  */
 #ifndef TZPOSIX_TZPOSIX_H
 #define TZPOSIX_TZPOSIX_H
