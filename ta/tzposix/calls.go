@@ -518,15 +518,8 @@ func (p *Proc) Poll(fds []PollFd, timeoutMs int) (int, error) {
 	if len(fds) > tzrpc.MaxPollFDs || size > p.cap {
 		return 0, syscall.EINVAL
 	}
-	// Read ahead only when nothing is ready before asking, within what
-	// the mailbox carries besides the entries and the records' headers.
-	budget := min(readAheadBudget, p.cap-size-len(fds)*tzrpc.ReadAheadHeaderSize)
-	resSize := size + len(fds)*tzrpc.ReadAheadHeaderSize + max(budget, 0)
 	if cap(p.pollReq) < size {
 		p.pollReq = make([]byte, size)
-	}
-	if cap(p.pollRes) < resSize {
-		p.pollRes = make([]byte, resSize)
 	}
 	entries := p.pollReq[:size]
 	const events = tzrpc.POLLIN | tzrpc.POLLPRI | tzrpc.POLLOUT | tzrpc.POLLERR | tzrpc.POLLHUP | tzrpc.POLLNVAL
@@ -554,20 +547,24 @@ func (p *Proc) Poll(fds []PollFd, timeoutMs int) (int, error) {
 	case local > 0:
 		// An event is there already: poll(2) returns at once, and
 		// reports the other entries as they are now.
-		timeout, budget = 0, 0
-	case !wantsIn:
-		budget = 0
-	}
-	switch {
+		timeout = 0
 	case timeout < 0:
 		timeout = tzrpc.PollInfinite
 	case timeout > math.MaxInt32:
 		timeout = math.MaxInt32
 	}
-	if p.noReadAhead {
-		budget = 0
+	// Read ahead when something may become readable and nothing is ready
+	// yet, within what the mailbox carries besides the entries and the
+	// records' headers.
+	budget := 0
+	if wantsIn && local == 0 && !p.noReadAhead {
+		budget = max(0, min(readAheadBudget, p.cap-size-len(fds)*tzrpc.ReadAheadHeaderSize))
 	}
-	req := tzrpc.Request{Op: tzrpc.OpPoll, Args: [6]int64{int64(len(fds)), timeout, int64(max(budget, 0))}, Payload: entries}
+	resSize := size + len(fds)*tzrpc.ReadAheadHeaderSize + budget
+	if cap(p.pollRes) < resSize {
+		p.pollRes = make([]byte, resSize)
+	}
+	req := tzrpc.Request{Op: tzrpc.OpPoll, Args: [6]int64{int64(len(fds)), timeout, int64(budget)}, Payload: entries}
 	resp, err := p.roundTrip(&req, &outgoing{pre: entries}, &incoming{maxLen: resSize, detach: p.pollRes[:0]})
 	if err == syscall.EINVAL && budget > 0 {
 		// The request passed Validate here, so only a shadow that

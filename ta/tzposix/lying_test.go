@@ -132,6 +132,28 @@ func TestLyingShadow(t *testing.T) {
 			writeResp(mb, r.Op, r.Seq, 1, 0, [4]int64{1}, cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, out),
 				datagramRecord(0, peer4, "x")))
 		}, 0},
+		{"poll: a later record lies, nothing is kept", func(p *Proc) (any, error) {
+			n, err := p.Poll([]PollFd{{Fd: 3, Events: POLLIN}, {Fd: 7, Events: POLLIN}}, 0)
+			if p.ready(3) || p.ready(7) {
+				return "kept", err
+			}
+			return n, err
+		}, func(mb []byte, r tzrpc.Request) {
+			writeResp(mb, r.Op, r.Seq, 2, 0, [4]int64{2}, cat(
+				pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: 7, Events: POLLIN, Revents: POLLIN}),
+				readAheadRecord(0, 0, "fine"), readAheadRecord(1, 0, "datagram without its sender")))
+		}, 0},
+		{"poll: a record after an errno for the same descriptor", func(p *Proc) (any, error) {
+			n, err := p.Poll([]PollFd{{Fd: 5, Events: POLLIN}, {Fd: 5, Events: POLLIN}}, 0)
+			if p.ready(5) {
+				return "kept", err
+			}
+			return n, err
+		}, func(mb []byte, r tzrpc.Request) {
+			writeResp(mb, r.Op, r.Seq, 2, 0, [4]int64{2}, cat(
+				pollBytes(tzrpc.PollFd{Fd: 5, Events: POLLIN, Revents: POLLIN}, tzrpc.PollFd{Fd: 5, Events: POLLIN, Revents: POLLIN}),
+				readAheadRecord(0, tzrpc.ECONNRESET, ""), readAheadRecord(1, 0, "after the reset")))
+		}, 0},
 		{"poll: read ahead for an entry not ready", pollCall, func(mb []byte, r tzrpc.Request) {
 			writeResp(mb, r.Op, r.Seq, 0, 0, [4]int64{1}, cat(pollBytes(in3, out), readAheadRecord(0, 0, "x")))
 		}, 0},

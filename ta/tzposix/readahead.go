@@ -50,47 +50,59 @@ func (p *Proc) ready(fd int32) bool {
 
 // keepReadAhead stores the records of a checked POLL response. entries are
 // the TA's own copy of the request's entries; records follow the response's
-// entries in payload. A record that does not suit its descriptor's kind
-// (a sender for a stream, none for a datagram) breaks the protocol.
+// entries in payload. Records that CheckResponse cannot judge, because they
+// need the library's table, break the protocol: a sender for a stream or
+// none for a datagram, a record after an errno for the same descriptor.
+// Every record is checked before any is kept. (Poll asks for read-ahead
+// only when no descriptor it polls for POLLIN has anything kept, so there
+// is nothing older to order them after.)
 func (p *Proc) keepReadAhead(entries, payload []byte, n int64) error {
-	rest := payload[len(entries):]
-	for range n {
-		rec, addr, data, tail, ok := tzrpc.NextReadAhead(rest)
-		if !ok {
-			return p.violation() // CheckResponse has ruled this out
-		}
-		rest = tail
-		fd := tzrpc.GetPollFd(entries, int(rec.Index)).Fd
-		dgram := p.fds[fd].kind == kindDgram
-		var from tzrpc.Sockaddr
-		if rec.Errno == 0 {
-			if dgram != (len(addr) > 0) {
-				return p.violation()
+	var failed map[int32]bool // descriptors with an errno record so far
+	for keep := range 2 {
+		rest := payload[len(entries):]
+		for range n {
+			rec, addr, data, tail, ok := tzrpc.NextReadAhead(rest)
+			if !ok {
+				return p.violation() // CheckResponse has ruled this out
 			}
-			if dgram {
-				if err := p.parseAddr(addr, len(addr), &from); err != nil {
-					return err
+			rest = tail
+			fd := tzrpc.GetPollFd(entries, int(rec.Index)).Fd
+			dgram := p.fds[fd].kind == kindDgram
+			var from tzrpc.Sockaddr
+			if keep == 0 {
+				switch {
+				case failed[fd], rec.Errno == 0 && dgram != (len(addr) > 0):
+					return p.violation()
+				case rec.Errno != 0:
+					if failed == nil {
+						failed = make(map[int32]bool)
+					}
+					failed[fd] = true
+				case dgram:
+					if err := p.parseAddr(addr, len(addr), &from); err != nil {
+						return err
+					}
 				}
+				continue
 			}
-		}
-		a := p.ahead[fd]
-		if a == nil {
-			a = &aheadBuf{}
-			p.ahead[fd] = a
-		}
-		if a.err != 0 {
-			continue // the shadow read on past an error it reported: not possible, but keep the first
-		}
-		if rec.Errno != 0 {
-			a.err = rec.Errno.Syscall()
-			continue
-		}
-		if a.b == nil {
-			a.b = p.spareBuffer()
-		}
-		a.b = append(a.b, data...)
-		if dgram {
-			a.dgrams = append(a.dgrams, aheadDatagram{from: from, len: len(data)})
+			a := p.ahead[fd]
+			if a == nil {
+				a = &aheadBuf{}
+				p.ahead[fd] = a
+			}
+			if rec.Errno != 0 {
+				a.err = rec.Errno.Syscall()
+				continue
+			}
+			if a.b == nil {
+				a.b = p.spareBuffer()
+			}
+			a.b = append(a.b, data...)
+			if dgram {
+				// Parsed in the check pass; the copy is private.
+				from, _, _ = tzrpc.ParseSockaddr(addr)
+				a.dgrams = append(a.dgrams, aheadDatagram{from: from, len: len(data)})
+			}
 		}
 	}
 	return nil
