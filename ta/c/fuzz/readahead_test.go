@@ -33,16 +33,20 @@ func (s *session) answerPoll(ents []tzrpc.PollFd, recs ...[]byte) {
 	s.answerPollN(len(recs), ents, bytes.Join(recs, nil))
 }
 
-// answerPollN is answerPoll with aux[0] and the records' bytes given.
-func (s *session) answerPollN(aux0 int, ents []tzrpc.PollFd, recs []byte) {
-	b := make([]byte, len(ents)*tzrpc.PollFdSize)
+// answerEntries encodes a POLL response's entries and counts the ready ones.
+func answerEntries(ents []tzrpc.PollFd) ([]byte, int) {
 	ready := 0
-	for i, e := range ents {
-		tzrpc.PutPollFd(b, i, e)
+	for _, e := range ents {
 		if e.Revents != 0 {
 			ready++
 		}
 	}
+	return pollEntries(ents...), ready
+}
+
+// answerPollN is answerPoll with aux[0] and the records' bytes given.
+func (s *session) answerPollN(aux0 int, ents []tzrpc.PollFd, recs []byte) {
+	b, ready := answerEntries(ents)
 	s.answer(tzrpc.OpPoll, int64(ready), 0, int64(aux0), append(b, recs...))
 }
 
@@ -474,13 +478,6 @@ var errKind = fmt.Errorf("a sender for a stream, or none for a datagram")
 
 // sentAnswer rebuilds the POLL answer given to the harness.
 func sentAnswer(ents []tzrpc.PollFd, aux0 int, recs []byte) []byte {
-	b := make([]byte, len(ents)*tzrpc.PollFdSize)
-	ready := 0
-	for i, e := range ents {
-		tzrpc.PutPollFd(b, i, e)
-		if e.Revents != 0 {
-			ready++
-		}
-	}
+	b, ready := answerEntries(ents)
 	return rawResp(tzrpc.OpPoll, nextSeq()-1, int64(ready), 0, int64(aux0), append(b, recs...))
 }
