@@ -120,9 +120,9 @@ func (s *Shadow) poll(ctx context.Context, nfds, timeout int, budget int64, in, 
 // followed by a read costs one RESUME rather than two. It returns the
 // number of records and the payload length.
 //
-// Only FIFOs and connected stream and datagram sockets are read ahead: for
-// them a read's result is the bytes (and for a datagram its sender) and
-// nothing else. Entries reporting POLLERR or POLLHUP are left for the TA
+// Only FIFOs open for reading, stream sockets that are not listening, and
+// datagram sockets are read ahead: for them a read's result is the bytes
+// (and for a datagram its sender) and nothing else. Entries reporting POLLERR or POLLHUP are left for the TA
 // to read itself (end of file and errors are then reported as ever); an
 // error the read meets all the same (a reset between poll and read) is
 // recorded, so that it is not lost but returned by the TA's next read.
