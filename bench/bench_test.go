@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -241,6 +242,75 @@ func TestWriteTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestMedianOfRuns: with several runs, every figure is the median of the
+// runs' (the middle one, or the mean of the two middle ones), ratios
+// included, each taken within its run; with one, the run itself.
+func TestMedianOfRuns(t *testing.T) {
+	us := func(x float64) time.Duration { return time.Duration(x * float64(time.Microsecond)) }
+	run := func(direct, bridged, mbps float64) RunFigures {
+		return RunFigures{
+			Results:    []Result{NewResult(FIFO, 4096, Summary{N: 9, P50: us(direct)}, Summary{N: 9, P50: us(bridged)})},
+			Throughput: []Throughput{NewThroughput(TCP, 1<<20, us(1e6/mbps*1.048576), us(2e6/mbps*1.048576))},
+		}
+	}
+	tests := []struct {
+		name                         string
+		runs                         []RunFigures
+		direct, bridged, ratio, mbps float64
+	}{
+		{"one run", []RunFigures{run(10, 20, 100)}, 10, 20, 2, 100},
+		{"odd", []RunFigures{run(10, 40, 100), run(8, 16, 300), run(50, 25, 200)}, 10, 25, 2, 200},
+		// Ratios 4, 2, 0.5, 3: the median ratio (2.5) is not the ratio of
+		// the medians (22.5/11.5).
+		{"even", []RunFigures{run(10, 40, 100), run(8, 16, 300), run(50, 25, 200), run(13, 39, 400)}, 11.5, 32, 2.5, 250},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results, throughput := medianOfRuns(tt.runs)
+			if len(results) != 1 || len(throughput) != 1 {
+				t.Fatalf("%d results, %d throughputs", len(results), len(throughput))
+			}
+			r := results[0]
+			if r.Transport != FIFO || r.Size != 4096 || r.DirectP50US != tt.direct || r.BridgedP50US != tt.bridged || r.RatioP50 != tt.ratio {
+				t.Errorf("result %+v, want direct %v bridged %v ratio %v", r, tt.direct, tt.bridged, tt.ratio)
+			}
+			if got := math.Round(throughput[0].DirectMBps); got != tt.mbps {
+				t.Errorf("direct MB/s %v, want %v", got, tt.mbps)
+			}
+		})
+	}
+	if r, th := medianOfRuns(nil); r != nil || th != nil {
+		t.Errorf("no runs: %v %v", r, th)
+	}
+}
+
+func TestWriteTableRuns(t *testing.T) {
+	runs := []RunFigures{
+		{Results: []Result{NewResult(TCP, 4096, Summary{N: 9, P50: 10 * time.Microsecond}, Summary{N: 9, P50: 30 * time.Microsecond})}},
+		{Results: []Result{NewResult(TCP, 4096, Summary{N: 9, P50: 20 * time.Microsecond}, Summary{N: 9, P50: 30 * time.Microsecond})}},
+		{Results: []Result{NewResult(TCP, 4096, Summary{N: 9, P50: 10 * time.Microsecond}, Summary{N: 9, P50: 20 * time.Microsecond})}},
+	}
+	r := &Report{Runs: runs}
+	r.Results, r.Throughput = medianOfRuns(runs)
+	var b strings.Builder
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"medians of 3 runs, each with a fresh bridge", "ratio p50 by run:", "tcp 4K: 3.00 1.50 2.00"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"runs":[{"results":[{"transport":"tcp"`) {
+		t.Errorf("JSON lacks the runs: %s", js)
 	}
 }
 

@@ -91,6 +91,9 @@ func sizePlot(r *Report, size int) (*plot.Plot, error) {
 	}
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s round trip, p50 (bridged/direct above each pair)", FormatSize(int64(size))+"B")
+	if len(r.Runs) > 1 {
+		p.Title.Text = fmt.Sprintf("%s round trip, p50, medians of %d runs (bridged/direct above each pair)", FormatSize(int64(size))+"B", len(r.Runs))
+	}
 	p.Y.Label.Text = "latency (µs)"
 	p.Y.Min = 0
 	p.Y.Max = top * 1.35

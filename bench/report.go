@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -22,6 +23,9 @@ type Report struct {
 	NullCallUS float64   `json:"null_call_us"`
 	NullCall   *NullCall `json:"null_call,omitempty"`
 	Notes      []string  `json:"notes,omitempty"`
+	// Runs holds each run's figures when there were several (--runs);
+	// Results and Throughput are then their medians, field by field.
+	Runs []RunFigures `json:"runs,omitempty"`
 	// Profiles are the traced breakdowns of --profile, per transport.
 	Profiles []Profile `json:"profile,omitempty"`
 }
@@ -31,6 +35,7 @@ type Settings struct {
 	Samples   int   `json:"samples"`
 	Warmup    int   `json:"warmup"`
 	Rounds    int   `json:"rounds"`
+	Runs      int   `json:"runs"`
 	BulkBytes int64 `json:"bulk_bytes"`
 }
 
@@ -71,6 +76,65 @@ func NewResult(transport string, size int, direct, bridged Summary) Result {
 	r.RatioP90 = round(ratio(float64(bridged.P90), float64(direct.P90)), 3)
 	r.RatioP99 = round(ratio(float64(bridged.P99), float64(direct.P99)), 3)
 	return r
+}
+
+// RunFigures are the figures of one run: one bridge and one peer,
+// started for it.
+type RunFigures struct {
+	Results    []Result     `json:"results"`
+	Throughput []Throughput `json:"throughput"`
+}
+
+// The fields medianOfRuns takes the median of.
+var (
+	resultFields = []func(*Result) *float64{
+		func(x *Result) *float64 { return &x.DirectP50US }, func(x *Result) *float64 { return &x.BridgedP50US },
+		func(x *Result) *float64 { return &x.RatioP50 }, func(x *Result) *float64 { return &x.DirectP90US },
+		func(x *Result) *float64 { return &x.BridgedP90US }, func(x *Result) *float64 { return &x.RatioP90 },
+		func(x *Result) *float64 { return &x.DirectP99US }, func(x *Result) *float64 { return &x.BridgedP99US },
+		func(x *Result) *float64 { return &x.RatioP99 },
+	}
+	throughputFields = []func(*Throughput) *float64{
+		func(x *Throughput) *float64 { return &x.DirectMBps }, func(x *Throughput) *float64 { return &x.BridgedMBps },
+		func(x *Throughput) *float64 { return &x.RatioBridged }, func(x *Throughput) *float64 { return &x.DirectSeconds },
+		func(x *Throughput) *float64 { return &x.BridgedSecs },
+	}
+)
+
+// medianOfRuns is the median, field by field, of the runs' results and
+// throughputs (every run measures the same cells in the same order). A
+// ratio is the median of the runs' ratios, each taken within its run.
+func medianOfRuns(runs []RunFigures) ([]Result, []Throughput) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	xs := make([]float64, len(runs))
+	median := func() float64 {
+		slices.Sort(xs)
+		if n := len(xs); n%2 == 0 {
+			return (xs[n/2-1] + xs[n/2]) / 2
+		}
+		return xs[len(xs)/2]
+	}
+	results := slices.Clone(runs[0].Results)
+	for j := range results {
+		for _, field := range resultFields {
+			for i := range runs {
+				xs[i] = *field(&runs[i].Results[j])
+			}
+			*field(&results[j]) = median()
+		}
+	}
+	throughput := slices.Clone(runs[0].Throughput)
+	for j := range throughput {
+		for _, field := range throughputFields {
+			for i := range runs {
+				xs[i] = *field(&runs[i].Throughput[j])
+			}
+			*field(&throughput[j]) = median()
+		}
+	}
+	return results, throughput
 }
 
 // Throughput is one bulk transfer, echoed back, each way.
@@ -136,7 +200,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	m := r.Machine
 	fmt.Fprintf(&b, "machine: %s, %d cores, Linux %s, %s\n\n", m.CPU, m.Cores, m.Kernel, m.GoVersion)
 	if len(r.Results) > 0 {
-		fmt.Fprintf(&b, "round trip, CA↔TA through tzbridge (bridged) vs CA↔CA (direct), µs:\n")
+		fmt.Fprintf(&b, "round trip, CA↔TA through tzbridge (bridged) vs CA↔CA (direct), µs")
+		if len(r.Runs) > 1 {
+			fmt.Fprintf(&b, ", medians of %d runs, each with a fresh bridge", len(r.Runs))
+		}
+		b.WriteString(":\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "transport\tsize\tdirect p50\tbridged p50\tratio p50\tdirect p90\tbridged p90\tratio p90\tdirect p99\tbridged p99\tratio p99\tsamples\t")
 		for _, x := range r.Results {
@@ -146,6 +214,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		tw.Flush()
 		b.WriteString("\n")
+		if len(r.Runs) > 1 {
+			b.WriteString("ratio p50 by run:\n")
+			for j, x := range r.Results {
+				fmt.Fprintf(&b, "  %s %s:", x.Transport, FormatSize(int64(x.Size)))
+				for _, run := range r.Runs {
+					fmt.Fprintf(&b, " %.2f", run.Results[j].RatioP50)
+				}
+				b.WriteString("\n")
+			}
+			b.WriteString("\n")
+		}
 	}
 	if len(r.Throughput) > 0 {
 		fmt.Fprintf(&b, "bulk throughput, echoed, MB/s:\n")

@@ -44,6 +44,13 @@ It starts its own "tzbridge run" with the demo configuration on a temporary
 mount, so it needs root, and the echo TA's ports (TCP 7000, UDP 7001) free:
 stop a running demo first.
 
+One run's figures move with where the kernel puts the client, the shadow and
+the secure world on the CPUs, which is decided at start and holds for the
+run: on a small or shared machine by 2× either way. --runs N repeats the round
+trips and bulk transfers N times, each against a freshly started bridge and
+peer, and reports the medians (ratios: the median of each run's ratio), with
+every run's ratio listed and in --json as "runs".
+
 --profile also says where the time goes. After measuring each transport it
 traces a short window (--profile-window) of bridged round trips, then one of
 direct round trips, with the kernel's scheduler and syscall events (tracefs,
@@ -59,6 +66,7 @@ timestamps: read the breakdown as proportions.`,
 		Example: `  tzbridge bench
   tzbridge bench --sizes 64,4096,65536,1048576 --chart bench.png
   tzbridge bench --json > bench.json
+  tzbridge bench --runs 15 --bulk -1 --chart bench.png
   tzbridge bench --profile --transports fifo,tcp --bulk -1 --null-calls -1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,6 +137,7 @@ timestamps: read the breakdown as proportions.`,
 	f.IntVar(&opt.Samples, "samples", bench.DefaultSamples, "round trips timed each way per transport and size")
 	f.IntVar(&opt.Warmup, "warmup", bench.DefaultWarmup, "untimed round trips each way first")
 	f.IntVar(&opt.Rounds, "rounds", bench.DefaultRounds, "alternations between direct and bridged")
+	f.IntVar(&opt.Runs, "runs", 1, "runs, each with a fresh bridge and peer, whose medians are reported (1 to 100)")
 	f.Int64Var(&opt.BulkBytes, "bulk", bench.DefaultBulkBytes, "bytes per bulk transfer (negative: none)")
 	f.StringVar(&bulk, "bulk-transports", "fifo,unix,tcp", "transports given a bulk transfer")
 	f.IntVar(&opt.NullCalls, "null-calls", bench.DefaultNullCalls, "null calls timed (negative: none)")
