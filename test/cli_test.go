@@ -11,7 +11,7 @@ import (
 // TestCheck: tzbridge check accepts the shipped configurations and names
 // the file and field of a broken one, starting nothing.
 func TestCheck(t *testing.T) {
-	out, err := exec.Command(tzbridgeBin, "check", "--config", "../configs/echo.yaml").CombinedOutput()
+	out, err := exec.Command(tzbridgeBin(), "check", "--config", "../configs/echo.yaml").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK") {
 		t.Fatalf("check of configs/echo.yaml: %v\n%s", err, out)
 	}
@@ -20,7 +20,7 @@ func TestCheck(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command(tzbridgeBin, "check", "--config", bad).CombinedOutput()
+	out, err = exec.Command(tzbridgeBin(), "check", "--config", bad).CombinedOutput()
 	if err == nil {
 		t.Fatalf("check accepted a broken config:\n%s", out)
 	}
@@ -34,7 +34,7 @@ func TestCheck(t *testing.T) {
 // TestHelp: the binary's help for every command it lists (and the hidden
 // shadow) starts with a one-line purpose and shows flags and an example.
 func TestHelp(t *testing.T) {
-	out, err := exec.Command(tzbridgeBin, "--help").CombinedOutput()
+	out, err := exec.Command(tzbridgeBin(), "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("tzbridge --help: %v\n%s", err, out)
 	}
@@ -56,7 +56,7 @@ func TestHelp(t *testing.T) {
 	}
 	purposes["shadow"] = "" // hidden: not listed, still documented
 	for sub, purpose := range purposes {
-		out, err := exec.Command(tzbridgeBin, sub, "--help").CombinedOutput()
+		out, err := exec.Command(tzbridgeBin(), sub, "--help").CombinedOutput()
 		if err != nil {
 			t.Errorf("%s --help: %v", sub, err)
 			continue

@@ -40,7 +40,7 @@ func cEchoTA(t *testing.T) string {
 			cEchoBuild.err = err
 			return
 		}
-		bin := filepath.Join(filepath.Dir(tzbridgeBin), "c-echo-ta")
+		bin := filepath.Join(filepath.Dir(tzbridgeBin()), "c-echo-ta")
 		cmd := exec.Command("sh", "../ta/c/build-host.sh", "../ta/c/examples/echo/ta", bin, "-DECHO_TCP_PORT=7200")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			cEchoBuild.err = fmt.Errorf("ta/c/build-host.sh: %v\n%s", err, out)

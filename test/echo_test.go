@@ -143,7 +143,7 @@ func TestShutdownWhileBlocked(t *testing.T) {
 	if _, err := idle.Read(make([]byte, 1)); err == nil {
 		t.Error("idle CA could still read after shutdown")
 	}
-	if out, _ := exec.Command("pgrep", "-f", tzbridgeBin+" secure-world").Output(); len(out) > 0 {
+	if out, _ := exec.Command("pgrep", "-f", tzbridgeBin()+" secure-world").Output(); len(out) > 0 {
 		t.Errorf("secure world still running after shutdown: pids %s", out)
 	}
 }

@@ -147,7 +147,7 @@ func mountsUnder(dir string) []string {
 // leftoverProcesses lists processes running the tzbridge binary under
 // test (zombies have no command line and do not count).
 func leftoverProcesses() string {
-	out, _ := exec.Command("pgrep", "-a", "-f", tzbridgeBin).Output()
+	out, _ := exec.Command("pgrep", "-a", "-f", tzbridgeBin()).Output()
 	return strings.TrimSpace(string(out))
 }
 

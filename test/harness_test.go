@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,8 +24,20 @@ import (
 	"github.com/tzmediator/tzbridge/sockproxy"
 )
 
-// tzbridgeBin is the binary under test, built once by TestMain.
-var tzbridgeBin string
+// tzbridgePath is the binary under test, built once by TestMain; tests
+// use tzbridgeBin.
+var (
+	tzbridgePath string
+	statOnce     sync.Once
+)
+
+// tzbridgeBin returns the binary under test. The first call, from inside
+// a test (where go test records what the test looks at, unlike TestMain),
+// looks at the tree's sources: see statSources.
+func tzbridgeBin() string {
+	statOnce.Do(func() { statSources("..") })
+	return tzbridgePath
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tzbridge-e2e.")
@@ -31,8 +45,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	tzbridgeBin = filepath.Join(dir, "tzbridge")
-	build := exec.Command("go", "build", "-o", tzbridgeBin, "../cmd/tzbridge")
+	tzbridgePath = filepath.Join(dir, "tzbridge")
+	build := exec.Command("go", "build", "-o", tzbridgePath, "../cmd/tzbridge")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building tzbridge:", err)
@@ -42,6 +56,29 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// statSources looks at every source file of the module under root. These
+// tests build tzbridge in a child process, which go test's cache cannot
+// see; files the test process itself looks at are part of a cached
+// result's key, so a change anywhere in the tree runs the tests again
+// instead of replaying a result for another binary.
+func statSources(root string) {
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata"):
+			return filepath.SkipDir
+		case d.IsDir():
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".c", ".h", ".S", ".mod", ".sum", ".yaml":
+			os.Stat(path)
+		}
+		return nil
+	})
 }
 
 // bridge is one `tzbridge run` under test.
@@ -98,7 +135,7 @@ func startBridgeAt(t testing.TB, mount, configYAML string, ready func(mount stri
 func launchBridge(t testing.TB, mount, cfgPath string, env []string) *bridge {
 	t.Helper()
 	b := &bridge{t: t, mount: mount, log: &syncbuf.Buffer{}, done: make(chan struct{})}
-	b.cmd = exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
+	b.cmd = exec.Command(tzbridgeBin(), "run", "--config", cfgPath, "--log-level", "debug")
 	b.cmd.Env = append(os.Environ(), env...)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

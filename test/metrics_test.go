@@ -181,7 +181,7 @@ func TestMetricsEcho(t *testing.T) {
 
 	// status --json: the same figures. The TA is idle now, so bytes stand
 	// still; calls may not (the TA's poll), but never go back.
-	out := run(t, nil, tzbridgeBin, "status", "--mount", b.mount, "--json")
+	out := run(t, nil, tzbridgeBin(), "status", "--mount", b.mount, "--json")
 	now := scrapeMetrics(t, url)
 	var st struct {
 		Mount string `json:"mount"`

@@ -396,7 +396,7 @@ func TestNetnsCleanup(t *testing.T) {
 		return err == nil && nechoReady(mount)
 	}
 	shadows := func() string {
-		out, _ := exec.Command("pgrep", "-a", "-f", tzbridgeBin+" shadow").Output()
+		out, _ := exec.Command("pgrep", "-a", "-f", tzbridgeBin()+" shadow").Output()
 		return strings.TrimSpace(string(out))
 	}
 	ours := func() []string {

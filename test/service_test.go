@@ -172,7 +172,7 @@ func TestBadNotifySocket(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(echoConfig(filepath.Join(t.TempDir(), "tz"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tzbridgeBin, "run", "--config", cfgPath)
+	cmd := exec.Command(tzbridgeBin(), "run", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(t.TempDir(), "nobody"))
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "sdnotify: connect to") {
@@ -205,7 +205,7 @@ func TestJournalLogs(t *testing.T) {
 			if !journal {
 				ino++ // the journal is some other stream
 			}
-			cmd := exec.Command(tzbridgeBin, "run", "--config", cfgPath, "--log-level", "debug")
+			cmd := exec.Command(tzbridgeBin(), "run", "--config", cfgPath, "--log-level", "debug")
 			cmd.Env = append(os.Environ(), fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, ino))
 			cmd.Stderr = stderr
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -31,7 +31,7 @@ func TestNoTEEDevice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := exec.Command(tzbridgeBin, tt.args...).CombinedOutput()
+			out, err := exec.Command(tzbridgeBin(), tt.args...).CombinedOutput()
 			if err == nil {
 				t.Fatalf("succeeded without a TEE:\n%s", out)
 			}

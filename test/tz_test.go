@@ -51,7 +51,7 @@ func TestTACreatedNodesVisible(t *testing.T) {
 		}
 	}
 	// tzbridge status shows the same.
-	st := run(t, nil, tzbridgeBin, "status", "--mount", b.mount)
+	st := run(t, nil, tzbridgeBin(), "status", "--mount", b.mount)
 	if !strings.Contains(string(st), "echo") || !strings.Contains(string(st), "running") {
 		t.Errorf("tzbridge status:\n%s", st)
 	}
@@ -134,7 +134,7 @@ func TestRestartAfterKill9(t *testing.T) {
 	// The old secure world goes with its parent (Pdeathsig).
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		out, _ := exec.Command("pgrep", "-f", tzbridgeBin+" secure-world").Output()
+		out, _ := exec.Command("pgrep", "-f", tzbridgeBin()+" secure-world").Output()
 		if len(out) == 0 {
 			break
 		}

@@ -48,7 +48,7 @@ var wasmBuild struct {
 func wasmModules(t *testing.T) string {
 	t.Helper()
 	wasmBuild.once.Do(func() {
-		dir := filepath.Join(filepath.Dir(tzbridgeBin), "wasm")
+		dir := filepath.Join(filepath.Dir(tzbridgeBin()), "wasm")
 		pkgs := map[string]string{
 			"echo":    "../ta/wasm/examples/echo",
 			"udpecho": "../ta/wasm/examples/udpecho",
