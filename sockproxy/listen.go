@@ -25,8 +25,9 @@ type Listener struct {
 // Listen makes the proxy address network/addr. For tcp and udp it binds a
 // socket to addr (with SO_REUSEADDR; a TCP socket listens, with the
 // kernel's largest backlog). For unix it makes addr a symbolic link to
-// target, the host path of the TA's socket node; a link or socket left at
-// addr by an earlier run is replaced, anything else there is an error.
+// target, the host path of the TA's socket node; what an earlier run left
+// at addr (a link to target, a socket nobody listens on) is replaced,
+// anything else there is an error.
 func Listen(network, addr, target string) (*Listener, error) {
 	l := &Listener{Network: network, Addr: addr}
 	switch network {
@@ -55,7 +56,7 @@ func Listen(network, addr, target string) (*Listener, error) {
 		}
 		l.file = os.NewFile(uintptr(fd), network+"://"+addr)
 	case "unix":
-		if err := replaceStale(addr); err != nil {
+		if err := replaceStale(addr, target); err != nil {
 			return nil, fmt.Errorf("sockproxy: listen on unix:%s: %w", addr, err)
 		}
 		if err := os.Symlink(target, addr); err != nil {
@@ -95,19 +96,47 @@ func (l *Listener) String() string {
 	return l.Network + "://" + l.Addr
 }
 
-// replaceStale removes a symbolic link or socket at path; nothing there is
-// fine, anything else is an error.
-func replaceStale(path string) error {
+// replaceStale clears path for a proxy link to target: it removes what an
+// earlier run left there — a symbolic link to target, or a socket that
+// nobody listens on (a connection is refused) — and nothing else, so that
+// a proxy address in a shared directory such as /run cannot remove another
+// service's socket or link. Nothing there is fine.
+func replaceStale(path, target string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return err
-	case fi.Mode()&(fs.ModeSymlink|fs.ModeSocket) == 0:
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if dest, err := os.Readlink(path); err != nil || dest != target {
+			return fmt.Errorf("%s is a symbolic link to %q, not to %s: remove it if it is stale", path, dest, target)
+		}
+	case fi.Mode()&fs.ModeSocket != 0:
+		if err := deadSocket(path); err != nil {
+			return err
+		}
+	default:
 		return fmt.Errorf("%s exists and is not a link or a socket left by an earlier run", path)
 	}
 	return os.Remove(path)
+}
+
+// deadSocket reports nil if nothing listens on the UNIX socket at path.
+func deadSocket(path string) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	switch err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); {
+	case err == unix.ECONNREFUSED:
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s is a socket a running service listens on", path)
+	default:
+		return fmt.Errorf("%s is a socket that cannot be checked (%v): remove it if it is stale", path, err)
+	}
 }
 
 // family is the socket family of an address.

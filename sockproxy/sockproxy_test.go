@@ -228,7 +228,7 @@ func TestListenAndHandover(t *testing.T) {
 	}
 	defer ul.Close()
 	link := filepath.Join(dir, "proxy.sock")
-	os.Symlink("/nonexistent", link) // stale, replaced
+	os.Symlink(target, link) // an earlier run's, replaced
 	pl, err := Listen("unix", link, target)
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +256,64 @@ func TestListenAndHandover(t *testing.T) {
 // One in its netpoller (an os.File made from an O_NONBLOCK descriptor)
 // would wake it at every datagram the TA's shadow receives or sends on the
 // shared socket.
+// TestListenUnixLeavesOthersAlone: a UNIX proxy address replaces what an
+// earlier run left there and nothing that belongs to someone else.
+func TestListenUnixLeavesOthersAlone(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "ta.sock")
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+		replace bool
+	}{
+		{"nothing there", func(*testing.T, string) {}, true},
+		{"a link to the same target", func(t *testing.T, path string) { os.Symlink(target, path) }, true},
+		{"a socket nobody listens on", func(t *testing.T, path string) {
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.(*net.UnixListener).SetUnlinkOnClose(false)
+			l.Close()
+		}, true},
+		{"a link elsewhere", func(t *testing.T, path string) { os.Symlink("/run/other.sock", path) }, false},
+		{"a socket a service listens on", func(t *testing.T, path string) {
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		}, false},
+		{"a regular file", func(t *testing.T, path string) { os.WriteFile(path, nil, 0o600) }, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("proxy%d.sock", i))
+			tt.prepare(t, path)
+			before, _ := os.Lstat(path)
+			l, err := Listen("unix", path, target)
+			if tt.replace {
+				if err != nil {
+					t.Fatalf("Listen: %v", err)
+				}
+				if dest, err := os.Readlink(path); err != nil || dest != target {
+					t.Errorf("proxy link %q, %v", dest, err)
+				}
+				l.Close()
+				return
+			}
+			if err == nil {
+				l.Close()
+				t.Fatal("Listen replaced what is not an earlier run's")
+			}
+			t.Log(err)
+			if after, _ := os.Lstat(path); after == nil || after.Mode() != before.Mode() {
+				t.Errorf("%s changed", path)
+			}
+		})
+	}
+}
+
 func TestListenSocketNotPolled(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		l, err := Listen(network, "127.0.0.1:0", "")
