@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -572,4 +573,55 @@ func (a OpStats) add(x OpStats, first bool) OpStats {
 		a.LatencySum = x.LatencySum
 	}
 	return a
+}
+
+// Check reports whether st has the shape a shadow's Stats have: ops named
+// as tzrpc names them (or UNKNOWN), each once; errnos likewise; latency
+// histograms of the right length; endpoints of the known kinds, names and
+// numbers within bounds. The supervisor takes a shadow's counters only if
+// they pass: a shadow runs with its TA's identity, and names it sends
+// become metric labels and log fields.
+func (st *Stats) Check() error {
+	if st.OpenDescriptors < 0 {
+		return fmt.Errorf("stats: %d open descriptors", st.OpenDescriptors)
+	}
+	seen := make(map[string]bool, len(st.Ops))
+	for _, o := range st.Ops {
+		if !knownName(o.Op, func(i int) string { return tzrpc.Op(i).String() }, opSlots) || seen[o.Op] {
+			return fmt.Errorf("stats: op %.40q unknown or repeated", o.Op)
+		}
+		seen[o.Op] = true
+		for e := range o.Errors {
+			if !knownName(e, func(i int) string { return tzrpc.Errno(i).String() }, errnoSlots) {
+				return fmt.Errorf("stats: op %s: errno %.40q unknown", o.Op, e)
+			}
+		}
+		if n := len(o.Latency); n != 0 && n != len(latencyBounds)+1 {
+			return fmt.Errorf("stats: op %s: %d latency buckets, want %d", o.Op, n, len(latencyBounds)+1)
+		}
+	}
+	if len(st.Endpoints) > MaxEndpoints+numKinds {
+		return fmt.Errorf("stats: %d endpoints, at most %d", len(st.Endpoints), MaxEndpoints+numKinds)
+	}
+	for _, e := range st.Endpoints {
+		if !slices.Contains(kinds[:], e.Kind) || len(e.Name) > MaxEndpointName || !utf8.ValidString(e.Name) {
+			return fmt.Errorf("stats: endpoint %.20q %.40q: unknown kind, or a name too long or not UTF-8", e.Kind, e.Name)
+		}
+	}
+	return nil
+}
+
+// knownName reports whether name is UNKNOWN or name(i) for some i in
+// 1..slots-1 (names of numbers a version of tzrpc does not define are
+// "Op(27)", "errno(57)": as many as there are slots).
+func knownName(name string, nameOf func(int) string, slots int) bool {
+	if name == "UNKNOWN" {
+		return true
+	}
+	for i := 1; i < slots; i++ {
+		if nameOf(i) == name {
+			return true
+		}
+	}
+	return false
 }

@@ -518,3 +518,45 @@ func BenchmarkDispatchNullTimed(b *testing.B) {
 	}
 	checkLast(b, a, O_RDWR|O_NONBLOCK)
 }
+
+// TestStatsCheck: a shadow's own counters pass; names and shapes a shadow
+// never sends do not.
+func TestStatsCheck(t *testing.T) {
+	a := newTA(t, options{})
+	a.ok(OpMkfifo, args(0o600), []byte("in"))
+	a.fails(EBADF, OpClose, args(77), nil)
+	good := a.s.Stats()
+	if err := good.Check(); err != nil {
+		t.Fatalf("a shadow's own counters: %v", err)
+	}
+	tests := []struct {
+		name string
+		mut  func(st *Stats)
+	}{
+		{"negative descriptors", func(st *Stats) { st.OpenDescriptors = -1 }},
+		{"unknown op", func(st *Stats) { st.Ops = append(st.Ops, OpStats{Op: "READ\" } evil"}) }},
+		{"repeated op", func(st *Stats) { st.Ops = append(st.Ops, st.Ops[0]) }},
+		{"unknown errno", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"EWHATEVER": 1} }},
+		{"latency buckets", func(st *Stats) { st.Ops[0].Latency = make([]uint64, 3) }},
+		{"unknown kind", func(st *Stats) { st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: "sctp"}}) }},
+		{"long name", func(st *Stats) {
+			st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: KindFIFO, Name: strings.Repeat("x", MaxEndpointName+1)}})
+		}},
+		{"too many endpoints", func(st *Stats) {
+			for i := range MaxEndpoints + numKinds + 1 {
+				st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: KindTCP, Name: fmt.Sprint(i)}})
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := a.s.Stats()
+			tt.mut(&st)
+			if err := st.Check(); err == nil {
+				t.Error("Check passed")
+			} else {
+				t.Log(err)
+			}
+		})
+	}
+}

@@ -56,6 +56,8 @@ type shadowProc struct {
 	*child.Process
 	ctl *ctlConn
 
+	log *slog.Logger // tagged with the TA
+
 	mu      sync.Mutex
 	outcome *outcome
 	stats   shadow.Stats // the last counters seen
@@ -103,7 +105,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		ExtraFiles:  files,
 		SysProcAttr: opt.privs.sysProcAttr(),
 	}
-	p := &shadowProc{ctl: ctl, logDone: make(chan struct{})}
+	p := &shadowProc{ctl: ctl, log: opt.log, logDone: make(chan struct{})}
 
 	var nsFile *os.File
 	if opt.netns != nil {
@@ -158,10 +160,8 @@ func (p *shadowProc) serveControl(opt procOptions) {
 		case m.Type == msgExit:
 			p.mu.Lock()
 			p.outcome = m.Outcome
-			if m.Stats != nil {
-				p.stats = *m.Stats
-			}
 			p.mu.Unlock()
+			p.takeStats(m.Stats)
 		case m.Type == msgBind || m.Type == msgSocket:
 			fd, err := opt.host(m)
 			a := &ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}
@@ -251,16 +251,31 @@ func decodeRecord(line []byte) (slog.Record, bool) {
 	return rec, true
 }
 
+// takeStats keeps the counters a shadow sent, if they have the shape of a
+// shadow's (shadow.Stats.Check): their names become metric labels.
+func (p *shadowProc) takeStats(st *shadow.Stats) {
+	if st == nil {
+		return
+	}
+	if err := st.Check(); err != nil {
+		if p.log != nil {
+			p.log.Warn("shadow sent malformed counters; keeping the last ones", "err", err)
+		}
+		return
+	}
+	p.mu.Lock()
+	p.stats = *st
+	p.mu.Unlock()
+}
+
 // stats asks the shadow for its counters; while it cannot answer (it is
 // busy starting, or gone) the last ones seen stand.
 func (p *shadowProc) Stats() shadow.Stats {
 	select {
 	case <-p.Done():
 	default:
-		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil && a.m.Stats != nil {
-			p.mu.Lock()
-			p.stats = *a.m.Stats
-			p.mu.Unlock()
+		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil {
+			p.takeStats(a.m.Stats)
 		}
 	}
 	p.mu.Lock()
