@@ -61,5 +61,20 @@ func Compare(old, new *Config) Diff {
 
 // Equal reports whether t and u configure the same TA in every field.
 // (A wasm or native file changed in place under the same path is not
-// seen: the configuration is the same.)
-func (t TA) Equal(u TA) bool { return reflect.DeepEqual(t, u) }
+// seen: the configuration is the same.) An empty list and a list left out
+// are the same where they mean the same; not for proxies, where left out
+// publishes every address and [] none.
+func (t TA) Equal(u TA) bool { return reflect.DeepEqual(t.canonical(), u.canonical()) }
+
+func (t TA) canonical() TA {
+	if len(t.Listen) == 0 {
+		t.Listen = nil
+	}
+	if len(t.Endpoints) == 0 {
+		t.Endpoints = nil
+	}
+	if len(t.HostAccess.Addrs) == 0 {
+		t.HostAccess.Addrs = nil
+	}
+	return t
+}

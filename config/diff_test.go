@@ -54,6 +54,31 @@ tas:
     uuid: 1e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60
     builtin: echo
 `, added: []string{"echo2"}, removed: []string{"faulty"}, changed: []string{"echo"}, global: []string{"mount"}},
+		{name: "empty lists spelled out", new: `
+mount: /tz
+tee: sim
+tas:
+  - name: echo
+    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60
+    builtin: echo
+    host_access: []
+    endpoints: []
+  - name: faulty
+    uuid: 5f1e2d3c-4b5a-4697-8877-665544332211
+    builtin: faulty
+`},
+		{name: "proxies: [] publishes nothing", new: `
+mount: /tz
+tee: sim
+tas:
+  - name: echo
+    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60
+    builtin: echo
+    proxies: []
+  - name: faulty
+    uuid: 5f1e2d3c-4b5a-4697-8877-665544332211
+    builtin: faulty
+`, changed: []string{"echo"}},
 		{name: "metrics turned on", new: "metrics: 127.0.0.1:9464\n" + base, global: []string{"metrics"}},
 		{name: "simulator threads", new: "sim_threads: 2\n" + base, global: []string{"sim_threads"}},
 	}
