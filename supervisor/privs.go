@@ -102,13 +102,14 @@ func endpointsNeedOverride(t config.TA, uid, gid uint32) (bool, error) {
 // sysProcAttr is how the shadow process is started: its own process
 // group (a terminal's ^C goes to the supervisor, which stops the shadows
 // in order), SIGKILL when the supervisor's forking thread dies, the TA's
-// identity and, for a shadow that is not root, its kept capabilities as
+// identity with no supplementary groups and, for a shadow that is not root, its kept capabilities as
 // ambient ones (root gets exactly its bounding set).
 func (p privileges) sysProcAttr() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if p.uid != 0 || p.gid != 0 {
-		a.Credential = &syscall.Credential{Uid: p.uid, Gid: p.gid, Groups: []uint32{}}
-	}
+	// Credential even for root: setgroups(0) leaves the shadow none of the
+	// supervisor's supplementary groups, which a root shadow without
+	// CAP_DAC_OVERRIDE would otherwise be granted access by.
+	a := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true,
+		Credential: &syscall.Credential{Uid: p.uid, Gid: p.gid, Groups: []uint32{}}}
 	if p.uid != 0 {
 		a.AmbientCaps = p.keep
 	}

@@ -127,7 +127,8 @@ func TestPrivileges(t *testing.T) {
 				t.Errorf("limits %+v", p.limits)
 			}
 			attr := p.sysProcAttr()
-			if (attr.Credential != nil) != (tt.user != "root") || attr.Pdeathsig == 0 || !attr.Setpgid {
+			// Root too: no supplementary groups of the supervisor's.
+			if c := attr.Credential; c == nil || c.Groups == nil || len(c.Groups) != 0 || attr.Pdeathsig == 0 || !attr.Setpgid {
 				t.Errorf("SysProcAttr %+v", attr)
 			}
 		})
