@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"context"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -128,6 +129,10 @@ func (s *Shadow) poll(ctx context.Context, nfds, timeout int, budget int64, in, 
 // recorded, so that it is not lost but returned by the TA's next read.
 func (s *Shadow) readAhead(in []byte, revents []uint16, out []byte, budget int64, plen int) (int, int) {
 	records := 0
+	// Descriptors whose read met an error: the protocol wants nothing
+	// after an errno record for the same descriptor (a datagram socket
+	// polled twice may hold a datagram behind its error: it waits).
+	var failed []int64
 	for i, rev := range revents {
 		if budget <= 0 || len(out)-plen <= tzrpc.ReadAheadHeaderSize {
 			break
@@ -137,7 +142,7 @@ func (s *Shadow) readAhead(in []byte, revents []uint16, out []byte, budget int64
 		}
 		fd := int64(tzrpc.GetPollFd(in, i).Fd)
 		d, e := s.fds.get(fd)
-		if e != 0 || !readsAhead(d) {
+		if e != 0 || !readsAhead(d) || slices.Contains(failed, fd) {
 			continue
 		}
 		body := out[plen+tzrpc.ReadAheadHeaderSize:]
@@ -150,6 +155,9 @@ func (s *Shadow) readAhead(in []byte, revents []uint16, out []byte, budget int64
 		}
 		if !got {
 			continue
+		}
+		if rec.Errno != 0 {
+			failed = append(failed, fd)
 		}
 		tzrpc.PutReadAhead(out[plen:], rec)
 		plen += tzrpc.ReadAheadHeaderSize + int(rec.AddrLen) + int(rec.Len)

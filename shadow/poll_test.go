@@ -228,3 +228,49 @@ func TestPollReadAheadDatagram(t *testing.T) {
 		})
 	}
 }
+
+// TestPollReadAheadLeavesErrors: a socket with an error queued (here an
+// ICMP port unreachable) polls POLLERR and is not read ahead, in however
+// many entries: its receives report the error first, then the datagram
+// behind it, as the kernel does. (An error that arrives between poll and
+// read is recorded instead, and then nothing more for that descriptor.)
+func TestPollReadAheadLeavesErrors(t *testing.T) {
+	a := newTA(t, options{})
+	peer, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerAddr := peer.LocalAddr().String()
+	peer.Close() // nobody listens there now: a send is refused by ICMP
+	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
+	a.ok(OpConnect, args(u), inetAddr(t, peerAddr))
+	a.ok(OpSend, args(u, 0), []byte("refused"))
+	back, err := net.ListenPacket("udp", peerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
+	dst, _ := net.ResolveUDPAddr("udp", uaddr.String())
+	back.WriteTo([]byte("after the error"), dst)
+
+	p := AppendPollFd(AppendPollFd(nil, PollFd{Fd: int32(u), Events: POLLIN}), PollFd{Fd: int32(u), Events: POLLIN})
+	deadline := time.Now().Add(5 * time.Second)
+	var r Response
+	for r = a.call(OpPoll, args(2, 5000, 1<<20), p); GetPollFd(r.Payload, 0).Revents&POLLERR == 0; r = a.call(OpPoll, args(2, 5000, 1<<20), p) {
+		if time.Now().After(deadline) {
+			t.Fatal("no ICMP error queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := readAheadRecords(t, r, 2); len(got) != 0 {
+		t.Fatalf("read ahead %v from a socket reporting POLLERR", got)
+	}
+	a.fails(ECONNREFUSED, OpRecvfrom, args(u, 100), nil)
+	if r := a.call(OpRecvfrom, args(u, 100), nil); r.Errno != 0 {
+		t.Errorf("recvfrom after the error: %v", r.Errno)
+	} else if _, data := r.RecvfromParts(); string(data) != "after the error" {
+		t.Errorf("recvfrom %q", data)
+	}
+}

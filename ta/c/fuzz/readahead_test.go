@@ -350,6 +350,7 @@ func TestCReadAheadLies(t *testing.T) {
 		{"sender for a stream", []int32{4}, []int16{pollIN}, []tzrpc.PollFd{in(4)}, -1, [][]byte{record(0, 0, src, d("x"))}},
 		{"sender for a FIFO", []int32{3}, []int16{pollIN}, []tzrpc.PollFd{in(3)}, -1, [][]byte{record(0, 0, src, d("x"))}},
 		{"datagram without a sender", []int32{5}, []int16{pollIN}, []tzrpc.PollFd{in(5)}, -1, [][]byte{record(0, 0, nil, d("x"))}},
+		{"a record after an errno for the same descriptor", []int32{5, 5}, []int16{pollIN, pollIN}, []tzrpc.PollFd{in(5), in(5)}, -1, [][]byte{record(0, eCONNRESET, nil, nil), record(1, 0, src, d("y"))}},
 		{"second record breaks the kind rule", []int32{3, 5}, []int16{pollIN, pollIN}, []tzrpc.PollFd{in(3), in(5)}, -1, [][]byte{record(0, 0, nil, d("x")), record(1, 0, nil, d("y"))}},
 		{"data beyond the budget", []int32{3}, []int16{pollIN}, []tzrpc.PollFd{in(3)}, -1, [][]byte{record(0, 0, nil, bytes.Repeat(d("x"), budget+1))}},
 		{"records beyond the pool", []int32{3}, []int16{pollIN}, []tzrpc.PollFd{in(3)}, -1, [][]byte{record(0, 0, nil, bytes.Repeat(d("x"), 20000))}},

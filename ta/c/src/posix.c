@@ -501,11 +501,29 @@ static int64_t ra_budget(struct tzp_proc *p, size_t size, size_t n_in, size_t n_
 	return (int64_t)b;
 }
 
+/* ra_failed_before reports whether one of the first k records in b (n
+ * bytes) carries an errno for descriptor fd. */
+static int ra_failed_before(struct tzp_proc *p, const uint8_t *b, size_t n, int64_t k, int32_t fd)
+{
+	struct tzp_readahead rec;
+	size_t body;
+
+	for (; k > 0 && tzp_next_readahead(b, n, &rec) == 0; k--) {
+		if (rec.err != 0 && (int32_t)tzp_get32(p->poll_req + (size_t)rec.index * TZP_POLLFD_SIZE) == fd)
+			return 1;
+		body = TZP_READAHEAD_HDR + (size_t)rec.addr_len + rec.len;
+		b += body;
+		n -= body;
+	}
+	return 0;
+}
+
 /* ra_keep keeps the nrec records of a checked POLL response, which
  * tzp_take_response copied to in (n bytes, 4 * n_in bytes past the end of
  * the kept ones). First what only the library knows: a record carries a
- * sender exactly when its descriptor is a datagram socket; a record that
- * breaks that is a violation, and none of the records is kept. */
+ * sender exactly when its descriptor is a datagram socket, and none
+ * follows an errno record for the same descriptor; a record that breaks
+ * that is a violation, and none of the records is kept. */
 static int ra_keep(struct tzp_proc *p, int64_t nrec, size_t n_in, uint8_t *in, size_t n)
 {
 	struct tzp_readahead rec;
@@ -520,8 +538,10 @@ static int ra_keep(struct tzp_proc *p, int64_t nrec, size_t n_in, uint8_t *in, s
 	for (k = 0; k < nrec; k++) {
 		if (tzp_next_readahead(b, left, &rec) != 0)
 			return violation(p, TZP_V_READAHEAD); /* checked: cannot happen */
-		s = fd_find(p, (int32_t)tzp_get32(p->poll_req + (size_t)rec.index * TZP_POLLFD_SIZE));
-		if (s == NULL || (rec.err == 0 && (s->kind == TZP_FD_DGRAM) != (rec.addr_len > 0)))
+		fd = (int32_t)tzp_get32(p->poll_req + (size_t)rec.index * TZP_POLLFD_SIZE);
+		s = fd_find(p, fd);
+		if (s == NULL || (rec.err == 0 && (s->kind == TZP_FD_DGRAM) != (rec.addr_len > 0)) ||
+		    ra_failed_before(p, in, n, k, fd))
 			return violation(p, TZP_V_READAHEAD);
 		body = TZP_READAHEAD_HDR + (size_t)rec.addr_len + rec.len;
 		b += body;
