@@ -7,8 +7,9 @@ import (
 )
 
 // Read-ahead: Poll gives the shadow a budget, and the shadow, for each FIFO
-// or connected stream socket it finds readable, reads what is there into
-// the POLL response (docs/protocol.md, POLL). The library keeps those
+// or socket it finds readable, reads what is there (a whole datagram and
+// its sender, for a datagram socket) into the POLL response
+// (docs/protocol.md, "POLL read-ahead"). The library keeps those
 // bytes here, by descriptor, and serves the next reads from them without a
 // RESUME: a poll-driven TA then pays one RESUME for "poll, read" rather
 // than two. To TA code nothing changes but the time: the bytes are the
