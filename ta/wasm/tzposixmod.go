@@ -104,13 +104,7 @@ func (st *instance) tzSocket(mod api.Module, s []uint64) errno {
 	if typ&tzrpc.SOCK_NONBLOCK != 0 {
 		e.flags = fdflagNonblock
 	}
-	fd, er := st.fds.add(e)
-	if er != errnoSuccess {
-		st.p.Close(host)
-		return er
-	}
-	memOf(mod).put32(fdPtr, fd)
-	return errnoSuccess
+	return st.publish(mod, e, fdPtr)
 }
 
 func (st *instance) tzBind(mod api.Module, s []uint64) errno {

@@ -635,9 +635,16 @@ func (st *instance) pathOpen(mod api.Module, s []uint64) errno {
 	if oflags&oflagDirectory != 0 {
 		e.kind, e.path = kindDir, p
 	}
+	return st.publish(mod, e, fdPtr)
+}
+
+// publish gives e, a descriptor the TA library just opened (e.host), a
+// number in the guest's table and writes it to fdPtr. With the table full
+// the host descriptor is closed again: nothing is left open unnumbered.
+func (st *instance) publish(mod api.Module, e *fdEntry, fdPtr uint32) errno {
 	fd, er := st.fds.add(e)
 	if er != errnoSuccess {
-		st.p.Close(host)
+		st.p.Close(e.host)
 		return er
 	}
 	memOf(mod).put32(fdPtr, fd)
@@ -755,13 +762,7 @@ func (st *instance) sockAccept(mod api.Module, s []uint64) errno {
 	if err != nil {
 		return st.result(mod, err)
 	}
-	fd, er := st.fds.add(&fdEntry{kind: kindStream, host: host, flags: uint16(flags)})
-	if er != errnoSuccess {
-		st.p.Close(host)
-		return er
-	}
-	memOf(mod).put32(fdPtr, fd)
-	return errnoSuccess
+	return st.publish(mod, &fdEntry{kind: kindStream, host: host, flags: uint16(flags)}, fdPtr)
 }
 
 func (st *instance) sockRecv(mod api.Module, s []uint64) errno {
