@@ -43,7 +43,7 @@ func (s *Shadow) bindElsewhere(d *desc, sa tzrpc.Sockaddr) (r result, handled bo
 	if s.cfg.BindInet == nil || !inetMatch(d, sa) {
 		return result{}, false
 	}
-	fd, err := s.cfg.BindInet(inetNetwork(d), inetAddrPort(sa), d.fd)
+	fd, err := s.cfg.BindInet(inetNetwork(d), inetAddrPort(sa))
 	if err != nil {
 		return fail(hookErrno(err)), true
 	}
@@ -95,12 +95,23 @@ var copiedOptions = [...]struct{ level, name int }{
 	{unix.IPPROTO_TCP, unix.TCP_NODELAY},
 }
 
-// replaceSocket puts fd, made O_NONBLOCK, in the place of d's socket,
-// which is closed; copyOpts carries the TA's boolean options over.
+// replaceSocket puts fd, a host socket made O_NONBLOCK, in the place of
+// d's socket, which is closed; copyOpts carries the TA's boolean options
+// over. The options a host socket does not get (Config.HostNamespace) are
+// remembered as the TA set them, so that getsockopt still reads them.
 func (s *Shadow) replaceSocket(d *desc, fd int, copyOpts bool) tzrpc.Errno {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
 		return errno(err)
+	}
+	if !d.host {
+		for _, opt := range [...]int64{tzrpc.SO_REUSEADDR, tzrpc.SO_REUSEPORT} {
+			level, name := sockopt(opt)
+			if v, err := unix.GetsockoptInt(d.fd, level, name); err == nil && v != 0 && keptOption(d, opt) {
+				d.kept |= keptBit(opt)
+			}
+		}
+		d.host = true
 	}
 	if copyOpts {
 		for _, o := range copiedOptions {
@@ -112,6 +123,22 @@ func (s *Shadow) replaceSocket(d *desc, fd int, copyOpts bool) tzrpc.Errno {
 	unix.Close(d.fd)
 	d.fd = fd
 	return 0
+}
+
+// keptOption reports whether the shadow keeps option opt from host socket
+// d (Config.HostNamespace): SO_REUSEPORT, and SO_REUSEADDR of a datagram
+// socket. A TCP socket's SO_REUSEADDR never lets bind pass over a
+// listening socket, so it reaches the kernel.
+func keptOption(d *desc, opt int64) bool {
+	return opt == tzrpc.SO_REUSEPORT || (opt == tzrpc.SO_REUSEADDR && d.sockType == tzrpc.SOCK_DGRAM)
+}
+
+// keptBit is opt's bit in desc.kept.
+func keptBit(opt int64) uint8 {
+	if opt == tzrpc.SO_REUSEPORT {
+		return 2
+	}
+	return 1
 }
 
 // hookErrno is the errno a hook's error gives the TA.

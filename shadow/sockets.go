@@ -55,6 +55,7 @@ func (s *Shadow) socket(domain, typ, flags int64) result {
 		nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
 		domain:   domain,
 		sockType: typ,
+		host:     s.cfg.HostNamespace && domain != tzrpc.AF_UNIX,
 	}))
 }
 
@@ -236,6 +237,7 @@ func (s *Shadow) accept(ctx context.Context, vfd, flags int64, out []byte) resul
 				nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
 				domain:   d.domain,
 				sockType: d.sockType,
+				host:     d.host,
 			})
 			return result{ret: vfd, plen: plen}
 		case err == unix.EINTR:
@@ -512,6 +514,13 @@ func (s *Shadow) setsockopt(vfd, opt, val int64) result {
 	default:
 		return fail(tzrpc.ENOPROTOOPT)
 	}
+	if d.host && keptOption(d, opt) {
+		d.kept &^= keptBit(opt)
+		if val != 0 {
+			d.kept |= keptBit(opt)
+		}
+		return ok(0)
+	}
 	level, name := sockopt(opt)
 	return done(unix.SetsockoptInt(d.fd, level, name, int(val)))
 }
@@ -523,6 +532,9 @@ func (s *Shadow) getsockopt(vfd, opt int64) result {
 	}
 	if opt == tzrpc.SO_TYPE {
 		return ok(d.sockType)
+	}
+	if d.host && keptOption(d, opt) {
+		return ok(int64(min(d.kept&keptBit(opt), 1)))
 	}
 	level, name := sockopt(opt)
 	v, err := unix.GetsockoptInt(d.fd, level, name)

@@ -52,12 +52,10 @@ type ctlMsg struct {
 	Outcome *outcome      `json:"outcome,omitempty"`
 
 	// bind and socket.
-	Network   string `json:"network,omitempty"`
-	Addr      string `json:"addr,omitempty"`
-	ReuseAddr bool   `json:"reuse_addr,omitempty"`
-	ReusePort bool   `json:"reuse_port,omitempty"`
-	Errno     int    `json:"errno,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Network string `json:"network,omitempty"`
+	Addr    string `json:"addr,omitempty"`
+	Errno   int    `json:"errno,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // shadowSpec is everything a shadow process is told about its TA.
@@ -80,6 +78,10 @@ type shadowSpec struct {
 	// Publish binds the TA's TCP and UDP addresses in the host namespace
 	// (a TA in its own namespace with no proxies configured).
 	Publish bool `json:"publish,omitempty"`
+	// HostNetns: the shadow runs in the host's network namespace (netns:
+	// false), so the TA's sockets are host sockets
+	// (shadow.Config.HostNamespace).
+	HostNetns bool `json:"host_netns,omitempty"`
 	// Limits are set by the shadow on itself first thing.
 	Limits []rlimit `json:"limits,omitempty"`
 	// HostAll and HostAddrs are the TA's host access.

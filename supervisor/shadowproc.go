@@ -343,9 +343,12 @@ func exitError(pid int, err error) error {
 // hostSocket makes a socket in the supervisor's (the host's) namespace
 // for a shadow's question, if the TA's config allows it. The supervisor
 // binds as root, so a published port below 1024 is refused unless the TA
-// has privileged_ports, as the shadow's own bind would be; and the socket
-// is made as uid, the TA's user (asUser), so that SO_REUSEPORT joins it
-// only to sockets of that user, not to root's.
+// has privileged_ports, as the shadow's own bind would be. The socket
+// never joins a port group (sockproxy.Bind sets no SO_REUSEPORT, and no
+// SO_REUSEADDR on UDP, whatever the TA set on its own socket), so an
+// address another process holds is EADDRINUSE for the TA; and it is made
+// as uid, the TA's user (asUser), so that the firewall's owner matches
+// see the TA's user, not root.
 func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
 	return asUser(uid, func() (int, error) { return hostSocketAsUser(m, publish, hostAccess, privilegedPorts) })
 }
@@ -363,7 +366,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 		if ap.Port() < 1024 && !privilegedPorts {
 			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
 		}
-		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
+		return sockproxy.Bind(m.Network, ap)
 	case msgSocket:
 		if !hostAccess {
 			return -1, fmt.Errorf("this TA has no host access: %w", unix.EACCES)
@@ -375,8 +378,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 
 // asUser runs f on a thread whose filesystem uid is uid, so that a socket
 // f makes is owned by uid: the kernel takes a socket's owner (sk_uid) from
-// the fsuid of its maker, and lets SO_REUSEPORT share a port only among
-// sockets of one owner (owner matches in the firewall see it too). fsuid
+// the fsuid of its maker (owner matches in the firewall see it). fsuid
 // is per thread; the thread is thrown away if it cannot be set back.
 func asUser(uid uint32, f func() (int, error)) (int, error) {
 	if uid == 0 {

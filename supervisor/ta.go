@@ -152,6 +152,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		MaxSockets:     r.cfg.Limits.Sockets,
 		TEE:            r.tee.device,
 		Publish:        r.publish(),
+		HostNetns:      r.netns == nil,
 		HostAll:        r.cfg.HostAccess.All,
 		HostAddrs:      r.cfg.HostAccess.Addrs,
 		Stats:          r.statsOptions(),
