@@ -33,8 +33,14 @@ const (
 	MinMailbox         = 8 << 10
 	MaxMailbox         = 16 << 20
 	MaxDescriptors     = 65536
-	DefaultUser        = "root"
-	DefaultGroup       = "root"
+	// DefaultNodes is limits.nodes when the file leaves it out: 16 times
+	// the default descriptor limit, room for a TA that keeps a node per
+	// client or per connection, at a few MB of the supervisor's memory
+	// (docs/reliability.md has the figures). MaxNodes bounds it.
+	DefaultNodes = 4096
+	MaxNodes     = 1 << 16
+	DefaultUser  = "root"
+	DefaultGroup = "root"
 	// MinMemory is the smallest memory limit a shadow process runs with.
 	MinMemory = 64 << 20
 	// MinWasmMemory and MaxWasmMemory bound a wasm TA's linear memory: one
@@ -243,6 +249,10 @@ type Limits struct {
 	// Sockets is the most of those descriptors that may be sockets; 0
 	// (the default) means Descriptors. A TA at either limit gets EMFILE.
 	Sockets int `yaml:"sockets"`
+	// Nodes is the most nodes (FIFOs, UNIX socket nodes, directories) the
+	// TA's directory may hold at once, the declared endpoints and their
+	// directories included. Past it, creating one fails with EDQUOT.
+	Nodes int `yaml:"nodes"`
 	// WasmMemory caps a wasm TA's linear memory in bytes (rounded down to
 	// 64 KiB pages); 0 means the default of 256 MiB. A module that grows
 	// past it gets a failed memory.grow, as on a full heap.
@@ -363,6 +373,9 @@ func (c *Config) applyDefaults() {
 		if t.Limits.Descriptors == 0 {
 			t.Limits.Descriptors = DefaultDescriptors
 		}
+		if t.Limits.Nodes == 0 {
+			t.Limits.Nodes = DefaultNodes
+		}
 		if t.OnRestart == "" {
 			t.OnRestart = "keep"
 		}
@@ -469,6 +482,9 @@ func (c *Config) validate(pos positions) []*FieldError {
 		if s := t.Limits.Sockets; s < 0 || (s > 0 && s > t.Limits.Descriptors) { // 0 is the default, whatever descriptors says
 			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
 		}
+		if need := endpointNodes(t.Endpoints); t.Limits.Nodes < max(need, 1) || t.Limits.Nodes > MaxNodes {
+			bad(f+".limits.nodes", "%d: want %d (the declared endpoints and their directories) to %d", t.Limits.Nodes, max(need, 1), MaxNodes)
+		}
 		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
 			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, int64(MaxWasmMemory))
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
@@ -572,4 +588,16 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 		}
 		tos[tn+" "+taddr] = true
 	}
+}
+
+// endpointNodes counts the nodes a TA's declared endpoints put in its
+// directory once all exist: each endpoint and each directory above one.
+func endpointNodes(eps []Endpoint) int {
+	nodes := map[string]bool{}
+	for _, e := range eps {
+		for p := path.Clean(e.Name); p != "." && p != "/" && p != ""; p = path.Dir(p) {
+			nodes[p] = true
+		}
+	}
+	return len(nodes)
 }
