@@ -28,6 +28,10 @@ import (
 // counters before it shows the last ones it had.
 const statsTimeout = 500 * time.Millisecond
 
+// maxMalformedLogged bounds the log lines about one shadow's malformed
+// control messages: a lying shadow must not flood the supervisor's log.
+const maxMalformedLogged = 10
+
 // procOptions say how to start one shadow process.
 type procOptions struct {
 	exe  string // the tzbridge binary, as os.Executable reported it
@@ -55,8 +59,6 @@ type procOptions struct {
 type shadowProc struct {
 	*child.Process
 	ctl *ctlConn
-
-	log *slog.Logger // tagged with the TA
 
 	mu      sync.Mutex
 	outcome *outcome
@@ -105,7 +107,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		ExtraFiles:  files,
 		SysProcAttr: opt.privs.sysProcAttr(),
 	}
-	p := &shadowProc{ctl: ctl, log: opt.log, logDone: make(chan struct{})}
+	p := &shadowProc{ctl: ctl, logDone: make(chan struct{})}
 
 	var nsFile *os.File
 	if opt.netns != nil {
@@ -147,13 +149,26 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 // serveControl reads the shadow's messages until the socket closes.
 func (p *shadowProc) serveControl(opt procOptions) {
 	buf := make([]byte, maxCtlMsg)
+	malformed := 0
 	for {
-		m, fds, err := p.ctl.recv(buf)
+		n, fds, err := p.ctl.recvRaw(buf)
 		if err != nil {
 			p.ctl.close()
 			return
 		}
 		closeFDs(fds) // a shadow has no reason to send any
+		m, err := decodeShadowMsg(buf[:n])
+		if err != nil {
+			// Dropped. A question waiting for this answer gets none
+			// rather than wait for its timeout, and keeps what it had.
+			if malformed++; malformed <= maxMalformedLogged {
+				opt.log.Warn("shadow sent a malformed control message; dropped", "err", err, "pid", p.Pid(), "last_logged", malformed == maxMalformedLogged)
+			}
+			if m != nil && m.Reply {
+				p.ctl.answered(&ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}, nil)
+			}
+			continue
+		}
 		switch {
 		case m.Reply:
 			p.ctl.answered(m, nil)
@@ -251,16 +266,11 @@ func decodeRecord(line []byte) (slog.Record, bool) {
 	return rec, true
 }
 
-// takeStats keeps the counters a shadow sent, if they have the shape of a
-// shadow's (shadow.Stats.Check): their names become metric labels.
+// takeStats keeps the counters a shadow sent; decodeShadowMsg has
+// checked their shape (shadow.Stats.Check): their names become metric
+// labels. Nil keeps the last ones.
 func (p *shadowProc) takeStats(st *shadow.Stats) {
 	if st == nil {
-		return
-	}
-	if err := st.Check(); err != nil {
-		if p.log != nil {
-			p.log.Warn("shadow sent malformed counters; keeping the last ones", "err", err)
-		}
 		return
 	}
 	p.mu.Lock()
