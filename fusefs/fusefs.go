@@ -401,18 +401,30 @@ type taState struct {
 	endpoints map[string]Endpoint // by cleaned name
 	root      *dir
 	removed   atomic.Bool // set by RemoveTA; refuses further changes
-	// nodes counts the nodes in the directory (TAOptions.MaxNodes).
-	nodes atomic.Int64
+	// nodes counts the nodes in the directory (TAOptions.MaxNodes);
+	// lastLimitLog is when a refusal was last logged (UnixNano).
+	nodes        atomic.Int64
+	lastLimitLog atomic.Int64
 }
 
+// limitLogInterval is how often at most one TA's refusals at MaxNodes are
+// logged: a TA retrying in a loop must not flood the log.
+const limitLogInterval = time.Second
+
 // reserveNode counts a node about to be created, or refuses it with
-// EDQUOT at the TA's bound.
+// EDQUOT at the TA's bound (and says so in the log, at most once per
+// limitLogInterval).
 func (ta *taState) reserveNode() syscall.Errno {
-	if n := ta.nodes.Add(1); ta.opts.MaxNodes > 0 && n > int64(ta.opts.MaxNodes) {
-		ta.nodes.Add(-1)
-		return syscall.EDQUOT
+	n := ta.nodes.Add(1)
+	if ta.opts.MaxNodes <= 0 || n <= int64(ta.opts.MaxNodes) {
+		return 0
 	}
-	return 0
+	ta.nodes.Add(-1)
+	now, last := time.Now().UnixNano(), ta.lastLimitLog.Load()
+	if now-last >= int64(limitLogInterval) && ta.lastLimitLog.CompareAndSwap(last, now) {
+		ta.fsys.log.Warn("TA reached its node limit; creating a node fails with EDQUOT", "ta", ta.name, "max", ta.opts.MaxNodes)
+	}
+	return syscall.EDQUOT
 }
 
 // releaseNode counts a node removed.

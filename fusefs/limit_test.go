@@ -1,9 +1,13 @@
 package fusefs
 
 import (
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,7 +19,8 @@ import (
 // change without a scan of the directory.
 func TestNodeLimit(t *testing.T) {
 	requireFUSE(t)
-	f := mountTest(t, Options{})
+	var log testLog
+	f := mountTest(t, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	// in, sub and sub/deep: 3 of 6.
 	root := addTA(t, f, "ta", TAOptions{MaxNodes: 6, Endpoints: []Endpoint{
 		{Name: "in", Kind: FIFO},
@@ -82,6 +87,20 @@ func TestNodeLimit(t *testing.T) {
 		if s.check != nil {
 			t.Run(s.name, s.check)
 		}
+	}
+	// Refusals in a loop make a log line per limitLogInterval at most.
+	start := time.Now()
+	for i := range 50 {
+		if err := unix.Mkfifo(p(fmt.Sprintf("loop%d", i)), 0o600); errnoOf(err) != syscall.EDQUOT {
+			t.Fatalf("mkfifo in a full directory: %v, want EDQUOT", err)
+		}
+	}
+	most := 1 + int(time.Since(start)/limitLogInterval) + 1 // the steps' refusals may have logged one more
+	if n := strings.Count(log.String(), "TA reached its node limit"); n < 1 || n > most {
+		t.Errorf("%d log lines about the limit for 55 refusals, want 1 to %d:\n%s", n, most, log.String())
+	}
+	if !strings.Contains(log.String(), "ta=ta max=6") {
+		t.Errorf("the log line does not name the TA and its limit:\n%s", log.String())
 	}
 	// Another TA's directory has a count of its own.
 	other := addTA(t, f, "tb", TAOptions{MaxNodes: 1})
