@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,4 +269,27 @@ func procUsage(t *testing.T, pid int) (time.Duration, int) {
 		}
 	}
 	return cpu, rss
+}
+
+// secureWorldSocket finds the simulator's socket in a bridge's log.
+var secureWorldSocket = regexp.MustCompile(`msg="secure world started".* socket=(\S+)`)
+
+// TestRuntimeDirClosed: the simulated secure world's socket, through
+// which anyone could open sessions to the TAs without a shadow, lies in a
+// directory only root may enter; shadows reach it through a descriptor
+// they inherit.
+func TestRuntimeDirClosed(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	m := secureWorldSocket.FindStringSubmatch(b.log.String())
+	if m == nil {
+		t.Fatal("no secure world socket in the log")
+	}
+	fi, err := os.Stat(filepath.Dir(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o700 || st.Uid != 0 {
+		t.Errorf("runtime directory %s: mode %v, owner %d; want 0700 and root", filepath.Dir(m[1]), fi.Mode().Perm(), st.Uid)
+	}
 }
