@@ -24,8 +24,9 @@ type Host struct {
 	sessions map[uint32]*session
 	nextID   uint32
 
-	// threads, if set (ThreadPerProgram), gives wasm TAs' programs a
-	// thread each; entry points find it in their context.
+	// threads, if set (ThreadPerProgram), gives each program that asks
+	// (OwnThread: a wasm TA's) a thread; OpenSession puts it in the
+	// context the TA's program inherits.
 	threads *threads
 }
 
