@@ -32,4 +32,4 @@ $cc $warn -O2 -g "$@" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
 $cc $warn -O2 -g "$@" \
 	-I"$here/include/compat" -I"$here/include" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
 	"$here/src/codec.c" "$here/src/posix.c" "$here/src/entry.c" "$here/src/coro_init.c" \
-	"$here/src/coro.S" "$ta"/*.c "$tmp/host_main.o" -o "$out"
+	"$here/src/coro.S" "$ta"/*.c "$tmp/host_main.o" -static -o "$out"

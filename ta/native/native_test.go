@@ -51,7 +51,7 @@ func buildTA(t testing.TB, dir string, cflags ...string) string {
 
 func TestDescribe(t *testing.T) {
 	bin := buildTA(t, echoDir)
-	info, err := Describe(bin)
+	info, err := Describe(bin, echoUUID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +67,10 @@ func TestDescribe(t *testing.T) {
 	if _, err := Definition("echo", faultyUUID, bin); err == nil {
 		t.Error("Definition accepted a UUID the program does not declare")
 	}
-	if _, err := Describe("/bin/true"); err == nil {
+	if _, err := Describe("/bin/true", echoUUID); err == nil {
 		t.Error("Describe accepted a program that is not a TA")
 	}
-	if _, err := Describe(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := Describe(filepath.Join(t.TempDir(), "missing"), echoUUID); err == nil {
 		t.Error("Describe accepted a missing program")
 	}
 	// Run by hand, the program says what it is and fails.

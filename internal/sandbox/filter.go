@@ -1,0 +1,205 @@
+package sandbox
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// The seccomp filter of a native TA: an allow-list of what the TA runtime
+// (ta/c/host/host_main.c, libtzposix and a static glibc) needs to talk to
+// the simulator, checked on every system call. Everything else fails with
+// EPERM; a system call of another architecture (the 32-bit entry points
+// of a 64-bit kernel, x32) kills the process, since its numbers mean other
+// calls.
+//
+// The program is assembled here from golang.org/x/sys/unix's BPF
+// constants rather than with a policy library: it needs argument checks
+// (which descriptor, which prctl, which execveat) that fit in a dozen
+// instructions, and the whole program stays small enough to read and to
+// test instruction by instruction (filter_test.go runs it).
+
+// Descriptors the sandboxed program has. They are fixed by the launcher.
+const (
+	// CtlFD is the socket to the secure world.
+	CtlFD = 3
+	// execFD is the TA program in the sandbox's root, which the launcher
+	// executes with execveat; it is close-on-exec, so the TA never has it.
+	execFD = 4
+)
+
+// rule is one allowed system call, with conditions on its arguments.
+type rule struct {
+	nr uint32
+	// args: each listed argument must equal one of its values (all 64
+	// bits: an int argument with garbage in its upper half is refused,
+	// which errs on the safe side). No entry: any arguments.
+	args []argIn
+}
+
+type argIn struct {
+	arg    int
+	values []uint64
+}
+
+func allow(nr uintptr) rule { return rule{nr: uint32(nr)} }
+
+func allowIf(nr uintptr, args ...argIn) rule { return rule{nr: uint32(nr), args: args} }
+
+func arg(i int, values ...uint64) argIn { return argIn{arg: i, values: values} }
+
+// Actions.
+const (
+	retAllow = unix.SECCOMP_RET_ALLOW
+	retDeny  = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	retKill  = unix.SECCOMP_RET_KILL_PROCESS
+)
+
+// Offsets in struct seccomp_data.
+const (
+	offNr   = 0
+	offArch = 4
+	offArgs = 16
+)
+
+func stmt(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
+
+func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
+	return unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k}
+}
+
+// program assembles the filter for the given architecture and rules.
+func program(arch uint32, rs []rule) ([]unix.SockFilter, error) {
+	const (
+		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jgeK = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		retK = unix.BPF_RET | unix.BPF_K
+	)
+	p := []unix.SockFilter{
+		stmt(ldW, offArch),
+		jump(jeqK, arch, 1, 0),
+		stmt(retK, retKill),
+		stmt(ldW, offNr),
+	}
+	if arch == unix.AUDIT_ARCH_X86_64 {
+		// x32 system calls carry the same arch with bit 30 set.
+		p = append(p, jump(jgeK, x32Bit, 0, 1), stmt(retK, retKill))
+	}
+	// Calls without conditions: a chain of "equal: allow". Calls with
+	// conditions: "equal: go to its block", blocks after the default.
+	var plain, cond []rule
+	for _, r := range rs {
+		if len(r.args) == 0 {
+			plain = append(plain, r)
+		} else {
+			cond = append(cond, r)
+		}
+	}
+	// Layout: [header] [plain checks] [cond checks] deny allow [blocks].
+	// A plain check jumps to "allow", a cond check to its block; both
+	// fall through otherwise.
+	blocks := make([][]unix.SockFilter, len(cond))
+	for i, r := range cond {
+		blocks[i] = argBlock(r.args)
+	}
+	nChecks := len(plain) + len(cond)
+	denyAt := len(p) + nChecks // index of the deny instruction
+	allowAt := denyAt + 1
+	blockAt := make([]int, len(cond))
+	at := allowAt + 1
+	for i, b := range blocks {
+		blockAt[i] = at
+		at += len(b)
+	}
+	for _, r := range plain {
+		off := allowAt - (len(p) + 1)
+		if off > 255 {
+			return nil, fmt.Errorf("seccomp filter: jump of %d instructions", off)
+		}
+		p = append(p, jump(jeqK, r.nr, uint8(off), 0))
+	}
+	for i, r := range cond {
+		off := blockAt[i] - (len(p) + 1)
+		if off > 255 {
+			return nil, fmt.Errorf("seccomp filter: jump of %d instructions", off)
+		}
+		p = append(p, jump(jeqK, r.nr, uint8(off), 0))
+	}
+	p = append(p, stmt(retK, retDeny), stmt(retK, retAllow))
+	for _, b := range blocks {
+		p = append(p, b...)
+	}
+	if len(p) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("seccomp filter: %d instructions", len(p))
+	}
+	return p, nil
+}
+
+// x32Bit marks an x32 system call number (__X32_SYSCALL_BIT).
+const x32Bit = 0x40000000
+
+// argBlock checks a call's arguments: each listed argument must equal one
+// of its values, low and high 32-bit halves both. The block ends in its
+// own allow and deny.
+func argBlock(args []argIn) []unix.SockFilter {
+	const (
+		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		retK = unix.BPF_RET | unix.BPF_K
+	)
+	// Built back to front, so that every jump's target is known: deny
+	// and allow at the end; each argument's test jumps to the next
+	// argument's test when it matches, to deny when nothing does.
+	tail := []unix.SockFilter{stmt(retK, retDeny), stmt(retK, retAllow)}
+	// next is the index, in the finished block, of where a match of the
+	// current argument continues; expressed as distance from the end.
+	code := tail
+	for a := len(args) - 1; a >= 0; a-- {
+		var seg []unix.SockFilter
+		// For each value: ld lo; jeq lo ? (ld hi; jeq hi ? next : try next value) : try next value.
+		// Distances are computed against the code that follows seg.
+		vals := args[a].values
+		lo := uint32(offArgs + 8*args[a].arg)
+		hi := lo + 4
+		// segment per value is 4 instructions.
+		for v := range vals {
+			remainingVals := len(vals) - v - 1
+			// After this value's 4 instructions: remainingVals*4
+			// instructions of other values, then code (whose first
+			// instruction is the next argument's test or, at the
+			// last argument, deny; allow is code[len(code)-1]).
+			toNextValue := uint8(2) // from jeq lo (index 1): skip ld hi, jeq hi
+			afterVals := remainingVals * 4
+			var matchTarget int // distance from jeq hi to where a match goes
+			var missTarget int  // from jeq hi when the high half differs
+			if a == len(args)-1 {
+				// A match allows: allow is the last instruction of code.
+				matchTarget = afterVals + len(code) - 1
+			} else {
+				// A match continues with the next argument: code[0].
+				matchTarget = afterVals
+			}
+			if remainingVals > 0 {
+				missTarget = 0 // the next value's ld lo follows directly
+			} else {
+				missTarget = afterVals + denyIndex(code)
+			}
+			missLo := toNextValue
+			if remainingVals == 0 {
+				missLo = uint8(2 + afterVals + denyIndex(code))
+			}
+			seg = append(seg,
+				stmt(ldW, lo),
+				jump(jeqK, uint32(vals[v]), 0, missLo),
+				stmt(ldW, hi),
+				jump(jeqK, uint32(vals[v]>>32), uint8(matchTarget), uint8(missTarget)),
+			)
+		}
+		code = append(seg, code...)
+	}
+	return code
+}
+
+// denyIndex is where the deny instruction is in code: second to last.
+func denyIndex(code []unix.SockFilter) int { return len(code) - 2 }
