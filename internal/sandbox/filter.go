@@ -86,41 +86,27 @@ func program(arch uint32, rs []rule) ([]unix.SockFilter, error) {
 		// x32 system calls carry the same arch with bit 30 set.
 		p = append(p, jump(jgeK, x32Bit, 0, 1), stmt(retK, retKill))
 	}
-	// Calls without conditions: a chain of "equal: allow". Calls with
-	// conditions: "equal: go to its block", blocks after the default.
-	var plain, cond []rule
+	// Layout: [header] [one check per rule, in the rules' order, so
+	// that the busiest calls come first] deny allow [argument blocks].
+	// A check jumps to allow, or to its rule's block, when the number
+	// matches, and falls through otherwise.
+	var blocks [][]unix.SockFilter
 	for _, r := range rs {
-		if len(r.args) == 0 {
-			plain = append(plain, r)
-		} else {
-			cond = append(cond, r)
+		if len(r.args) > 0 {
+			blocks = append(blocks, argBlock(r.args))
 		}
 	}
-	// Layout: [header] [plain checks] [cond checks] deny allow [blocks].
-	// A plain check jumps to "allow", a cond check to its block; both
-	// fall through otherwise.
-	blocks := make([][]unix.SockFilter, len(cond))
-	for i, r := range cond {
-		blocks[i] = argBlock(r.args)
-	}
-	nChecks := len(plain) + len(cond)
-	denyAt := len(p) + nChecks // index of the deny instruction
+	denyAt := len(p) + len(rs)
 	allowAt := denyAt + 1
-	blockAt := make([]int, len(cond))
-	at := allowAt + 1
-	for i, b := range blocks {
-		blockAt[i] = at
-		at += len(b)
-	}
-	for _, r := range plain {
-		off := allowAt - (len(p) + 1)
-		if off > 255 {
-			return nil, fmt.Errorf("seccomp filter: jump of %d instructions", off)
+	next, b := allowAt+1, 0 // where the next block goes, and which
+	for _, r := range rs {
+		target := allowAt
+		if len(r.args) > 0 {
+			target = next
+			next += len(blocks[b])
+			b++
 		}
-		p = append(p, jump(jeqK, r.nr, uint8(off), 0))
-	}
-	for i, r := range cond {
-		off := blockAt[i] - (len(p) + 1)
+		off := target - (len(p) + 1)
 		if off > 255 {
 			return nil, fmt.Errorf("seccomp filter: jump of %d instructions", off)
 		}

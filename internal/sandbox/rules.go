@@ -9,9 +9,8 @@ func rules() []rule {
 	r := []rule{
 		// The entry points' messages: only on the control socket
 		// (host_main.c: recvmsg, send = sendto, recv(MSG_PEEK) =
-		// recvfrom; sendmsg for completeness of the socket API).
+		// recvfrom), first: they are the calls of every entry point.
 		allowIf(unix.SYS_RECVMSG, arg(0, CtlFD)),
-		allowIf(unix.SYS_SENDMSG, arg(0, CtlFD)),
 		allowIf(unix.SYS_SENDTO, arg(0, CtlFD)),
 		allowIf(unix.SYS_RECVFROM, arg(0, CtlFD)),
 		// Diagnostics (TEE_Panic's message, glibc's fatal errors) on
@@ -44,7 +43,7 @@ func rules() []rule {
 		allow(unix.SYS_RSEQ),
 		allow(unix.SYS_FUTEX),
 		allowIf(unix.SYS_PRLIMIT64, arg(0, 0), arg(2, 0)), // read its own limits only
-		allow(unix.SYS_GETRANDOM),                          // malloc's tcache; OP-TEE has TEE_GenerateRandom
+		allow(unix.SYS_GETRANDOM),                         // malloc's tcache; OP-TEE has TEE_GenerateRandom
 		// Time (OP-TEE: TEE_GetSystemTime, TEE_Wait).
 		allow(unix.SYS_CLOCK_GETTIME),
 		allow(unix.SYS_CLOCK_GETRES),
@@ -65,4 +64,3 @@ func rules() []rule {
 	}
 	return append(r, archRules()...)
 }
-
