@@ -49,7 +49,7 @@ func cEchoTA(t *testing.T) string {
 		cEchoBuild.bin = bin
 	})
 	if cEchoBuild.err != nil {
-		t.Skipf("cannot build the C echo TA here (needs gcc): %v", cEchoBuild.err)
+		t.Fatalf("cannot build the C echo TA (needs gcc; .ci/run installs it): %v", cEchoBuild.err)
 	}
 	return cEchoBuild.bin
 }

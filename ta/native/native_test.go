@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -38,7 +41,7 @@ var (
 func buildTA(t testing.TB, dir string, cflags ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: cannot build C TAs")
+		t.Fatal("gcc not installed: cannot build C TAs (.ci/run installs it)")
 	}
 	out := filepath.Join(t.TempDir(), filepath.Base(dir)+"-ta")
 	args := append([]string{filepath.Join("..", "c", "build-host.sh"), dir, out}, cflags...)
@@ -77,6 +80,72 @@ func TestDescribe(t *testing.T) {
 	out, err := exec.Command(bin).CombinedOutput()
 	if err == nil || !bytes.Contains(out, []byte("tzbridge")) {
 		t.Errorf("run by hand: %v\n%s", err, out)
+	}
+}
+
+// elfHeader is a minimal ELF64 little-endian header of the given type and
+// machine, with an entry point and no program headers.
+func elfHeader(typ elf.Type, machine elf.Machine) []byte {
+	h := make([]byte, 64)
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	h[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	h[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	le.PutUint16(h[16:], uint16(typ))
+	le.PutUint16(h[18:], uint16(machine))
+	le.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(h[24:], 0x401000) // entry
+	le.PutUint16(h[52:], 64)       // ehsize
+	le.PutUint16(h[54:], 56)       // phentsize
+	le.PutUint16(h[58:], 64)       // shentsize
+	return h
+}
+
+// TestCheck: what tzbridge check accepts as a native TA, without running
+// it.
+func TestCheck(t *testing.T) {
+	bin := buildTA(t, echoDir)
+	dir := t.TempDir()
+	write := func(name string, b []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ta, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
+	}
+	here := elfMachines[runtime.GOARCH].machine
+	tests := []struct {
+		name, path, wantErr string
+	}{
+		{"the C echo TA", bin, ""},
+		{"not executable", write("noexec", ta, 0o644), "not executable"},
+		{"a script", write("script", []byte("#!/bin/sh\ntouch /tmp/x\n"), 0o755), "not an ELF"},
+		{"empty", write("empty", nil, 0o755), "not an ELF"},
+		{"another machine", write("other", elfHeader(elf.ET_EXEC, other), 0o755), "this machine is"},
+		{"an object file", write("object", elfHeader(elf.ET_REL, here), 0o755), "not an executable"},
+		{"a minimal executable", write("minimal", elfHeader(elf.ET_EXEC, here), 0o755), ""},
+		{"dynamically linked", "/bin/true", "dynamically linked"},
+		{"a directory", dir, "not a regular file"},
+		{"missing", filepath.Join(dir, "missing"), "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.path)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Check: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Check: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
