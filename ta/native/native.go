@@ -3,7 +3,14 @@
 // world: configuration kind "native".
 //
 // Each TA instance is one child process, started by Create and ended by
-// Destroy. The entry points are messages on a SOCK_SEQPACKET socket
+// Destroy, and confined by package sandbox as OP-TEE confines a TA: its
+// own uid and gid, no capabilities, empty namespaces, a root holding only
+// the program, and a seccomp allow-list of the few system calls the TA
+// runtime makes to talk to the secure world. Check validates a program
+// without running it (tzbridge check); Definition runs it once, in the
+// sandbox, to read its HELLO.
+//
+// The entry points are messages on a SOCK_SEQPACKET socket
 // (descriptor 3 in the child; fixed 128-byte records, see wire.go and
 // ta/c/host/host_main.c): HELLO (child → secure world: UUID and TA flags
 // from its user_ta_header_defines.h), CREATE, OPEN_SESSION, INVOKE,
@@ -12,18 +19,21 @@
 //
 // Memory references travel through shared memory, not the socket: a sealed
 // memfd (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, so that neither side can
-// make the other fault) mapped in both processes, handed over once with
-// SCM_RIGHTS and replaced only when a call needs more. An entry point copies
-// the client's memrefs in before the call and out after it: the client's
-// own shared memory is mapped only in the secure world. For RESUME with the
-// tzrpc mailbox only the live part is copied: the header and the payload
-// its length names, bounded by the mailbox.
+// make the other fault, and not executable) mapped in both processes,
+// handed over once with SCM_RIGHTS and replaced only when a call needs
+// more. An entry point copies the client's memrefs in before the call and
+// out after it: the client's own shared memory is mapped only in the
+// secure world. For RESUME with the tzrpc mailbox only the live part is
+// copied: the header and the payload its length names, bounded by the
+// mailbox.
 //
 // The child dies with the secure world (PR_SET_PDEATHSIG, set from a thread
-// that lives as long as the child, and in the child itself). A child that
-// exits, crashes or breaks the message protocol kills its instance: the
-// entry point panics, and the host reports TEE_ERROR_TARGET_DEAD for its
-// sessions from then on, as OP-TEE does after a TA panic.
+// that lives as long as the child, again by the sandbox after it changes
+// credentials, and in the child itself). A child that exits, crashes,
+// makes a forbidden system call that it cannot survive, or breaks the
+// message protocol kills its instance: the entry point panics, and the
+// host reports TEE_ERROR_TARGET_DEAD for its sessions from then on, as
+// OP-TEE does after a TA panic.
 //
 // This package uses no cgo: the product binary stays pure Go and only
 // executes the TA program.
@@ -528,7 +538,12 @@ func (t *ta) ensureShm(n int) error {
 		return nil
 	}
 	size := (n + shmAlign - 1) &^ (shmAlign - 1)
-	fd, err := unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	// Not executable, and sealed so (kernels since 6.3): the TA may map
+	// the memory, never run it as a program.
+	fd, err := unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_NOEXEC_SEAL)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
 	if err != nil {
 		return fmt.Errorf("memfd_create: %w", err)
 	}
