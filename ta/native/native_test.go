@@ -22,6 +22,7 @@ import (
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/internal/simtest"
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/ta/echo"
@@ -189,7 +190,9 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := startWorld(t, def)
+	// The secure world's log says how each instance died.
+	var log syncbuf.Buffer
+	w := simtest.Start(t, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn})), def)
 	tests := []struct {
 		cmd  string
 		want func(error) bool
@@ -211,6 +214,8 @@ func TestFaults(t *testing.T) {
 		// stays false, and the TA is killed.
 		{"m", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 		{"l", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		// Killed by the sandbox's seccomp filter.
+		{"k", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 	}
 	defer func(g time.Duration) { cancelGrace = g }(cancelGrace)
 	cancelGrace = 300 * time.Millisecond
@@ -245,6 +250,9 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("shadow Run = %v", err)
 				}
 				t.Logf("shadow Run = %v", err)
+				if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
+					t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the shadow did not end")
 			}
