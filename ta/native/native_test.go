@@ -427,3 +427,26 @@ func roundTrips(addr string, size, n int) (time.Duration, error) {
 	}
 	return time.Since(start) / time.Duration(n), nil
 }
+
+// FuzzCheck: whatever bytes a native TA file holds, Check answers
+// without panicking, and accepts only an ELF executable of this machine.
+func FuzzCheck(f *testing.F) {
+	here := elfMachines[runtime.GOARCH].machine
+	f.Add(elfHeader(elf.ET_EXEC, here))
+	f.Add(elfHeader(elf.ET_DYN, here))
+	f.Add(elfHeader(elf.ET_REL, here))
+	f.Add([]byte("#!/bin/sh\n"))
+	path := filepath.Join(f.TempDir(), "ta")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if Check(path) != nil {
+			return
+		}
+		e, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil || e.Machine != here || (e.Type != elf.ET_EXEC && e.Type != elf.ET_DYN) {
+			t.Fatalf("Check accepted %q (%v)", b, err)
+		}
+	})
+}
