@@ -21,8 +21,8 @@ import (
 
 // Descriptors the sandboxed program has. They are fixed by the launcher.
 const (
-	// CtlFD is the socket to the secure world.
-	CtlFD = 3
+	// ctlFD is the socket to the secure world.
+	ctlFD = 3
 	// execFD is the TA program in the sandbox's root, which the launcher
 	// executes with execveat; it is close-on-exec, so the TA never has it.
 	execFD = 4
@@ -93,7 +93,11 @@ func program(arch uint32, rs []rule) ([]unix.SockFilter, error) {
 	var blocks [][]unix.SockFilter
 	for _, r := range rs {
 		if len(r.args) > 0 {
-			blocks = append(blocks, argBlock(r.args))
+			b := argBlock(r.args)
+			if len(b) > 255 { // its jumps would not fit in 8 bits
+				return nil, fmt.Errorf("seccomp filter: %d instructions for the arguments of call %d", len(b), r.nr)
+			}
+			blocks = append(blocks, b)
 		}
 	}
 	denyAt := len(p) + len(rs)
@@ -126,66 +130,50 @@ func program(arch uint32, rs []rule) ([]unix.SockFilter, error) {
 const x32Bit = 0x40000000
 
 // argBlock checks a call's arguments: each listed argument must equal one
-// of its values, low and high 32-bit halves both. The block ends in its
-// own allow and deny.
+// of its values, low and high 32-bit halves both (the low half first in
+// seccomp_data: little-endian machines, which amd64 and arm64 are). The
+// block ends in its own deny and allow.
+//
+// It is built back to front, so that every jump's target is already
+// there: per value four instructions,
+//
+//	ld low; jeq value.low ? next : (next value | deny)
+//	ld high; jeq value.high ? (next argument | allow) : (next value | deny)
+//
+// where "next value" is the following four instructions and "next
+// argument" the code after this argument's values.
 func argBlock(args []argIn) []unix.SockFilter {
 	const (
 		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
 		retK = unix.BPF_RET | unix.BPF_K
 	)
-	// Built back to front, so that every jump's target is known: deny
-	// and allow at the end; each argument's test jumps to the next
-	// argument's test when it matches, to deny when nothing does.
-	tail := []unix.SockFilter{stmt(retK, retDeny), stmt(retK, retAllow)}
-	// next is the index, in the finished block, of where a match of the
-	// current argument continues; expressed as distance from the end.
-	code := tail
+	code := []unix.SockFilter{stmt(retK, retDeny), stmt(retK, retAllow)}
 	for a := len(args) - 1; a >= 0; a-- {
-		var seg []unix.SockFilter
-		// For each value: ld lo; jeq lo ? (ld hi; jeq hi ? next : try next value) : try next value.
-		// Distances are computed against the code that follows seg.
+		last := a == len(args)-1
 		vals := args[a].values
 		lo := uint32(offArgs + 8*args[a].arg)
-		hi := lo + 4
-		// segment per value is 4 instructions.
-		for v := range vals {
-			remainingVals := len(vals) - v - 1
-			// After this value's 4 instructions: remainingVals*4
-			// instructions of other values, then code (whose first
-			// instruction is the next argument's test or, at the
-			// last argument, deny; allow is code[len(code)-1]).
-			toNextValue := uint8(2) // from jeq lo (index 1): skip ld hi, jeq hi
-			afterVals := remainingVals * 4
-			var matchTarget int // distance from jeq hi to where a match goes
-			var missTarget int  // from jeq hi when the high half differs
-			if a == len(args)-1 {
-				// A match allows: allow is the last instruction of code.
-				matchTarget = afterVals + len(code) - 1
-			} else {
-				// A match continues with the next argument: code[0].
-				matchTarget = afterVals
+		var seg []unix.SockFilter
+		for v, val := range vals {
+			// Instructions between this value's last one and code.
+			rest := 4 * (len(vals) - v - 1)
+			deny := rest + len(code) - 2 // from this value's last instruction
+			match := rest                // the next argument: code[0]
+			if last {
+				match = rest + len(code) - 1 // allow
 			}
-			if remainingVals > 0 {
-				missTarget = 0 // the next value's ld lo follows directly
-			} else {
-				missTarget = afterVals + denyIndex(code)
-			}
-			missLo := toNextValue
-			if remainingVals == 0 {
-				missLo = uint8(2 + afterVals + denyIndex(code))
+			miss := 0 // the next value
+			if rest == 0 {
+				miss = deny
 			}
 			seg = append(seg,
 				stmt(ldW, lo),
-				jump(jeqK, uint32(vals[v]), 0, missLo),
-				stmt(ldW, hi),
-				jump(jeqK, uint32(vals[v]>>32), uint8(matchTarget), uint8(missTarget)),
+				jump(jeqK, uint32(val), 0, uint8(miss+2)), // +2: skip ld high, jeq high
+				stmt(ldW, lo+4),
+				jump(jeqK, uint32(val>>32), uint8(match), uint8(miss)),
 			)
 		}
 		code = append(seg, code...)
 	}
 	return code
 }
-
-// denyIndex is where the deny instruction is in code: second to last.
-func denyIndex(code []unix.SockFilter) int { return len(code) - 2 }

@@ -10,9 +10,9 @@ func rules() []rule {
 		// The entry points' messages: only on the control socket
 		// (host_main.c: recvmsg, send = sendto, recv(MSG_PEEK) =
 		// recvfrom), first: they are the calls of every entry point.
-		allowIf(unix.SYS_RECVMSG, arg(0, CtlFD)),
-		allowIf(unix.SYS_SENDTO, arg(0, CtlFD)),
-		allowIf(unix.SYS_RECVFROM, arg(0, CtlFD)),
+		allowIf(unix.SYS_RECVMSG, arg(0, ctlFD)),
+		allowIf(unix.SYS_SENDTO, arg(0, ctlFD)),
+		allowIf(unix.SYS_RECVFROM, arg(0, ctlFD)),
 		// Diagnostics (TEE_Panic's message, glibc's fatal errors) on
 		// standard output and error, which the secure world logs.
 		allowIf(unix.SYS_WRITE, arg(0, 1, 2)),
