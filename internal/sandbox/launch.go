@@ -24,9 +24,6 @@ const (
 	maxFDs  = 64   // RLIMIT_NOFILE: the TA needs a handful
 )
 
-// The TA's environment: host_main.c checks it.
-var taEnv = []string{"TZBRIDGE_NATIVE=1"}
-
 func init() {
 	if len(os.Args) != 2 || os.Args[0] != launcherArg0 {
 		return
@@ -287,7 +284,7 @@ func execTA() error {
 	if err != nil {
 		return err
 	}
-	envv, err := cStrings(taEnv)
+	envv, err := cStrings([]string{"TZBRIDGE_NATIVE=1"}) // host_main.c checks it
 	if err != nil {
 		return err
 	}
