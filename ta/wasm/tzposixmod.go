@@ -1,12 +1,9 @@
 package wasm
 
 import (
-	"syscall"
-
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/tzmediator/tzbridge/ta/tzposix"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -222,42 +219,16 @@ func (st *instance) nameCall(mod api.Module, s []uint64, call func(int) (tzrpc.S
 	return errnoSuccess
 }
 
-// hostSockopt maps a protocol option onto the (level, option) pair
-// tzposix takes.
-func hostSockopt(opt int) (level, name int, ok bool) {
-	switch opt {
-	case tzrpc.SO_REUSEADDR:
-		return tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, true
-	case tzrpc.SO_KEEPALIVE:
-		return tzposix.SOL_SOCKET, tzposix.SO_KEEPALIVE, true
-	case tzrpc.SO_RCVBUF:
-		return tzposix.SOL_SOCKET, tzposix.SO_RCVBUF, true
-	case tzrpc.SO_SNDBUF:
-		return tzposix.SOL_SOCKET, tzposix.SO_SNDBUF, true
-	case tzrpc.TCP_NODELAY:
-		return tzposix.IPPROTO_TCP, tzposix.TCP_NODELAY, true
-	case tzrpc.SO_ERROR:
-		return tzposix.SOL_SOCKET, tzposix.SO_ERROR, true
-	case tzrpc.SO_TYPE:
-		return tzposix.SOL_SOCKET, tzposix.SO_TYPE, true
-	case tzrpc.SO_BROADCAST:
-		return tzposix.SOL_SOCKET, tzposix.SO_BROADCAST, true
-	case tzrpc.SO_REUSEPORT:
-		return tzposix.SOL_SOCKET, tzposix.SO_REUSEPORT, true
-	}
-	return 0, 0, false
-}
-
 func (st *instance) tzSetsockopt(mod api.Module, s []uint64) errno {
 	e, er := st.sockEntry(uint32(s[0]))
 	if er != errnoSuccess {
 		return er
 	}
-	level, name, ok := hostSockopt(int(int32(s[1])))
-	if !ok {
+	opt := int64(int32(s[1]))
+	if _, ok := tzrpc.LookupSockopt(opt); !ok {
 		return errnoNoprotoopt
 	}
-	return st.result(mod, st.p.SetsockoptInt(e.host, level, name, int(int32(s[2]))))
+	return st.result(mod, st.p.SetSockopt(e.host, opt, int(int32(s[2]))))
 }
 
 func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
@@ -265,8 +236,8 @@ func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
 	if er != errnoSuccess {
 		return er
 	}
-	opt, vPtr := int(int32(s[1])), uint32(s[2])
-	level, name, ok := hostSockopt(opt)
+	opt, vPtr := int64(int32(s[1])), uint32(s[2])
+	o, ok := tzrpc.LookupSockopt(opt)
 	if !ok {
 		return errnoNoprotoopt
 	}
@@ -274,14 +245,16 @@ func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
 	if !m.writable(vPtr, 4) {
 		return errnoFault
 	}
-	v, err := st.p.GetsockoptInt(e.host, level, name)
+	v, err := st.p.Sockopt(e.host, opt)
 	if err != nil {
 		return st.result(mod, err)
 	}
-	switch opt {
-	case tzrpc.SO_ERROR:
-		v = int(hostErrno(syscall.Errno(v)))
-	case tzrpc.SO_TYPE:
+	switch o.Kind {
+	case tzrpc.SockoptErrno:
+		if v != 0 {
+			v = int64(hostErrno(tzrpc.Errno(v).Syscall()))
+		}
+	case tzrpc.SockoptType:
 		v = tzrpc.SOCK_STREAM
 		if e.kind == kindDgram {
 			v = tzrpc.SOCK_DGRAM
