@@ -227,27 +227,23 @@ func (s *Shadow) accept(ctx context.Context, vfd, flags int64, out []byte) resul
 	}
 	for {
 		fd, usa, err := unix.Accept4(d.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch {
-		case err == nil:
-			plen := putSockaddr(out, s.taSockaddr(usa))
-			vfd := s.fds.add(desc{
-				socket:   true,
-				fd:       fd,
-				access:   tzrpc.O_RDWR,
-				nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
-				domain:   d.domain,
-				sockType: d.sockType,
-				host:     d.host,
-			})
-			return result{ret: vfd, plen: plen}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !d.nonblock:
-			if e := s.waitFD(ctx, d.fd, unix.POLLIN); e != 0 {
+		if err != nil {
+			if e := s.again(ctx, err, d.fd, unix.POLLIN, d.nonblock); e != 0 {
 				return fail(e)
 			}
-		default:
-			return fail(errno(err))
+			continue
 		}
+		plen := putSockaddr(out, s.taSockaddr(usa))
+		vfd := s.fds.add(desc{
+			socket:   true,
+			fd:       fd,
+			access:   tzrpc.O_RDWR,
+			nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
+			domain:   d.domain,
+			sockType: d.sockType,
+			host:     d.host,
+		})
+		return result{ret: vfd, plen: plen}
 	}
 }
 
@@ -392,23 +388,19 @@ func (s *Shadow) recvLoop(ctx context.Context, d *desc, buf []byte, flags int64)
 	var src unix.Sockaddr
 	for {
 		n, from, err := unix.Recvfrom(d.fd, buf[total:], hostFlags)
-		switch {
-		case err == nil:
-			if total == 0 {
-				src = from
-			}
-			total += n
-			if !waitAll || nonblock || n == 0 || total == len(buf) {
-				s.bytesIn.Add(uint64(total))
-				return total, src, 0
-			}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !nonblock:
-			if e := s.waitFD(ctx, d.fd, unix.POLLIN); e != 0 {
+		if err != nil {
+			if e := s.again(ctx, err, d.fd, unix.POLLIN, nonblock); e != 0 {
 				return s.partialRead(total, src, e)
 			}
-		default:
-			return s.partialRead(total, src, errno(err))
+			continue
+		}
+		if total == 0 {
+			src = from
+		}
+		total += n
+		if !waitAll || nonblock || n == 0 || total == len(buf) {
+			s.bytesIn.Add(uint64(total))
+			return total, src, 0
 		}
 	}
 }
