@@ -9,9 +9,12 @@ import (
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-// Sockets made elsewhere: Config.BindInet and Config.ConnectInet let the
-// caller put a socket from another network namespace in the place of the
-// TA's (package sockproxy).
+// Sockets made elsewhere. Config.BindInet and Config.ConnectInet let the
+// caller put a socket from another network namespace — a proxy address or
+// a host-access destination (package sockproxy) — in the place of the
+// TA's. This file holds the swap (bindElsewhere, connectElsewhere,
+// replaceSocket) and what it implies: the options a socket in the host's
+// namespace keeps to itself (keptOption, Config.HostNamespace).
 
 // inetNetwork names an INET socket's kind for the hooks.
 func inetNetwork(d *desc) string {
