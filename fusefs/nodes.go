@@ -92,8 +92,9 @@ func (m *meta) setattr(in *fuse.SetAttrIn, out *fuse.AttrOut) {
 // FS API.
 type rootDir struct {
 	gofs.Inode
-	fsys *FS
-	meta meta
+	fixedEntries // top-level entries belong to the supervisor
+	fsys         *FS
+	meta         meta
 }
 
 var (
@@ -128,24 +129,28 @@ func (r *rootDir) Setattr(_ context.Context, _ gofs.FileHandle, in *fuse.SetAttr
 	return 0
 }
 
-// Top-level entries belong to the supervisor; through the mount they can be
-// neither created nor removed nor renamed, whoever asks.
+// fixedEntries refuses, whoever asks, every change to the entries of a
+// directory that only the bridge changes (the root, a TA's .tz): through
+// the mount they can be neither created nor removed nor renamed. go-fuse's
+// defaults would let unlink and rmdir succeed, hence the explicit
+// refusals.
+type fixedEntries struct{}
 
-func (r *rootDir) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (fixedEntries) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return nil, syscall.EPERM
 }
 
-func (r *rootDir) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (fixedEntries) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return nil, syscall.EPERM
 }
 
-func (r *rootDir) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+func (fixedEntries) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	return nil, nil, 0, syscall.EPERM
 }
 
-func (r *rootDir) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
-func (r *rootDir) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
-func (r *rootDir) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
+func (fixedEntries) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
+func (fixedEntries) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
+func (fixedEntries) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
 	return syscall.EPERM
 }
 
@@ -488,6 +493,7 @@ func (n *special) Setattr(_ context.Context, _ gofs.FileHandle, in *fuse.SetAttr
 // metaDir is a TA's read-only .tz directory.
 type metaDir struct {
 	gofs.Inode
+	fixedEntries
 	meta meta
 }
 
@@ -513,29 +519,9 @@ func (m *metaDir) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
-// .tz is the bridge's view of the TA, the same for everyone: no caller,
-// root included, may change it. go-fuse's defaults would let unlink and
-// rmdir succeed, hence the explicit refusals.
-
+// Setattr refuses: .tz is the bridge's view of the TA, the same for
+// everyone, and no caller, root included, may change it.
 func (m *metaDir) Setattr(context.Context, gofs.FileHandle, *fuse.SetAttrIn, *fuse.AttrOut) syscall.Errno {
-	return syscall.EPERM
-}
-
-func (m *metaDir) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (m *metaDir) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (m *metaDir) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (m *metaDir) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
-func (m *metaDir) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
-func (m *metaDir) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
 	return syscall.EPERM
 }
 

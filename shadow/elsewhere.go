@@ -9,9 +9,12 @@ import (
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-// Sockets made elsewhere: Config.BindInet and Config.ConnectInet let the
-// caller put a socket from another network namespace in the place of the
-// TA's (package sockproxy).
+// Sockets made elsewhere. Config.BindInet and Config.ConnectInet let the
+// caller put a socket from another network namespace — a proxy address or
+// a host-access destination (package sockproxy) — in the place of the
+// TA's. This file holds the swap (bindElsewhere, connectElsewhere,
+// replaceSocket) and what it implies: the options a socket in the host's
+// namespace keeps to itself (keptOption, Config.HostNamespace).
 
 // inetNetwork names an INET socket's kind for the hooks.
 func inetNetwork(d *desc) string {
@@ -89,11 +92,7 @@ func boundInet(usa unix.Sockaddr) bool {
 
 // copiedOptions are the options a TA may have set on its socket that a
 // replacement for connect takes over.
-var copiedOptions = [...]struct{ level, name int }{
-	{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
-	{unix.SOL_SOCKET, unix.SO_BROADCAST},
-	{unix.IPPROTO_TCP, unix.TCP_NODELAY},
-}
+var copiedOptions = [...]int64{tzrpc.SO_KEEPALIVE, tzrpc.SO_BROADCAST, tzrpc.TCP_NODELAY}
 
 // replaceSocket puts fd, a host socket made O_NONBLOCK, in the place of
 // d's socket, which is closed; copyOpts carries the TA's boolean options
@@ -106,17 +105,18 @@ func (s *Shadow) replaceSocket(d *desc, fd int, copyOpts bool) tzrpc.Errno {
 	}
 	if !d.host {
 		for _, opt := range [...]int64{tzrpc.SO_REUSEADDR, tzrpc.SO_REUSEPORT} {
-			level, name := sockopt(opt)
-			if v, err := unix.GetsockoptInt(d.fd, level, name); err == nil && v != 0 && keptOption(d, opt) {
+			o, _ := tzrpc.LookupSockopt(opt)
+			if v, err := unix.GetsockoptInt(d.fd, o.Level, o.Option); err == nil && v != 0 && keptOption(d, opt) {
 				d.kept |= keptBit(opt)
 			}
 		}
 		d.host = true
 	}
 	if copyOpts {
-		for _, o := range copiedOptions {
-			if v, err := unix.GetsockoptInt(d.fd, o.level, o.name); err == nil && v != 0 {
-				_ = unix.SetsockoptInt(fd, o.level, o.name, v)
+		for _, opt := range copiedOptions {
+			o, _ := tzrpc.LookupSockopt(opt)
+			if v, err := unix.GetsockoptInt(d.fd, o.Level, o.Option); err == nil && v != 0 {
+				_ = unix.SetsockoptInt(fd, o.Level, o.Option, v)
 			}
 		}
 	}

@@ -6,7 +6,8 @@
 // with plain Linux syscalls and writes the result back (Dispatch). CAs thus
 // talk to ordinary kernel FIFOs and sockets; the shadow holds the other end.
 //
-// The TA is not trusted (DESIGN.md, contract 1):
+// The TA is not trusted (docs/design.md, contract 1; the request checks are
+// docs/protocol.md §7.1):
 //
 //   - Descriptors are per-TA virtual numbers (lowest free, from 3 up, at most
 //     Config.MaxDescriptors open, EMFILE beyond); a host descriptor number
