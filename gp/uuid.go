@@ -18,6 +18,11 @@ func ParseUUID(s string) (UUID, error) {
 		return u, fmt.Errorf("gp: bad UUID %q: want the form 8aaaf200-2450-11e4-abe2-0002a5d5c51b", s)
 	}
 	h := strings.ReplaceAll(s, "-", "")
+	// A dash in a digit's place would leave fewer digits, and hex.Decode
+	// would fill only part of u without complaint.
+	if len(h) != 2*len(u) {
+		return UUID{}, fmt.Errorf("gp: bad UUID %q: a dash where a hex digit belongs", s)
+	}
 	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
 		return UUID{}, fmt.Errorf("gp: bad UUID %q: %w", s, err)
 	}
