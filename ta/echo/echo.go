@@ -285,7 +285,7 @@ func (s *server) step() error {
 		case ownFIFOIn:
 			err = s.readFIFO()
 		case ownFIFOOut:
-			err = s.fifoOutEvent(f.Revents)
+			err = s.fifoOutEvent()
 		case ownListener:
 			err = s.accept(o.fd)
 		case ownUDP:
@@ -323,13 +323,12 @@ func (s *server) build(now time.Time) int {
 	if s.fifoIn >= 0 && s.fifoPending() < maxPending {
 		add(s.fifoIn, tzposix.POLLIN, owner{kind: ownFIFOIn})
 	}
-	if s.fifoOut >= 0 {
-		// Polled even with nothing to write: POLLERR says the reader left.
-		var ev int16
-		if len(s.sessions) > 0 && s.sessions[0].data.len() > 0 {
-			ev = tzposix.POLLOUT
-		}
-		add(s.fifoOut, ev, owner{kind: ownFIFOOut})
+	if s.fifoOut >= 0 && len(s.sessions) > 0 && s.sessions[0].data.len() > 0 {
+		// Polled only with something to write. A reader that left shows
+		// as EPIPE on the next write; closing "/out" on its POLLERR
+		// instead could cut off, with an early end of file, a reader
+		// that has just opened it.
+		add(s.fifoOut, tzposix.POLLOUT, owner{kind: ownFIFOOut})
 	}
 	if len(s.conns) < maxConns && !now.Before(s.acceptRetry) {
 		add(s.unixL, tzposix.POLLIN, owner{kind: ownListener, fd: s.unixL})
@@ -511,13 +510,9 @@ func (s *server) closeFIFOOut() {
 	s.fifoRetry = time.Now().Add(retryDelay)
 }
 
-func (s *server) fifoOutEvent(rev int16) error {
-	if rev&(tzposix.POLLERR|tzposix.POLLHUP|tzposix.POLLNVAL) != 0 {
-		s.closeFIFOOut() // the reader left; reopen when there is data
-		return nil
-	}
-	return s.flushFIFO()
-}
+// fifoOutEvent writes on POLLOUT; on POLLERR (the reader left) the write
+// meets EPIPE and flushFIFO closes "/out".
+func (s *server) fifoOutEvent() error { return s.flushFIFO() }
 
 // accept takes one connection per event; poll repeats while more wait.
 func (s *server) accept(l int) error {
