@@ -422,9 +422,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		return
 	}
 	if m.Kind == simwire.KindOpen {
-		client, r := cn.client(m.Login, m.ClientUUID)
-		if r != teeclient.Success {
-			m.Ret, m.Origin = r, teeclient.OriginTEE
+		client, errno := cn.client(m.Login, m.ClientUUID)
+		if errno != 0 {
+			m.Status = uint32(errno) // the driver refuses, as the kernel's does
 			return
 		}
 		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
@@ -485,30 +485,34 @@ func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Param
 }
 
 // client derives the session's identity from the socket peer, as the
-// kernel does for /dev/teeN: the client's word is not taken for it.
-func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, teeclient.Result) {
+// kernel does for /dev/teeN: the client's word is not taken for it. It
+// refuses what Linux's TEE driver refuses (tee_session_calc_client_uuid),
+// with the same errno, before the secure world sees the open: the
+// application login methods (EINVAL: Linux does not support them), and a
+// group login for a group the caller is not in (EPERM).
+func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, unix.Errno) {
 	c := Client{Login: login}
 	switch login {
 	case teeclient.LoginPublic:
-		return c, teeclient.Success
-	case teeclient.LoginUser, teeclient.LoginApplication, teeclient.LoginUserApplication:
+		return c, 0
+	case teeclient.LoginUser:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, cn.cred.Gid
-		return c, teeclient.Success
-	case teeclient.LoginGroup, teeclient.LoginGroupApplication:
+		return c, 0
+	case teeclient.LoginGroup:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		gid := binary.NativeEndian.Uint32(connData[:4]) // as the kernel reads it
 		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, gid
-		return c, teeclient.Success
+		return c, 0
 	}
-	return c, teeclient.ErrorBadParameters
+	return c, unix.EINVAL
 }
 
 // inGroups reports whether process pid has gid among its supplementary

@@ -16,7 +16,11 @@
 // live here.
 package teeclient
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
 
 // Result is a GlobalPlatform result code (TEEC_Result / TEE_Result).
 type Result uint32
@@ -133,3 +137,22 @@ func (e *Error) Is(target error) bool {
 
 // Error makes a Result usable as an errors.Is target.
 func (r Result) Error() string { return r.String() }
+
+// ResultForErrno is the GP result for a TEE call the driver refused with
+// err, as libteec reports a failed ioctl: the kernel's ENOMEM and EINVAL
+// have GP counterparts, every other failure (including one that is not an
+// errno) is GENERIC. Both backends use it, so that the simulator's
+// refusals read as the device's do.
+func ResultForErrno(err error) Result {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return ErrorGeneric
+	}
+	switch errno {
+	case syscall.ENOMEM:
+		return ErrorOutOfMemory
+	case syscall.EINVAL:
+		return ErrorBadParameters
+	}
+	return ErrorGeneric
+}
