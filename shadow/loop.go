@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -84,7 +85,7 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 
 	open := &teeclient.Operation{}
 	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(s.cfg.Mailbox))
-	sess, err = tc.OpenSession(ctx, s.cfg.UUID, teeclient.LoginPublic, 0, open)
+	sess, err = s.openSession(ctx, tc, open)
 	if err != nil {
 		return s.teeError(ctx, fmt.Sprintf("open session with TA %v", s.cfg.UUID), err)
 	}
@@ -110,6 +111,55 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 			return fmt.Errorf("shadow %s: stopped: %w", s.cfg.Name, ctx.Err())
 		}
 	}
+}
+
+// DefaultOpenTimeout bounds a session open on a device; openWarnAfter is
+// when a slow one is logged. Loading a TA through tee-supplicant takes
+// well under a second where it runs.
+const (
+	DefaultOpenTimeout = 30 * time.Second
+	openWarnAfter      = 5 * time.Second
+)
+
+// errOpenTimeout is why an open on a device was given up.
+var errOpenTimeout = errors.New("no answer")
+
+// openSession opens the session with the TA. On a device the open waits
+// in the kernel for tee-supplicant, for ever if none runs: it is logged
+// with what to check after openWarnAfter, and given up after OpenTimeout
+// (linuxtee ends such a wait when the context ends). A stop requested
+// meanwhile is logged, since it is what ends the wait then.
+func (s *Shadow) openSession(ctx context.Context, tc *teeclient.Context, op *teeclient.Operation) (*teeclient.Session, error) {
+	logged := make(chan struct{})
+	stopping := context.AfterFunc(ctx, func() {
+		defer close(logged)
+		s.log.Info("stop requested while the session opens: cancelling the open", "ta", s.cfg.Name)
+	})
+	defer func() {
+		if !stopping() {
+			<-logged // the line comes before whatever Run logs next
+		}
+	}()
+	if tc.Version().ImplID == teeclient.ImplSimulator {
+		return tc.OpenSession(ctx, s.cfg.UUID, teeclient.LoginPublic, 0, op)
+	}
+	limit := s.cfg.OpenTimeout
+	if limit <= 0 {
+		limit = DefaultOpenTimeout
+	}
+	openCtx, cancel := context.WithTimeoutCause(ctx, limit, errOpenTimeout)
+	defer cancel()
+	warnAfter := min(openWarnAfter, limit/2)
+	warn := time.AfterFunc(warnAfter, func() {
+		s.log.Warn("the session open has no answer yet: OP-TEE loads the TA through tee-supplicant; is tee-supplicant running?",
+			"ta", s.cfg.Name, "uuid", s.cfg.UUID, "waited", warnAfter, "gives_up_after", limit)
+	})
+	defer warn.Stop()
+	sess, err := tc.OpenSession(openCtx, s.cfg.UUID, teeclient.LoginPublic, 0, op)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(openCtx), errOpenTimeout) {
+		return nil, fmt.Errorf("no answer within %v (OP-TEE loads the TA through tee-supplicant: is it running?): %w", limit, err)
+	}
+	return sess, err
 }
 
 // teeError wraps the failure of a TEE call; one that ctx cancelled is
