@@ -31,7 +31,10 @@ const (
 	DefaultDescriptors = 256
 	DefaultMailbox     = 256 << 10
 	MinMailbox         = 8 << 10
-	MaxMailbox         = 16 << 20
+	// MaxMailbox is what OP-TEE gives as registered shared memory (8 MiB
+	// seen with OP-TEE 4.10: 16 MiB fails in alloc_pgt); a device without
+	// REG_MEM gives at most shadow.MaxAllocatedMailbox.
+	MaxMailbox = 8 << 20
 	MaxDescriptors     = 65536
 	DefaultUser        = "root"
 	DefaultGroup       = "root"

@@ -71,7 +71,7 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 // Limits on the shared memory one client (one TEE context) may have
 // registered at once: every region is mapped into the secure world, which
 // would otherwise die of one client's exhausting its address space. A
-// shadow needs its mailbox (at most 16 MiB), a doorbell page and the
+// shadow needs its mailbox (at most 8 MiB), a doorbell page and the
 // temporary memrefs of the calls in flight.
 const (
 	MaxSharedMemoryRegions = 1024

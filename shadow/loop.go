@@ -89,9 +89,9 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 	if err != nil {
 		return s.teeError(ctx, fmt.Sprintf("open session with TA %v", s.cfg.UUID), err)
 	}
-	shm, err = tc.AllocateSharedMemory(s.cfg.Mailbox, teeclient.MemInput|teeclient.MemOutput)
+	shm, err = s.mailbox(tc)
 	if err != nil {
-		return fmt.Errorf("shadow %s: allocate %d-byte mailbox: %w", s.cfg.Name, s.cfg.Mailbox, err)
+		return err
 	}
 
 	resume := &teeclient.Operation{}
@@ -111,6 +111,44 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 			return fmt.Errorf("shadow %s: stopped: %w", s.cfg.Name, ctx.Err())
 		}
 	}
+}
+
+// What OP-TEE gives as shared memory (OP-TEE 4.10 on Linux 6.1 arm64):
+// registered memory (TEE_IOC_SHM_REGISTER, with REG_MEM) up to 8 MiB, 16
+// MiB failing inside OP-TEE (alloc_pgt); allocated memory
+// (TEE_IOC_SHM_ALLOC) up to 4 MiB, larger failing with ENOMEM, as the
+// driver needs physically contiguous pages.
+const (
+	MaxRegisteredMailbox = 8 << 20
+	MaxAllocatedMailbox  = 4 << 20
+)
+
+// mailbox makes the shared mailbox: memory of the shadow's own,
+// registered, where the TEE has REG_MEM; else allocated by the driver
+// (the simulator's, or a device's without REG_MEM). A size the TEE cannot
+// give fails with an error naming the limit.
+func (s *Shadow) mailbox(tc *teeclient.Context) (*teeclient.SharedMemory, error) {
+	const flags = teeclient.MemInput | teeclient.MemOutput
+	n := s.cfg.Mailbox
+	v := tc.Version()
+	switch {
+	case v.GenCaps&teeclient.CapRegMem != 0:
+		if n > MaxRegisteredMailbox {
+			return nil, fmt.Errorf("shadow %s: mailbox of %d bytes: OP-TEE gives at most %d (8 MiB) of registered shared memory", s.cfg.Name, n, MaxRegisteredMailbox)
+		}
+		shm, err := tc.RegisterSharedMemory(make([]byte, n), flags)
+		if err != nil {
+			return nil, fmt.Errorf("shadow %s: register %d-byte mailbox (at most %d): %w", s.cfg.Name, n, MaxRegisteredMailbox, err)
+		}
+		return shm, nil
+	case v.ImplID != teeclient.ImplSimulator && n > MaxAllocatedMailbox:
+		return nil, fmt.Errorf("shadow %s: mailbox of %d bytes: this TEE has no REG_MEM, and allocated shared memory is at most %d (4 MiB): the driver needs physically contiguous pages", s.cfg.Name, n, MaxAllocatedMailbox)
+	}
+	shm, err := tc.AllocateSharedMemory(n, flags)
+	if err != nil {
+		return nil, fmt.Errorf("shadow %s: allocate %d-byte mailbox: %w", s.cfg.Name, n, err)
+	}
+	return shm, nil
 }
 
 // DefaultOpenTimeout bounds a session open on a device; openWarnAfter is
