@@ -34,10 +34,10 @@ const (
 	// MaxMailbox is what OP-TEE gives as registered shared memory (8 MiB
 	// seen with OP-TEE 4.10: 16 MiB fails in alloc_pgt); a device without
 	// REG_MEM gives at most shadow.MaxAllocatedMailbox.
-	MaxMailbox = 8 << 20
-	MaxDescriptors     = 65536
-	DefaultUser        = "root"
-	DefaultGroup       = "root"
+	MaxMailbox     = 8 << 20
+	MaxDescriptors = 65536
+	DefaultUser    = "root"
+	DefaultGroup   = "root"
 	// MinMemory is the smallest memory limit a shadow process runs with.
 	MinMemory = 64 << 20
 	// MinWasmMemory and MaxWasmMemory bound a wasm TA's linear memory: one
