@@ -30,8 +30,11 @@ const (
 	DefaultDescriptors = 256
 	DefaultMailbox     = 256 << 10
 	MinMailbox         = 8 << 10
-	MaxMailbox         = 16 << 20
-	MaxDescriptors     = 65536
+	// MaxMailbox is what OP-TEE gives as registered shared memory (8 MiB
+	// seen with OP-TEE 4.10: 16 MiB fails in alloc_pgt); a device without
+	// REG_MEM gives at most shadow.MaxAllocatedMailbox.
+	MaxMailbox     = 8 << 20
+	MaxDescriptors = 65536
 	// DefaultNodes is limits.nodes when the file leaves it out: 16 times
 	// the default descriptor limit, room for a TA that keeps a node per
 	// client or per connection, at a few MB of the supervisor's memory

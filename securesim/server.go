@@ -71,7 +71,7 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 // Limits on the shared memory one client (one TEE context) may have
 // registered at once: every region is mapped into the secure world, which
 // would otherwise die of one client's exhausting its address space. A
-// shadow needs its mailbox (at most 16 MiB), a doorbell page and the
+// shadow needs its mailbox (at most 8 MiB), a doorbell page and the
 // temporary memrefs of the calls in flight.
 const (
 	MaxSharedMemoryRegions = 1024
@@ -427,9 +427,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		return
 	}
 	if m.Kind == simwire.KindOpen {
-		client, r := cn.client(m.Login, m.ClientUUID)
-		if r != gp.Success {
-			m.Ret, m.Origin = r, gp.OriginTEE
+		client, errno := cn.client(m.Login, m.ClientUUID)
+		if errno != 0 {
+			m.Status = uint32(errno) // the driver refuses, as the kernel's does
 			return
 		}
 		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
@@ -490,30 +490,34 @@ func (cn *conn) mapParams(raw *[gp.NumParams]gp.RawParam, p *Params, held []*sha
 }
 
 // client derives the session's identity from the socket peer, as the
-// kernel does for /dev/teeN: the client's word is not taken for it.
-func (cn *conn) client(login gp.LoginMethod, connData [16]byte) (Client, gp.Result) {
+// kernel does for /dev/teeN: the client's word is not taken for it. It
+// refuses what Linux's TEE driver refuses (tee_session_calc_client_uuid),
+// with the same errno, before the secure world sees the open: the
+// application login methods (EINVAL: Linux does not support them), and a
+// group login for a group the caller is not in (EPERM).
+func (cn *conn) client(login gp.LoginMethod, connData [16]byte) (Client, unix.Errno) {
 	c := Client{Login: login}
 	switch login {
 	case gp.LoginPublic:
-		return c, gp.Success
-	case gp.LoginUser, gp.LoginApplication, gp.LoginUserApplication:
+		return c, 0
+	case gp.LoginUser:
 		if cn.cred == nil {
-			return c, gp.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, cn.cred.Gid
-		return c, gp.Success
-	case gp.LoginGroup, gp.LoginGroupApplication:
+		return c, 0
+	case gp.LoginGroup:
 		if cn.cred == nil {
-			return c, gp.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		gid := binary.NativeEndian.Uint32(connData[:4]) // as the kernel reads it
 		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
-			return c, gp.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, gid
-		return c, gp.Success
+		return c, 0
 	}
-	return c, gp.ErrorBadParameters
+	return c, unix.EINVAL
 }
 
 // inGroups reports whether process pid has gid among its supplementary

@@ -17,7 +17,9 @@
 package teeclient
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/tzmediator/tzbridge/gp"
 )
@@ -89,4 +91,23 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Is(target error) bool {
 	r, ok := target.(Result)
 	return ok && r == e.Code
+}
+
+// ResultForErrno is the GP result for a TEE call the driver refused with
+// err, as libteec reports a failed ioctl: the kernel's ENOMEM and EINVAL
+// have GP counterparts, every other failure (including one that is not an
+// errno) is GENERIC. Both backends use it, so that the simulator's
+// refusals read as the device's do.
+func ResultForErrno(err error) Result {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return ErrorGeneric
+	}
+	switch errno {
+	case syscall.ENOMEM:
+		return ErrorOutOfMemory
+	case syscall.EINVAL:
+		return ErrorBadParameters
+	}
+	return ErrorGeneric
 }
