@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -115,13 +116,13 @@ func (t *taTotals) ended(p *shadowProc, err error) {
 		return
 	}
 	t.past, t.last = t.past.Add(st), p
-	var se *shadowError
-	if errors.As(err, &se) && se.code != 0 {
+	var se *control.ShadowError
+	if errors.As(err, &se) && se.Code != 0 {
 		if t.teeErrors == nil {
 			t.teeErrors = map[teeclient.Result]uint64{}
 		}
-		if _, ok := t.teeErrors[se.code]; ok || len(t.teeErrors) < maxTEEErrorCodes {
-			t.teeErrors[se.code]++
+		if _, ok := t.teeErrors[se.Code]; ok || len(t.teeErrors) < maxTEEErrorCodes {
+			t.teeErrors[se.Code]++
 		} else {
 			t.otherTEEErrors++
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -143,7 +144,7 @@ const shadowGrace = 3 * time.Second
 // runOnce runs one shadow process until it ends, or stops it when ctx is
 // done.
 func (r *taRunner) runOnce(ctx context.Context, root string) error {
-	spec := shadowSpec{
+	spec := control.Spec{
 		Name:           r.cfg.Name,
 		UUID:           r.cfg.UUID,
 		Root:           root,
@@ -169,7 +170,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	var files []*os.File
 	for _, p := range r.proxies {
 		if f := p.l.File(); f != nil {
-			spec.Proxies = append(spec.Proxies, specProxy{Network: p.l.Network, To: p.to})
+			spec.Proxies = append(spec.Proxies, control.Proxy{Network: p.l.Network, To: p.to})
 			files = append(files, f)
 		}
 	}
@@ -190,7 +191,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
+		host:     func(m *control.Msg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
 		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
 		log:      r.log,
 		relayLog: r.relayLog,
