@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
@@ -463,7 +464,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".listen", "only wasm TAs get preopened sockets: leave it out, other TAs create their own")
 		}
 		for j, l := range t.Listen {
-			if _, _, err := ParseListen(l); err != nil {
+			if _, err := netaddr.Parse(l); err != nil {
 				bad(fmt.Sprintf("%s.listen[%d]", f, j), "%v", err)
 			}
 		}
@@ -505,7 +506,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".host_access", "needs netns: true (a TA without a namespace of its own reaches the host's services anyway)")
 		}
 		for j, a := range t.HostAccess.Addrs {
-			if network, _, err := ParseListen(a); err != nil || network == "unix" {
+			if na, err := netaddr.Parse(a); err != nil || na.Network == "unix" {
 				bad(fmt.Sprintf("%s.host_access[%d]", f, j), "%q: want tcp://IP:PORT or udp://IP:PORT", a)
 			}
 		}
@@ -556,17 +557,18 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 	tos := map[string]bool{}
 	for j, p := range t.Proxies {
 		pf := fmt.Sprintf("%s.proxies[%d]", f, j)
-		ln, laddr, lerr := ParseListen(p.Listen)
+		l, lerr := netaddr.Parse(p.Listen)
 		if lerr != nil {
 			bad(pf+".listen", "%v", lerr)
 		}
-		tn, taddr, terr := ParseListen(p.To)
+		to, terr := netaddr.Parse(p.To)
 		if terr != nil {
 			bad(pf+".to", "%v", terr)
 		}
 		if lerr != nil || terr != nil {
 			continue
 		}
+		ln, laddr, tn, taddr := l.Network, l.Addr, to.Network, to.Addr
 		if ln != tn {
 			bad(pf, "listen is %s but to is %s: want the same kind of socket at both ends", ln, tn)
 			continue

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/internal/control"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -168,13 +168,13 @@ func (r *taRunner) statsOptions() shadow.StatsOptions {
 		addrs = append(addrs, p.To)
 	}
 	for _, a := range addrs {
-		network, addr, err := config.ParseListen(a)
+		na, err := netaddr.Parse(a)
 		if err != nil {
 			continue // the config was checked
 		}
-		switch network {
+		switch na.Network {
 		case "unix":
-			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindUnix, Name: addr})
+			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindUnix, Name: na.Addr})
 		case "tcp":
 			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindTCP, Name: a})
 		case "udp":

@@ -32,6 +32,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
@@ -346,23 +347,23 @@ func (b *bridge) reload(ctx context.Context) error {
 // listen makes the TA's proxy addresses in the host namespace.
 func (r *taRunner) listen(root string) error {
 	for _, p := range r.cfg.Proxies {
-		network, laddr, err := config.ParseListen(p.Listen)
+		la, err := netaddr.Parse(p.Listen)
 		if err != nil {
 			return err
 		}
-		_, to, err := config.ParseListen(p.To)
+		to, err := netaddr.Parse(p.To)
 		if err != nil {
 			return err
 		}
 		target := ""
-		if network == "unix" {
-			target = filepath.Join(root, to)
+		if la.Network == "unix" {
+			target = filepath.Join(root, to.Addr)
 		}
-		l, err := sockproxy.Listen(network, laddr, target)
+		l, err := sockproxy.Listen(la.Network, la.Addr, target)
 		if err != nil {
 			return err
 		}
-		r.proxies = append(r.proxies, proxy{l: l, to: to, config: p.To})
+		r.proxies = append(r.proxies, proxy{l: l, to: to.Addr, config: p.To})
 		r.log.Info("proxy address", "listen", p.Listen, "to", p.To)
 	}
 	return nil
