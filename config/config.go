@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tzmediator/tzbridge/internal/netaddr"
+	"github.com/tzmediator/tzbridge/internal/restart"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
@@ -163,6 +164,20 @@ type TA struct {
 	// are then reachable only from inside its namespace. See package
 	// sockproxy.
 	Proxies []Proxy `yaml:"proxies"`
+}
+
+// RestartPolicy is Restart, typed (package restart); the default when
+// Restart is not one the configuration allows.
+func (t TA) RestartPolicy() restart.Policy {
+	p, _ := restart.ParsePolicy(t.Restart)
+	return p
+}
+
+// OnRestartTree is OnRestart, typed (package restart); the default when
+// OnRestart is not one the configuration allows.
+func (t TA) OnRestartTree() restart.Tree {
+	tr, _ := restart.ParseTree(t.OnRestart)
+	return tr
 }
 
 // NetnsEnabled reports whether the TA gets a network namespace of its own.
@@ -365,7 +380,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.TAs {
 		t := &c.TAs[i]
 		if t.Restart == "" {
-			t.Restart = "on-failure"
+			t.Restart = restart.OnFailure.String()
 		}
 		if t.Mailbox == 0 {
 			t.Mailbox = DefaultMailbox
@@ -377,7 +392,7 @@ func (c *Config) applyDefaults() {
 			t.Limits.Nodes = DefaultNodes
 		}
 		if t.OnRestart == "" {
-			t.OnRestart = "keep"
+			t.OnRestart = restart.Keep.String()
 		}
 		if t.User == "" {
 			t.User = DefaultUser
@@ -468,9 +483,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 				bad(fmt.Sprintf("%s.listen[%d]", f, j), "%v", err)
 			}
 		}
-		switch t.Restart {
-		case "always", "on-failure", "never":
-		default:
+		if _, ok := restart.ParsePolicy(t.Restart); !ok {
 			bad(f+".restart", "%q: want always, on-failure or never", t.Restart)
 		}
 		if t.Mailbox < MinMailbox || t.Mailbox > MaxMailbox {
@@ -490,7 +503,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
 			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module: leave it out")
 		}
-		if t.OnRestart != "keep" && t.OnRestart != "clear" {
+		if _, ok := restart.ParseTree(t.OnRestart); !ok {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
 		}
 		if t.Limits.Memory != 0 && t.Limits.Memory < MinMemory {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/internal/restart"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -110,6 +112,31 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRestartTyped: restart and on_restart reach the supervisor typed,
+// the defaults as the zero values.
+func TestRestartTyped(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"
+	tests := []struct {
+		extra  string
+		policy restart.Policy
+		tree   restart.Tree
+	}{
+		{"", restart.OnFailure, restart.Keep},
+		{"    restart: always\n    on_restart: clear\n", restart.Always, restart.Clear},
+		{"    restart: never\n    on_restart: keep\n", restart.Never, restart.Keep},
+		{"    restart: on-failure\n", restart.OnFailure, restart.Keep},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(ta + tt.extra))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra, err)
+		}
+		if p, tr := c.TAs[0].RestartPolicy(), c.TAs[0].OnRestartTree(); p != tt.policy || tr != tt.tree {
+			t.Errorf("%q: restart %v, on_restart %v; want %v, %v", tt.extra, p, tr, tt.policy, tt.tree)
+		}
 	}
 }
 

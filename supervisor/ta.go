@@ -11,6 +11,7 @@ import (
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
 	"github.com/tzmediator/tzbridge/internal/control"
+	"github.com/tzmediator/tzbridge/internal/restart"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -103,13 +104,14 @@ func (r *taRunner) run(ctx context.Context, root string) {
 			r.setState("stopped", nil)
 			return
 		}
+		policy := r.cfg.RestartPolicy()
 		switch {
-		case err == nil && r.cfg.Restart != "always":
-			r.log.Info("TA exited; not restarting", "restart", r.cfg.Restart)
+		case err == nil && policy != restart.Always:
+			r.log.Info("TA exited; not restarting", "restart", policy.String())
 			r.setState("exited", nil)
 			return
-		case err != nil && r.cfg.Restart == "never":
-			r.log.Error("TA failed; not restarting", "err", err, "restart", r.cfg.Restart)
+		case err != nil && policy == restart.Never:
+			r.log.Error("TA failed; not restarting", "err", err, "restart", policy.String())
 			r.setState("failed", err)
 			return
 		}
@@ -129,7 +131,7 @@ func (r *taRunner) run(ctx context.Context, root string) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
-		if r.cfg.OnRestart == "clear" {
+		if r.cfg.OnRestartTree() == restart.Clear {
 			if err := r.resetTree(); err != nil {
 				r.log.Error("cannot clear the TA's directory", "err", err)
 			}
