@@ -21,6 +21,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
@@ -78,6 +79,13 @@ type Config struct {
 	SimThreads int `yaml:"sim_threads"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
+}
+
+// TEEKind is TEE, typed (package teekind); the default when TEE is not
+// one the configuration allows.
+func (c *Config) TEEKind() teekind.Kind {
+	k, _ := teekind.Parse(c.TEE)
+	return k
 }
 
 // TA is one Trusted Application to bridge.
@@ -435,9 +443,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 	if !strings.HasPrefix(c.Mount, "/") {
 		bad("mount", "%q is not an absolute path: want one such as %s", c.Mount, DefaultMount)
 	}
-	if c.TEE != "sim" && c.TEE != "auto" && !strings.HasPrefix(c.TEE, "/dev/tee") {
+	tee, ok := teekind.Parse(c.TEE)
+	if !ok {
 		bad("tee", "%q: want sim, auto or a device such as /dev/tee0", c.TEE)
 	}
+	sim := ok && tee == teekind.Sim
 	if len(c.TAs) == 0 {
 		bad("tas", "no TAs: list at least one")
 	}
@@ -466,11 +476,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 			}
 		}
 		switch {
-		case c.TEE == "sim" && n == 0:
+		case sim && n == 0:
 			bad(f, "says nothing of what the TA is: give builtin (for example echo), wasm (a .wasm file) or native (a host-built TA program)")
-		case c.TEE == "sim" && n > 1:
+		case sim && n > 1:
 			bad(f, "gives more than one of builtin, wasm and native: want exactly one")
-		case c.TEE != "sim" && n > 0:
+		case !sim && n > 0:
 			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
 		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
 			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)

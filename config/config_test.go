@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -112,6 +113,30 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTEEKind: tee: reaches the supervisor typed, the default as the
+// zero value.
+func TestTEEKind(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n"
+	tests := []struct {
+		yaml string
+		want teekind.Kind
+	}{
+		{ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: sim\n" + ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: auto\n" + ta, teekind.Auto},
+		{"tee: /dev/tee0\n" + ta, teekind.Device},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := c.TEEKind(); got != tt.want {
+			t.Errorf("%q: TEEKind %v, want %v", tt.yaml, got, tt.want)
+		}
 	}
 }
 
