@@ -22,22 +22,10 @@ const (
 var policyNames = [...]string{OnFailure: "on-failure", Always: "always", Never: "never"}
 
 // String is p as the configuration writes it.
-func (p Policy) String() string {
-	if int(p) < len(policyNames) {
-		return policyNames[p]
-	}
-	return "unknown"
-}
+func (p Policy) String() string { return name(policyNames[:], p) }
 
 // ParsePolicy reads a policy as the configuration writes it.
-func ParsePolicy(s string) (Policy, bool) {
-	for p, n := range policyNames {
-		if n == s {
-			return Policy(p), true
-		}
-	}
-	return OnFailure, false
-}
+func ParsePolicy(s string) (Policy, bool) { return parse[Policy](policyNames[:], s) }
 
 // Tree says what happens to a TA's directory when the TA restarts. The
 // zero value is the default.
@@ -53,19 +41,26 @@ const (
 var treeNames = [...]string{Keep: "keep", Clear: "clear"}
 
 // String is t as the configuration writes it.
-func (t Tree) String() string {
-	if int(t) < len(treeNames) {
-		return treeNames[t]
+func (t Tree) String() string { return name(treeNames[:], t) }
+
+// ParseTree reads an on_restart value as the configuration writes it.
+func ParseTree(s string) (Tree, bool) { return parse[Tree](treeNames[:], s) }
+
+// name is v's word in names.
+func name[T ~uint8](names []string, v T) string {
+	if int(v) < len(names) {
+		return names[v]
 	}
 	return "unknown"
 }
 
-// ParseTree reads an on_restart value as the configuration writes it.
-func ParseTree(s string) (Tree, bool) {
-	for t, n := range treeNames {
+// parse finds s in names; the zero value, the default, if it is not
+// there.
+func parse[T ~uint8](names []string, s string) (T, bool) {
+	for v, n := range names {
 		if n == s {
-			return Tree(t), true
+			return T(v), true
 		}
 	}
-	return Keep, false
+	return 0, false
 }
