@@ -19,10 +19,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/internal/restart"
 	"github.com/tzmediator/tzbridge/internal/teekind"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // Defaults applied to fields the file leaves out.
@@ -93,7 +93,7 @@ type TA struct {
 	// Name is the TA's directory under the mount and its name in logs.
 	Name string `yaml:"name"`
 	// UUID is the TA's identity in the secure world.
-	UUID teeclient.UUID `yaml:"uuid"`
+	UUID gp.UUID `yaml:"uuid"`
 	// Builtin names a TA compiled into the simulator (for example "echo").
 	Builtin string `yaml:"builtin"`
 	// Wasm is a WebAssembly (WASI preview 1) module the simulator runs as
@@ -452,7 +452,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 		bad("tas", "no TAs: list at least one")
 	}
 	names := map[string]int{}
-	uuids := map[teeclient.UUID]int{}
+	uuids := map[gp.UUID]int{}
 	listens := map[string]string{} // proxy listen address → the field that has it
 	for i, t := range c.TAs {
 		f := fmt.Sprintf("tas[%d]", i)
@@ -462,7 +462,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".name", "%q is also the name of tas[%d]: want a name of its own", t.Name, j)
 		}
 		names[t.Name] = i
-		if t.UUID == (teeclient.UUID{}) {
+		if t.UUID == (gp.UUID{}) {
 			bad(f+".uuid", "missing: every TA needs its UUID, such as 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 		} else if j, dup := uuids[t.UUID]; dup {
 			bad(f+".uuid", "%v is also the UUID of tas[%d]: want a UUID of its own", t.UUID, j)

@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -55,7 +55,7 @@ const (
 
 // Definition is the echo TA at uuid. It is single-instance and
 // single-session: the ports and paths it binds exist once.
-func Definition(uuid teeclient.UUID) securesim.Definition {
+func Definition(uuid gp.UUID) securesim.Definition {
 	return tzposix.Definition("echo", uuid, securesim.Properties{SingleInstance: true, MultiSession: false}, Program)
 }
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/netaddr"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // exitWith is a _start body that calls proc_exit(status) (import 0).
@@ -40,7 +40,7 @@ func TestLifecycle(t *testing.T) {
 		{
 			name: "trap kills the TA",
 			mod:  wmod{imports: []wimport{impProcExit}, memPages: 1, start: opUnreachable},
-			want: outcome{result: teeclient.ErrorTargetDead},
+			want: outcome{result: gp.ErrorTargetDead},
 			// The host logs the panic, with the wasm error.
 			wantLog: []string{"TA panicked", "unreachable"},
 		},
@@ -132,7 +132,7 @@ func TestSpinStopsThroughHost(t *testing.T) {
 	r := newRig(t, writeModule(t, bin), nil, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if o := r.run(ctx); o.result != teeclient.ErrorCancel {
+	if o := r.run(ctx); o.result != gp.ErrorCancel {
 		t.Fatalf("RESUME of a spinning TA = %+v, want cancel", o)
 	}
 	closed := make(chan bool)
