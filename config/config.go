@@ -20,6 +20,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
+	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 )
 
 // Defaults applied to fields the file leaves out.
@@ -79,6 +82,13 @@ type Config struct {
 	SimThreads int `yaml:"sim_threads"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
+}
+
+// TEEKind is TEE, typed (package teekind); the default when TEE is not
+// one the configuration allows.
+func (c *Config) TEEKind() teekind.Kind {
+	k, _ := teekind.Parse(c.TEE)
+	return k
 }
 
 // TA is one Trusted Application to bridge.
@@ -165,6 +175,20 @@ type TA struct {
 	// are then reachable only from inside its namespace. See package
 	// sockproxy.
 	Proxies []Proxy `yaml:"proxies"`
+}
+
+// RestartPolicy is Restart, typed (package restart); the default when
+// Restart is not one the configuration allows.
+func (t TA) RestartPolicy() restart.Policy {
+	p, _ := restart.ParsePolicy(t.Restart)
+	return p
+}
+
+// OnRestartTree is OnRestart, typed (package restart); the default when
+// OnRestart is not one the configuration allows.
+func (t TA) OnRestartTree() restart.Tree {
+	tr, _ := restart.ParseTree(t.OnRestart)
+	return tr
 }
 
 // NetnsEnabled reports whether the TA gets a network namespace of its own.
@@ -367,7 +391,7 @@ func (c *Config) applyDefaults() {
 	for i := range c.TAs {
 		t := &c.TAs[i]
 		if t.Restart == "" {
-			t.Restart = "on-failure"
+			t.Restart = restart.OnFailure.String()
 		}
 		if t.Mailbox == 0 {
 			t.Mailbox = DefaultMailbox
@@ -379,7 +403,7 @@ func (c *Config) applyDefaults() {
 			t.Limits.Nodes = DefaultNodes
 		}
 		if t.OnRestart == "" {
-			t.OnRestart = "keep"
+			t.OnRestart = restart.Keep.String()
 		}
 		if t.User == "" {
 			t.User = DefaultUser
@@ -422,9 +446,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 	if !strings.HasPrefix(c.Mount, "/") {
 		bad("mount", "%q is not an absolute path: want one such as %s", c.Mount, DefaultMount)
 	}
-	if c.TEE != "sim" && c.TEE != "auto" && !strings.HasPrefix(c.TEE, "/dev/tee") {
+	tee, ok := teekind.Parse(c.TEE)
+	if !ok {
 		bad("tee", "%q: want sim, auto or a device such as /dev/tee0", c.TEE)
 	}
+	sim := ok && tee == teekind.Sim
 	if len(c.TAs) == 0 {
 		bad("tas", "no TAs: list at least one")
 	}
@@ -453,11 +479,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 			}
 		}
 		switch {
-		case c.TEE == "sim" && n == 0:
+		case sim && n == 0:
 			bad(f, "says nothing of what the TA is: give builtin (for example echo), wasm (a .wasm file) or native (a host-built TA program)")
-		case c.TEE == "sim" && n > 1:
+		case sim && n > 1:
 			bad(f, "gives more than one of builtin, wasm and native: want exactly one")
-		case c.TEE != "sim" && n > 0:
+		case !sim && n > 0:
 			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
 		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
 			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)
@@ -466,13 +492,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".listen", "only wasm TAs get preopened sockets: leave it out, other TAs create their own")
 		}
 		for j, l := range t.Listen {
-			if _, _, err := ParseListen(l); err != nil {
+			if _, err := netaddr.Parse(l); err != nil {
 				bad(fmt.Sprintf("%s.listen[%d]", f, j), "%v", err)
 			}
 		}
-		switch t.Restart {
-		case "always", "on-failure", "never":
-		default:
+		if _, ok := restart.ParsePolicy(t.Restart); !ok {
 			bad(f+".restart", "%q: want always, on-failure or never", t.Restart)
 		}
 		if t.Mailbox < MinMailbox || t.Mailbox > MaxMailbox {
@@ -492,7 +516,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
 			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module: leave it out")
 		}
-		if t.OnRestart != "keep" && t.OnRestart != "clear" {
+		if _, ok := restart.ParseTree(t.OnRestart); !ok {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
 		}
 		if t.Limits.Memory != 0 && t.Limits.Memory < MinMemory {
@@ -508,7 +532,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".host_access", "needs netns: true (a TA without a namespace of its own reaches the host's services anyway)")
 		}
 		for j, a := range t.HostAccess.Addrs {
-			if network, _, err := ParseListen(a); err != nil || network == "unix" {
+			if na, err := netaddr.Parse(a); err != nil || na.Network == "unix" {
 				bad(fmt.Sprintf("%s.host_access[%d]", f, j), "%q: want tcp://IP:PORT or udp://IP:PORT", a)
 			}
 		}
@@ -559,17 +583,18 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 	tos := map[string]bool{}
 	for j, p := range t.Proxies {
 		pf := fmt.Sprintf("%s.proxies[%d]", f, j)
-		ln, laddr, lerr := ParseListen(p.Listen)
+		l, lerr := netaddr.Parse(p.Listen)
 		if lerr != nil {
 			bad(pf+".listen", "%v", lerr)
 		}
-		tn, taddr, terr := ParseListen(p.To)
+		to, terr := netaddr.Parse(p.To)
 		if terr != nil {
 			bad(pf+".to", "%v", terr)
 		}
 		if lerr != nil || terr != nil {
 			continue
 		}
+		ln, laddr, tn, taddr := l.Network, l.Addr, to.Network, to.Addr
 		if ln != tn {
 			bad(pf, "listen is %s but to is %s: want the same kind of socket at both ends", ln, tn)
 			continue

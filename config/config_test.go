@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -110,6 +113,55 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTEEKind: tee: reaches the supervisor typed, the default as the
+// zero value.
+func TestTEEKind(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n"
+	tests := []struct {
+		yaml string
+		want teekind.Kind
+	}{
+		{ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: sim\n" + ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: auto\n" + ta, teekind.Auto},
+		{"tee: /dev/tee0\n" + ta, teekind.Device},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := c.TEEKind(); got != tt.want {
+			t.Errorf("%q: TEEKind %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+}
+
+// TestRestartTyped: restart and on_restart reach the supervisor typed,
+// the defaults as the zero values.
+func TestRestartTyped(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"
+	tests := []struct {
+		extra  string
+		policy restart.Policy
+		tree   restart.Tree
+	}{
+		{"", restart.OnFailure, restart.Keep},
+		{"    restart: always\n    on_restart: clear\n", restart.Always, restart.Clear},
+		{"    restart: never\n    on_restart: keep\n", restart.Never, restart.Keep},
+		{"    restart: on-failure\n", restart.OnFailure, restart.Keep},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(ta + tt.extra))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra, err)
+		}
+		if p, tr := c.TAs[0].RestartPolicy(), c.TAs[0].OnRestartTree(); p != tt.policy || tr != tt.tree {
+			t.Errorf("%q: restart %v, on_restart %v; want %v, %v", tt.extra, p, tr, tt.policy, tt.tree)
+		}
 	}
 }
 

@@ -50,6 +50,6 @@
 // a socket created in the host namespace, connects that one, and the TA
 // holds it from then on — again without a relay.
 //
-// Sockets cross process boundaries with SCM_RIGHTS ([SendFDs],
-// [RecvFDs]).
+// Sockets cross process boundaries with SCM_RIGHTS, on the control socket
+// between the supervisor and the shadow (package internal/control).
 package sockproxy

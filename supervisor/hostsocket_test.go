@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/internal/control"
 )
 
 // A published bind is made by the supervisor, as root: a port below 1024
@@ -14,7 +16,7 @@ func TestHostSocketPrivilegedPort(t *testing.T) {
 	if unix.Geteuid() != 0 {
 		t.Skip("needs root to tell the check from the kernel's")
 	}
-	m := &ctlMsg{Type: msgBind, Network: "tcp", Addr: "127.0.0.1:1"}
+	m := &control.Msg{Type: control.MsgBind, Network: "tcp", Addr: "127.0.0.1:1"}
 	fd, err := hostSocket(m, true, false, false, 0)
 	if err == nil {
 		unix.Close(fd)
@@ -53,7 +55,7 @@ func TestHostSocketNoPortGroup(t *testing.T) {
 		for _, uid := range []uint32{0, 65534} {
 			t.Run(fmt.Sprintf("%s uid %d", tt.name, uid), func(t *testing.T) {
 				addr := holdPort(t, tt.typ, tt.opts)
-				m := &ctlMsg{Type: msgBind, Network: tt.network, Addr: addr}
+				m := &control.Msg{Type: control.MsgBind, Network: tt.network, Addr: addr}
 				fd, err := hostSocket(m, true, false, false, uid)
 				if err == nil {
 					unix.Close(fd)
@@ -70,7 +72,7 @@ func TestHostSocketNoPortGroup(t *testing.T) {
 		}
 	}
 	// A free port the TA binds as usual, as its own user.
-	free, err := hostSocket(&ctlMsg{Type: msgBind, Network: "tcp", Addr: "127.0.0.1:1"}, true, false, true, 65534)
+	free, err := hostSocket(&control.Msg{Type: control.MsgBind, Network: "tcp", Addr: "127.0.0.1:1"}, true, false, true, 65534)
 	if err != nil {
 		t.Fatalf("a free port for uid 65534: %v", err)
 	}

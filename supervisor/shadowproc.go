@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
@@ -35,7 +36,7 @@ const maxMalformedLogged = 10
 // procOptions say how to start one shadow process.
 type procOptions struct {
 	exe  string // the tzbridge binary, as os.Executable reported it
-	spec shadowSpec
+	spec control.Spec
 	// teeFile is the secure world's socket node (O_PATH), for sim.
 	teeFile *os.File
 	// proxies are the TCP and UDP proxy sockets, in spec.Proxies order.
@@ -44,7 +45,7 @@ type procOptions struct {
 	netns *sockproxy.Namespace
 	privs privileges
 	// host answers the shadow's bind and socket questions.
-	host func(m *ctlMsg) (fd int, err error)
+	host func(m *control.Msg) (fd int, err error)
 	// started learns the child's pid before the child gets its spec
 	// (before it can do anything in the tree).
 	started func(pid int)
@@ -58,10 +59,10 @@ type procOptions struct {
 // shadowProc is one running shadow process.
 type shadowProc struct {
 	*child.Process
-	ctl *ctlConn
+	ctl *control.Conn
 
 	mu      sync.Mutex
-	outcome *outcome
+	outcome *control.Outcome
 	stats   shadow.Stats // the last counters seen
 	logDone chan struct{}
 }
@@ -76,10 +77,10 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	defer childEnd.Close()
-	ctl := newCtlConn(parentEnd)
+	ctl := control.NewConn(parentEnd)
 	logR, logW, err := os.Pipe()
 	if err != nil {
-		ctl.close()
+		ctl.Close()
 		return nil, fmt.Errorf("log pipe: %w", err)
 	}
 	defer logW.Close()
@@ -112,7 +113,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 	var nsFile *os.File
 	if opt.netns != nil {
 		if nsFile, err = opt.netns.Open(); err != nil {
-			ctl.close()
+			ctl.Close()
 			logR.Close()
 			return nil, err
 		}
@@ -127,7 +128,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		return opt.privs.restrictThread()
 	})
 	if err != nil {
-		ctl.close()
+		ctl.Close()
 		logR.Close()
 		return nil, fmt.Errorf("the shadow process: %w", err)
 	}
@@ -136,10 +137,10 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		opt.started(p.Pid())
 	}
 	go p.relayLog(logR, opt.relayLog, spec.Name)
-	if err := ctl.send(&ctlMsg{Type: msgSpec, Spec: &spec}); err != nil {
+	if err := ctl.Send(&control.Msg{Type: control.MsgSpec, Spec: &spec}); err != nil {
 		_ = cmd.Process.Kill()
 		<-p.Done()
-		ctl.close()
+		ctl.Close()
 		return nil, err
 	}
 	go p.serveControl(opt)
@@ -148,16 +149,16 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 
 // serveControl reads the shadow's messages until the socket closes.
 func (p *shadowProc) serveControl(opt procOptions) {
-	buf := make([]byte, maxCtlMsg)
+	buf := make([]byte, control.MaxMsg)
 	malformed := 0
 	for {
-		n, fds, err := p.ctl.recvRaw(buf)
+		n, fds, err := p.ctl.RecvRaw(buf)
 		if err != nil {
-			p.ctl.close()
+			p.ctl.Close()
 			return
 		}
-		closeFDs(fds) // a shadow has no reason to send any
-		m, err := decodeShadowMsg(buf[:n])
+		control.CloseFDs(fds) // a shadow has no reason to send any
+		m, err := control.DecodeShadowMsg(buf[:n])
 		if err != nil {
 			// Dropped. A question waiting for this answer gets none
 			// rather than wait for its timeout, and keeps what it had.
@@ -165,32 +166,41 @@ func (p *shadowProc) serveControl(opt procOptions) {
 				opt.log.Warn("shadow sent a malformed control message; dropped", "err", err, "pid", p.Pid(), "last_logged", malformed == maxMalformedLogged)
 			}
 			if m != nil && m.Reply {
-				p.ctl.answered(&ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}, nil)
+				p.ctl.Answered(&control.Msg{Type: m.Type, Seq: m.Seq, Reply: true}, nil)
 			}
 			continue
 		}
 		switch {
 		case m.Reply:
-			p.ctl.answered(m, nil)
-		case m.Type == msgExit:
+			p.ctl.Answered(m, nil)
+		case m.Type == control.MsgExit:
 			p.mu.Lock()
 			p.outcome = m.Outcome
 			p.mu.Unlock()
 			p.takeStats(m.Stats)
-		case m.Type == msgBind || m.Type == msgSocket:
+		case m.Type == control.MsgBind || m.Type == control.MsgSocket:
 			fd, err := opt.host(m)
-			a := &ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}
+			a := &control.Msg{Type: m.Type, Seq: m.Seq, Reply: true}
 			if err != nil {
 				a.Errno, a.Error = errnoOf(err), err.Error()
 				opt.log.Debug("host socket refused", "request", m.Type, "network", m.Network, "addr", m.Addr, "err", err)
-				_ = p.ctl.send(a)
+				_ = p.ctl.Send(a)
 				continue
 			}
 			opt.log.Debug("host socket handed over", "request", m.Type, "network", m.Network, "addr", m.Addr)
-			_ = p.ctl.send(a, fd)
+			_ = p.ctl.Send(a, fd)
 			unix.Close(fd)
 		}
 	}
+}
+
+// errnoOf is the errno in err, if any.
+func errnoOf(err error) int {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return int(e)
+	}
+	return int(unix.EIO)
 }
 
 // relayLog re-emits the shadow's JSON log records through log, so that
@@ -284,8 +294,8 @@ func (p *shadowProc) Stats() shadow.Stats {
 	select {
 	case <-p.Done():
 	default:
-		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil {
-			p.takeStats(a.m.Stats)
+		if a, err := p.ctl.Call(&control.Msg{Type: control.MsgStats}, statsTimeout); err == nil {
+			p.takeStats(a.Msg.Stats)
 		}
 	}
 	p.mu.Lock()
@@ -326,9 +336,9 @@ func (p *shadowProc) result() error {
 		o := p.outcome
 		p.mu.Unlock()
 		if o != nil {
-			return o.err()
+			return o.Err()
 		}
-		if p.ctl.isClosed() || time.Now().After(deadline) {
+		if p.ctl.IsClosed() || time.Now().After(deadline) {
 			return exitError(p.Pid(), p.Err())
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -359,13 +369,13 @@ func exitError(pid int, err error) error {
 // address another process holds is EADDRINUSE for the TA; and it is made
 // as uid, the TA's user (asUser), so that the firewall's owner matches
 // see the TA's user, not root.
-func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
+func hostSocket(m *control.Msg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
 	return asUser(uid, func() (int, error) { return hostSocketAsUser(m, publish, hostAccess, privilegedPorts) })
 }
 
-func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int, error) {
+func hostSocketAsUser(m *control.Msg, publish, hostAccess, privilegedPorts bool) (int, error) {
 	switch m.Type {
-	case msgBind:
+	case control.MsgBind:
 		if !publish {
 			return -1, fmt.Errorf("this TA publishes no address: %w", unix.EACCES)
 		}
@@ -377,7 +387,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
 		}
 		return sockproxy.Bind(m.Network, ap)
-	case msgSocket:
+	case control.MsgSocket:
 		if !hostAccess {
 			return -1, fmt.Errorf("this TA has no host access: %w", unix.EACCES)
 		}

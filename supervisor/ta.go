@@ -10,6 +10,8 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/internal/control"
+	"github.com/tzmediator/tzbridge/internal/restart"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -102,13 +104,14 @@ func (r *taRunner) run(ctx context.Context, root string) {
 			r.setState("stopped", nil)
 			return
 		}
+		policy := r.cfg.RestartPolicy()
 		switch {
-		case err == nil && r.cfg.Restart != "always":
-			r.log.Info("TA exited; not restarting", "restart", r.cfg.Restart)
+		case err == nil && policy != restart.Always:
+			r.log.Info("TA exited; not restarting", "restart", policy.String())
 			r.setState("exited", nil)
 			return
-		case err != nil && r.cfg.Restart == "never":
-			r.log.Error("TA failed; not restarting", "err", err, "restart", r.cfg.Restart)
+		case err != nil && policy == restart.Never:
+			r.log.Error("TA failed; not restarting", "err", err, "restart", policy.String())
 			r.setState("failed", err)
 			return
 		}
@@ -128,7 +131,7 @@ func (r *taRunner) run(ctx context.Context, root string) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
-		if r.cfg.OnRestart == "clear" {
+		if r.cfg.OnRestartTree() == restart.Clear {
 			if err := r.resetTree(); err != nil {
 				r.log.Error("cannot clear the TA's directory", "err", err)
 			}
@@ -143,7 +146,7 @@ const shadowGrace = 3 * time.Second
 // runOnce runs one shadow process until it ends, or stops it when ctx is
 // done.
 func (r *taRunner) runOnce(ctx context.Context, root string) error {
-	spec := shadowSpec{
+	spec := control.Spec{
 		Name:           r.cfg.Name,
 		UUID:           r.cfg.UUID,
 		Root:           root,
@@ -169,7 +172,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	var files []*os.File
 	for _, p := range r.proxies {
 		if f := p.l.File(); f != nil {
-			spec.Proxies = append(spec.Proxies, specProxy{Network: p.l.Network, To: p.to})
+			spec.Proxies = append(spec.Proxies, control.Proxy{Network: p.l.Network, To: p.to})
 			files = append(files, f)
 		}
 	}
@@ -190,7 +193,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
+		host:     func(m *control.Msg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
 		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
 		log:      r.log,
 		relayLog: r.relayLog,

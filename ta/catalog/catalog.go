@@ -12,6 +12,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
@@ -60,7 +61,15 @@ func Definition(t TA, log *slog.Logger) (securesim.Definition, error) {
 		d.Name = t.Name
 		return d, nil
 	case "wasm":
-		return wasm.Definition(t.Name, t.UUID, t.Value, t.Listen, wasm.Options{MemoryLimit: t.WasmMemory, Logger: log})
+		listen := make([]netaddr.Addr, len(t.Listen))
+		for i, l := range t.Listen {
+			a, err := netaddr.Parse(l)
+			if err != nil {
+				return securesim.Definition{}, fmt.Errorf("wasm TA %s: listen[%d]: %w", t.Name, i, err)
+			}
+			listen[i] = a
+		}
+		return wasm.Definition(t.Name, t.UUID, t.Value, listen, wasm.Options{MemoryLimit: t.WasmMemory, Logger: log})
 	case "native":
 		d, err := native.Definition(t.Name, t.UUID, t.Value)
 		if err != nil {

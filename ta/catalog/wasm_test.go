@@ -31,6 +31,7 @@ func TestDefinitionWasm(t *testing.T) {
 		{"missing file", TA{Name: "w", UUID: uuid, Kind: "wasm", Value: filepath.Join(dir, "none.wasm")}, "no such file"},
 		{"not a module", TA{Name: "w", UUID: uuid, Kind: "wasm", Value: script}, "not a WebAssembly module"},
 		{"bad listen", TA{Name: "w", UUID: uuid, Kind: "wasm", Value: module, Listen: []string{"sctp://x"}}, "listen[0]"},
+		{"listen without a port", TA{Name: "w", UUID: uuid, Kind: "wasm", Value: module, Listen: []string{"tcp://127.0.0.1"}}, "listen[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,7 +30,7 @@ func buildGuest(t *testing.T, pkg string) string {
 // a preopened listener and deadlines, all through the host.
 func TestGoGuest(t *testing.T) {
 	bin := buildGuest(t, "./testdata/probe")
-	r := newRig(t, bin, []string{"unix:/pre.sock"}, Options{})
+	r := newRig(t, bin, addrs(t, "unix:/pre.sock"), Options{})
 	got := r.runFor(2 * time.Minute)
 	log := r.log.String()
 	if got != (outcome{exited: true, status: 0}) || !strings.Contains(log, "probe: ok") {

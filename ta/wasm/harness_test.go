@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -77,7 +78,22 @@ type rig struct {
 	id   uint32
 }
 
-func newRig(t testing.TB, path string, listen []string, opts Options) *rig {
+// addrs parses listen addresses as the catalog does before it hands
+// them to Definition.
+func addrs(t testing.TB, ss ...string) []netaddr.Addr {
+	t.Helper()
+	as := make([]netaddr.Addr, len(ss))
+	for i, s := range ss {
+		a, err := netaddr.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as[i] = a
+	}
+	return as
+}
+
+func newRig(t testing.TB, path string, listen []netaddr.Addr, opts Options) *rig {
 	t.Helper()
 	r := &rig{t: t, root: t.TempDir(), log: &logBuffer{}, mb: make([]byte, tzrpc.DefaultMailbox)}
 	t.Cleanup(func() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 )
 
 // exitWith is a _start body that calls proc_exit(status) (import 0).
@@ -152,15 +153,14 @@ func TestDefinitionChecks(t *testing.T) {
 	good := writeModule(t, wmod{memPages: 1}.bytes())
 	tests := []struct {
 		name, path string
-		listen     []string
+		listen     []netaddr.Addr
 		opts       Options
 		want       string
 	}{
 		{"missing file", filepath.Join(dir, "none.wasm"), nil, Options{}, "no such file"},
 		{"not a module", notWasm, nil, Options{}, "not a WebAssembly module"},
-		{"bad listen", good, []string{"tcp://127.0.0.1"}, Options{}, "listen[0]"},
 		{"negative memory", good, nil, Options{MemoryLimit: -1}, "negative"},
-		{"good", good, []string{"tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/x.sock"}, Options{}, ""},
+		{"good", good, addrs(t, "tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/x.sock"), Options{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

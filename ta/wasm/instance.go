@@ -11,7 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
@@ -119,18 +119,14 @@ func (st *instance) result(mod api.Module, err error) errno {
 // descriptors 4, 5, … (3 is the root). Stream sockets listen; datagram
 // sockets are bound. All are nonblocking, as Go's net package needs of a
 // descriptor it polls.
-func (st *instance) preopen(listen []string) error {
+func (st *instance) preopen(listen []netaddr.Addr) error {
 	for i, l := range listen {
-		network, addr, err := config.ParseListen(l)
-		if err != nil {
-			return fmt.Errorf("listen[%d]: %w", i, err)
-		}
-		fd, err := st.listen(network, addr)
+		fd, err := st.listen(l.Network, l.Addr)
 		if err != nil {
 			return fmt.Errorf("listen[%d] %s: %w", i, l, err)
 		}
 		kind := kindStream
-		if network == "udp" {
+		if l.Network == "udp" {
 			kind = kindDgram
 		}
 		if _, e := st.fds.add(&fdEntry{kind: kind, host: fd, flags: fdflagNonblock}); e != errnoSuccess {

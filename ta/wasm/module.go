@@ -19,8 +19,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
 )
@@ -65,16 +65,11 @@ func (t *Trap) Unwrap() error { return t.Err }
 // The module is compiled once per process, on the first session, and
 // instantiated afresh for every session; listen are sockets made for each
 // instance before it starts (see config.TA.Listen). Definition itself only
-// checks that path is readable and looks like a module, and that listen
-// parses, so that it is cheap to call for validating a configuration.
-func Definition(name string, uuid gp.UUID, path string, listen []string, opts Options) (securesim.Definition, error) {
+// checks that path is readable and looks like a module, so that it is
+// cheap to call for validating a configuration.
+func Definition(name string, uuid gp.UUID, path string, listen []netaddr.Addr, opts Options) (securesim.Definition, error) {
 	if err := checkModuleFile(path); err != nil {
 		return securesim.Definition{}, fmt.Errorf("wasm TA %s: %w", name, err)
-	}
-	for i, l := range listen {
-		if _, _, err := config.ParseListen(l); err != nil {
-			return securesim.Definition{}, fmt.Errorf("wasm TA %s: listen[%d]: %w", name, i, err)
-		}
 	}
 	if opts.MemoryLimit < 0 {
 		return securesim.Definition{}, fmt.Errorf("wasm TA %s: memory limit %d is negative", name, opts.MemoryLimit)
@@ -86,7 +81,7 @@ func Definition(name string, uuid gp.UUID, path string, listen []string, opts Op
 	if opts.Props != nil {
 		props = *opts.Props
 	}
-	m := &module{name: name, path: path, listen: append([]string(nil), listen...), opts: opts,
+	m := &module{name: name, path: path, listen: append([]netaddr.Addr(nil), listen...), opts: opts,
 		log: opts.Logger.With("ta", name)}
 	return tzposix.Definition(name, uuid, props, m.program), nil
 }
@@ -110,7 +105,7 @@ func checkModuleFile(path string) error {
 type module struct {
 	name   string
 	path   string
-	listen []string
+	listen []netaddr.Addr
 	opts   Options
 	log    *slog.Logger
 

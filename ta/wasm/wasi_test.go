@@ -286,7 +286,7 @@ func TestDescriptors(t *testing.T) {
 	st := testInstance(t, f)
 	mod := memModule(t)
 	m := memOf(mod)
-	if err := st.preopen([]string{"tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/s.sock"}); err != nil {
+	if err := st.preopen(addrs(t, "tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/s.sock")); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls := []string{

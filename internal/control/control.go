@@ -1,4 +1,8 @@
-package supervisor
+// Package control is the protocol between the supervisor (tzbridge run)
+// and one shadow process (tzbridge shadow): its messages, both ends of
+// the socket that carries them, the supervisor's check of what a shadow
+// sends, and the descriptor passing (SCM_RIGHTS) it rides on.
+package control
 
 import (
 	"bytes"
@@ -12,16 +16,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/shadow"
-	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // The control socket joins the supervisor and one shadow process: a
-// SOCK_SEQPACKET socket pair, one JSON ctlMsg per message, descriptors
+// SOCK_SEQPACKET socket pair, one JSON Msg per message, descriptors
 // attached with SCM_RIGHTS. Either side may ask; an answer carries the
 // question's Seq and Reply set.
 //
-//	supervisor → shadow   spec    the first message: what to serve (shadowSpec)
+//	supervisor → shadow   spec    the first message: what to serve (Spec)
 //	supervisor → shadow   stats   asks for the counters; answer: Stats
 //	shadow → supervisor   bind    a socket bound in the host namespace to
 //	                              Network/Addr (a published address);
@@ -32,25 +35,25 @@ import (
 //	shadow → supervisor   exit    how the shadow ended, with its last Stats,
 //	                              sent just before it exits
 const (
-	msgSpec   = "spec"
-	msgStats  = "stats"
-	msgBind   = "bind"
-	msgSocket = "socket"
-	msgExit   = "exit"
+	MsgSpec   = "spec"
+	MsgStats  = "stats"
+	MsgBind   = "bind"
+	MsgSocket = "socket"
+	MsgExit   = "exit"
 )
 
-// maxCtlMsg bounds one control message.
-const maxCtlMsg = 256 << 10
+// MaxMsg bounds one control message.
+const MaxMsg = 256 << 10
 
-// ctlMsg is one control message.
-type ctlMsg struct {
+// Msg is one control message.
+type Msg struct {
 	Type  string `json:"type"`
 	Seq   uint64 `json:"seq,omitempty"`
 	Reply bool   `json:"reply,omitempty"`
 
-	Spec    *shadowSpec   `json:"spec,omitempty"`
+	Spec    *Spec         `json:"spec,omitempty"`
 	Stats   *shadow.Stats `json:"stats,omitempty"`
-	Outcome *outcome      `json:"outcome,omitempty"`
+	Outcome *Outcome      `json:"outcome,omitempty"`
 
 	// bind and socket.
 	Network string `json:"network,omitempty"`
@@ -59,8 +62,8 @@ type ctlMsg struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// shadowSpec is everything a shadow process is told about its TA.
-type shadowSpec struct {
+// Spec is everything a shadow process is told about its TA.
+type Spec struct {
 	Name           string         `json:"name"`
 	UUID           teeclient.UUID `json:"uuid"`
 	Root           string         `json:"root"`
@@ -75,7 +78,7 @@ type shadowSpec struct {
 	TEEFD int    `json:"tee_fd,omitempty"`
 	// Proxies are the inherited proxy sockets, by the TA address they
 	// serve.
-	Proxies []specProxy `json:"proxies,omitempty"`
+	Proxies []Proxy `json:"proxies,omitempty"`
 	// Publish binds the TA's TCP and UDP addresses in the host namespace
 	// (a TA in its own namespace with no proxies configured).
 	Publish bool `json:"publish,omitempty"`
@@ -84,7 +87,7 @@ type shadowSpec struct {
 	// (shadow.Config.HostNamespace).
 	HostNetns bool `json:"host_netns,omitempty"`
 	// Limits are set by the shadow on itself first thing.
-	Limits []rlimit `json:"limits,omitempty"`
+	Limits []Rlimit `json:"limits,omitempty"`
 	// HostAll and HostAddrs are the TA's host access.
 	HostAll   bool     `json:"host_all,omitempty"`
 	HostAddrs []string `json:"host_addrs,omitempty"`
@@ -92,15 +95,22 @@ type shadowSpec struct {
 	Stats shadow.StatsOptions `json:"stats"`
 }
 
-// specProxy is one inherited proxy socket.
-type specProxy struct {
+// Rlimit is one resource limit, as the shadow's spec carries it.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Name     string `json:"name"`
+	Value    uint64 `json:"value"`
+}
+
+// Proxy is one inherited proxy socket.
+type Proxy struct {
 	Network string `json:"network"` // tcp or udp
 	To      string `json:"to"`      // IP:PORT the TA binds
 	FD      int    `json:"fd"`
 }
 
-// outcome is how a shadow ended.
-type outcome struct {
+// Outcome is how a shadow ended.
+type Outcome struct {
 	// Exited: the TA exited with status 0, or the shadow was told to stop.
 	Exited bool   `json:"exited,omitempty"`
 	Error  string `json:"error,omitempty"`
@@ -109,12 +119,12 @@ type outcome struct {
 	Code teeclient.Result `json:"code,omitempty"`
 }
 
-// outcomeOf describes Run's error.
-func outcomeOf(err error) *outcome {
+// OutcomeOf describes the error the shadow's Run returned.
+func OutcomeOf(err error) *Outcome {
 	if err == nil {
-		return &outcome{Exited: true}
+		return &Outcome{Exited: true}
 	}
-	o := &outcome{Error: err.Error()}
+	o := &Outcome{Error: err.Error()}
 	var te *teeclient.Error
 	if errors.As(err, &te) {
 		o.Code = te.Code
@@ -122,159 +132,159 @@ func outcomeOf(err error) *outcome {
 	return o
 }
 
-// err turns an outcome back into an error for the restart policy; a TEE
+// Err turns an outcome back into an error for the restart policy; a TEE
 // result code still matches with errors.Is.
-func (o *outcome) err() error {
+func (o *Outcome) Err() error {
 	if o.Exited {
 		return nil
 	}
-	return &shadowError{msg: o.Error, code: o.Code}
+	return &ShadowError{Msg: o.Error, Code: o.Code}
 }
 
-// shadowError is a shadow process's failure as it reported it.
-type shadowError struct {
-	msg  string
-	code teeclient.Result
+// ShadowError is a shadow process's failure as it reported it.
+type ShadowError struct {
+	Msg  string
+	Code teeclient.Result
 }
 
-func (e *shadowError) Error() string { return e.msg }
+func (e *ShadowError) Error() string { return e.Msg }
 
 // Is matches the TEE result code, as teeclient.Error does.
-func (e *shadowError) Is(target error) bool {
+func (e *ShadowError) Is(target error) bool {
 	r, ok := target.(teeclient.Result)
-	return ok && e.code != 0 && r == e.code
+	return ok && e.Code != 0 && r == e.Code
 }
 
-// ctlConn is one end of a control socket.
-type ctlConn struct {
+// Conn is one end of a control socket.
+type Conn struct {
 	c   *net.UnixConn
 	wmu sync.Mutex
 
 	mu      sync.Mutex
 	seq     uint64
-	pending map[uint64]chan ctlAnswer
+	pending map[uint64]chan Answer
 	closed  bool
 }
 
-// ctlAnswer is an answer with its descriptors.
-type ctlAnswer struct {
-	m   *ctlMsg
-	fds []int
+// Answer is an answer with its descriptors.
+type Answer struct {
+	Msg *Msg
+	FDs []int
 }
 
-func newCtlConn(c *net.UnixConn) *ctlConn {
-	return &ctlConn{c: c, pending: map[uint64]chan ctlAnswer{}}
+func NewConn(c *net.UnixConn) *Conn {
+	return &Conn{c: c, pending: map[uint64]chan Answer{}}
 }
 
-// send writes m with fds attached (they stay the caller's).
-func (k *ctlConn) send(m *ctlMsg, fds ...int) error {
+// Send writes m with fds attached (they stay the caller's).
+func (k *Conn) Send(m *Msg, fds ...int) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("control: encode %s: %w", m.Type, err)
 	}
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
-	if err := sockproxy.SendFDs(k.c, b, fds...); err != nil {
+	if err := SendFDs(k.c, b, fds...); err != nil {
 		return fmt.Errorf("control: send %s: %w", m.Type, err)
 	}
 	return nil
 }
 
-// recv reads one message. The descriptors that came with it are the
+// Recv reads one message. The descriptors that came with it are the
 // caller's. The shadow uses it for the supervisor's messages; the
-// supervisor reads a shadow's with recvShadow.
-func (k *ctlConn) recv(buf []byte) (*ctlMsg, []int, error) {
-	n, fds, err := k.recvRaw(buf)
+// supervisor reads a shadow's with RecvRaw and DecodeShadowMsg.
+func (k *Conn) Recv(buf []byte) (*Msg, []int, error) {
+	n, fds, err := k.RecvRaw(buf)
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &ctlMsg{}
+	m := &Msg{}
 	if err := json.Unmarshal(buf[:n], m); err != nil {
-		closeFDs(fds)
+		CloseFDs(fds)
 		return nil, nil, fmt.Errorf("control: bad message: %w", err)
 	}
 	return m, fds, nil
 }
 
-// recvRaw reads one message's bytes into buf.
-func (k *ctlConn) recvRaw(buf []byte) (int, []int, error) {
-	n, fds, err := sockproxy.RecvFDs(k.c, buf)
+// RecvRaw reads one message's bytes into buf.
+func (k *Conn) RecvRaw(buf []byte) (int, []int, error) {
+	n, fds, err := RecvFDs(k.c, buf)
 	if err != nil {
 		return 0, nil, err
 	}
 	if n == 0 {
-		closeFDs(fds)
+		CloseFDs(fds)
 		return 0, nil, errors.New("control: peer closed the connection")
 	}
 	return n, fds, nil
 }
 
-// errMalformed marks a shadow's message that decodeShadowMsg refused: the
+// ErrMalformed marks a shadow's message that DecodeShadowMsg refused: the
 // connection goes on, the message is dropped.
-var errMalformed = errors.New("malformed control message from the shadow")
+var ErrMalformed = errors.New("malformed control message from the shadow")
 
 // Bounds on what a shadow may send the supervisor.
 const (
-	// maxOutcomeError bounds the TA failure a shadow reports: it becomes
+	// MaxOutcomeError bounds the TA failure a shadow reports: it becomes
 	// the TA's last_error in the status views and a log field.
-	maxOutcomeError = 4 << 10
+	MaxOutcomeError = 4 << 10
 	// maxHostAddr bounds a bind request's address (an IPv6 address with
 	// a zone and a port is well under it).
 	maxHostAddr = 128
 )
 
-// decodeShadowMsg decodes and checks one message a shadow sent. A shadow
+// DecodeShadowMsg decodes and checks one message a shadow sent. A shadow
 // runs with its TA's identity and is as untrusted as anything the TA
 // reaches, so its messages are checked like any input from outside:
 // exactly one JSON object of the known fields; of the kinds a shadow
 // sends (the stats answer, exit, bind, socket) and no other; the fields
 // of that kind only; counters in the shape a shadow makes them
 // (shadow.Stats.Check: tzrpc's op and errno names only, bounded
-// endpoints); bounded strings. An error wraps errMalformed.
-func decodeShadowMsg(b []byte) (*ctlMsg, error) {
+// endpoints); bounded strings. An error wraps ErrMalformed.
+func DecodeShadowMsg(b []byte) (*Msg, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	m := &ctlMsg{}
+	m := &Msg{}
 	if err := dec.Decode(m); err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: more than one JSON value", errMalformed)
+		return nil, fmt.Errorf("%w: more than one JSON value", ErrMalformed)
 	}
 	if err := m.checkFromShadow(); err != nil {
-		return m, fmt.Errorf("%w: %.40q: %v", errMalformed, m.Type, err)
+		return m, fmt.Errorf("%w: %.40q: %v", ErrMalformed, m.Type, err)
 	}
 	return m, nil
 }
 
 // checkFromShadow checks the fields of a decoded message from a shadow.
-func (m *ctlMsg) checkFromShadow() error {
+func (m *Msg) checkFromShadow() error {
 	if m.Spec != nil || m.Errno != 0 || m.Error != "" {
 		return errors.New("a field only the supervisor sends")
 	}
 	var bind bool
 	switch {
-	case m.Reply && m.Type == msgStats:
+	case m.Reply && m.Type == MsgStats:
 		if m.Stats == nil || m.Outcome != nil || m.Network != "" || m.Addr != "" {
 			return errors.New("want counters and nothing else")
 		}
 	case m.Reply:
 		return errors.New("an answer to a question the supervisor does not ask")
-	case m.Type == msgExit:
+	case m.Type == MsgExit:
 		if m.Outcome == nil || m.Network != "" || m.Addr != "" {
 			return errors.New("want an outcome (and counters) and nothing else")
 		}
 		// (encoding/json has made it UTF-8 already.)
-		if len(m.Outcome.Error) > maxOutcomeError {
-			return fmt.Errorf("outcome error of %d bytes: want at most %d", len(m.Outcome.Error), maxOutcomeError)
+		if len(m.Outcome.Error) > MaxOutcomeError {
+			return fmt.Errorf("outcome error of %d bytes: want at most %d", len(m.Outcome.Error), MaxOutcomeError)
 		}
 		if m.Outcome.Exited && (m.Outcome.Error != "" || m.Outcome.Code != 0) {
 			return errors.New("an outcome that is both an exit and a failure")
 		}
-	case m.Type == msgBind:
+	case m.Type == MsgBind:
 		bind = true
 		fallthrough
-	case m.Type == msgSocket:
+	case m.Type == MsgSocket:
 		if m.Stats != nil || m.Outcome != nil {
 			return errors.New("counters or an outcome in a request for a socket")
 		}
@@ -297,9 +307,9 @@ func (m *ctlMsg) checkFromShadow() error {
 // typ (bind or socket) may name.
 func hostNetwork(typ, network string) bool {
 	switch typ {
-	case msgBind:
+	case MsgBind:
 		return network == "tcp" || network == "udp"
-	case msgSocket:
+	case MsgSocket:
 		switch network {
 		case "tcp4", "tcp6", "udp4", "udp6":
 			return true
@@ -308,13 +318,13 @@ func hostNetwork(typ, network string) bool {
 	return false
 }
 
-// call sends a question and waits up to timeout for its answer.
-func (k *ctlConn) call(m *ctlMsg, timeout time.Duration) (ctlAnswer, error) {
-	ch := make(chan ctlAnswer, 1)
+// Call sends a question and waits up to timeout for its answer.
+func (k *Conn) Call(m *Msg, timeout time.Duration) (Answer, error) {
+	ch := make(chan Answer, 1)
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
-		return ctlAnswer{}, errors.New("control: connection closed")
+		return Answer{}, errors.New("control: connection closed")
 	}
 	k.seq++
 	m.Seq = k.seq
@@ -325,38 +335,38 @@ func (k *ctlConn) call(m *ctlMsg, timeout time.Duration) (ctlAnswer, error) {
 		delete(k.pending, m.Seq)
 		k.mu.Unlock()
 	}()
-	if err := k.send(m); err != nil {
-		return ctlAnswer{}, err
+	if err := k.Send(m); err != nil {
+		return Answer{}, err
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case a, ok := <-ch:
 		if !ok {
-			return ctlAnswer{}, errors.New("control: connection closed")
+			return Answer{}, errors.New("control: connection closed")
 		}
 		return a, nil
 	case <-t.C:
-		return ctlAnswer{}, fmt.Errorf("control: no answer to %s within %v", m.Type, timeout)
+		return Answer{}, fmt.Errorf("control: no answer to %s within %v", m.Type, timeout)
 	}
 }
 
-// answered delivers an answer to its caller; an answer nobody waits for
+// Answered delivers an answer to its caller; an answer nobody waits for
 // any more has its descriptors closed.
-func (k *ctlConn) answered(m *ctlMsg, fds []int) {
+func (k *Conn) Answered(m *Msg, fds []int) {
 	k.mu.Lock()
 	ch := k.pending[m.Seq]
 	delete(k.pending, m.Seq)
 	k.mu.Unlock()
 	if ch == nil {
-		closeFDs(fds)
+		CloseFDs(fds)
 		return
 	}
-	ch <- ctlAnswer{m: m, fds: fds}
+	ch <- Answer{Msg: m, FDs: fds}
 }
 
-// close closes the socket and fails the questions still waiting.
-func (k *ctlConn) close() {
+// Close closes the socket and fails the questions still waiting.
+func (k *Conn) Close() {
 	k.mu.Lock()
 	if k.closed {
 		k.mu.Unlock()
@@ -371,24 +381,16 @@ func (k *ctlConn) close() {
 	k.c.Close()
 }
 
-// isClosed reports whether the connection is closed.
-func (k *ctlConn) isClosed() bool {
+// IsClosed reports whether the connection is closed.
+func (k *Conn) IsClosed() bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.closed
 }
 
-func closeFDs(fds []int) {
+// CloseFDs closes descriptors that came with a message.
+func CloseFDs(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
-}
-
-// errnoOf is the errno in err, if any.
-func errnoOf(err error) int {
-	var e unix.Errno
-	if errors.As(err, &e) {
-		return int(e)
-	}
-	return int(unix.EIO)
 }
