@@ -295,6 +295,9 @@ func (p *shadowProc) stop(grace time.Duration) {
 	select {
 	case <-p.Done():
 	case <-time.After(grace):
+		// Tests look for this line: a shadow that needs SIGKILL to stop
+		// has a bug however quickly the kill follows.
+		p.log.Warn("shadow did not stop within its grace period after SIGTERM; killed", "grace", grace)
 		_ = p.Cmd.Process.Kill()
 		<-p.Done()
 	}
