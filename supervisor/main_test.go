@@ -59,7 +59,14 @@ func testShadowMain(args []string) int {
 // TestShadowRole: this binary started as a shadow is the shadow, not the
 // tests again (without descriptors from a supervisor, it refuses).
 func TestShadowRole(t *testing.T) {
-	out, err := exec.Command("/proc/self/exe", "shadow", "--ta", "x").CombinedOutput()
+	// Were the role not dispatched, the child would run this test again,
+	// and its child too: the variable stops that at the first level.
+	if os.Getenv("TZBRIDGE_TEST_AS_SHADOW") != "" {
+		t.Fatal("the test binary, started as a shadow, ran the tests")
+	}
+	cmd := exec.Command("/proc/self/exe", "shadow", "--ta", "x")
+	cmd.Env = append(os.Environ(), "TZBRIDGE_TEST_AS_SHADOW=1")
+	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "test shadow x: bad arguments") {
 		t.Fatalf("started as a shadow: %v\n%s", err, out)
