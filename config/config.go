@@ -26,15 +26,20 @@ import (
 const (
 	DefaultMount       = "/tz"
 	DefaultTEE         = "sim"
-	DefaultSimThreads  = 1
 	MaxSimThreads      = 1024
 	DefaultDescriptors = 256
 	DefaultMailbox     = 256 << 10
 	MinMailbox         = 8 << 10
 	MaxMailbox         = 16 << 20
 	MaxDescriptors     = 65536
-	DefaultUser        = "root"
-	DefaultGroup       = "root"
+	// DefaultNodes is limits.nodes when the file leaves it out: 16 times
+	// the default descriptor limit, room for a TA that keeps a node per
+	// client or per connection, at a few MB of the supervisor's memory
+	// (docs/reliability.md has the figures). MaxNodes bounds it.
+	DefaultNodes = 4096
+	MaxNodes     = 1 << 16
+	DefaultUser  = "root"
+	DefaultGroup = "root"
 	// MinMemory is the smallest memory limit a shadow process runs with.
 	MinMemory = 64 << 20
 	// MinWasmMemory and MaxWasmMemory bound a wasm TA's linear memory: one
@@ -59,12 +64,15 @@ type Config struct {
 	// docs/metrics.md lists the metrics.
 	Metrics string `yaml:"metrics"`
 	// SimThreads is how many threads run the simulated secure world's Go
-	// code at once (its GOMAXPROCS; tee: sim only). Default 1: every
-	// hand-off to a TA is then a goroutine switch on the running thread,
-	// measured several times faster per call than waking another thread.
-	// The price: a TA that computes for long delays the others' calls by
-	// up to the scheduler's time slice (about 20 ms). Raise it when TAs
-	// compute.
+	// code at once (its GOMAXPROCS; tee: sim only). Default 0, automatic:
+	// one, on which every hand-off to a TA is a goroutine switch (measured
+	// several times faster per call than waking another thread), plus one
+	// for each wasm TA program while it runs, so that a module computing
+	// without a call cannot hold the thread the other TAs' calls need.
+	// N fixes the count at N: round trips measured 13-20 % faster while
+	// wasm TAs run, but a wasm TA that computes then delays the others'
+	// hand-offs by Go's scheduler time slice (10 ms) each.
+	// configs/reference.yaml has the figures.
 	SimThreads int `yaml:"sim_threads"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
@@ -243,6 +251,10 @@ type Limits struct {
 	// Sockets is the most of those descriptors that may be sockets; 0
 	// (the default) means Descriptors. A TA at either limit gets EMFILE.
 	Sockets int `yaml:"sockets"`
+	// Nodes is the most nodes (FIFOs, UNIX socket nodes, directories) the
+	// TA's directory may hold at once, the declared endpoints and their
+	// directories included. Past it, creating one fails with EDQUOT.
+	Nodes int `yaml:"nodes"`
 	// WasmMemory caps a wasm TA's linear memory in bytes (rounded down to
 	// 64 KiB pages); 0 means the default of 256 MiB. A module that grows
 	// past it gets a failed memory.grow, as on a full heap.
@@ -349,9 +361,6 @@ func (c *Config) applyDefaults() {
 	if c.TEE == "" {
 		c.TEE = DefaultTEE
 	}
-	if c.SimThreads == 0 {
-		c.SimThreads = DefaultSimThreads
-	}
 	for i := range c.TAs {
 		t := &c.TAs[i]
 		if t.Restart == "" {
@@ -362,6 +371,9 @@ func (c *Config) applyDefaults() {
 		}
 		if t.Limits.Descriptors == 0 {
 			t.Limits.Descriptors = DefaultDescriptors
+		}
+		if t.Limits.Nodes == 0 {
+			t.Limits.Nodes = DefaultNodes
 		}
 		if t.OnRestart == "" {
 			t.OnRestart = "keep"
@@ -469,6 +481,9 @@ func (c *Config) validate(pos positions) []*FieldError {
 		if s := t.Limits.Sockets; s < 0 || (s > 0 && s > t.Limits.Descriptors) { // 0 is the default, whatever descriptors says
 			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
 		}
+		if need := endpointNodes(t.Endpoints); t.Limits.Nodes < max(need, 1) || t.Limits.Nodes > MaxNodes {
+			bad(f+".limits.nodes", "%d: want %d (the declared endpoints and their directories) to %d", t.Limits.Nodes, max(need, 1), MaxNodes)
+		}
 		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
 			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, int64(MaxWasmMemory))
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
@@ -528,8 +543,8 @@ func (c *Config) validate(pos positions) []*FieldError {
 			}
 		}
 	}
-	if c.SimThreads < 1 || c.SimThreads > MaxSimThreads {
-		bad("sim_threads", "%d: want 1 to %d", c.SimThreads, MaxSimThreads)
+	if c.SimThreads < 0 || c.SimThreads > MaxSimThreads {
+		bad("sim_threads", "%d: want 0 (automatic) or 1 to %d", c.SimThreads, MaxSimThreads)
 	}
 	if c.Metrics != "" {
 		if ap, err := netip.ParseAddrPort(c.Metrics); err != nil || ap.Port() == 0 {
@@ -578,4 +593,16 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 		}
 		tos[tn+" "+taddr] = true
 	}
+}
+
+// endpointNodes counts the nodes a TA's declared endpoints put in its
+// directory once all exist: each endpoint and each directory above one.
+func endpointNodes(eps []Endpoint) int {
+	nodes := map[string]bool{}
+	for _, e := range eps {
+		for p := path.Clean(e.Name); p != "." && p != "/" && p != ""; p = path.Dir(p) {
+			nodes[p] = true
+		}
+	}
+	return len(nodes)
 }

@@ -19,8 +19,11 @@ func TestParseDefaults(t *testing.T) {
 	if c.Metrics != "" {
 		t.Errorf("metrics %q, want none by default", c.Metrics)
 	}
+	if c.SimThreads != 0 {
+		t.Errorf("sim_threads %d, want 0 (automatic) by default", c.SimThreads)
+	}
 	ta := c.TAs[0]
-	if ta.Restart != "on-failure" || ta.Mailbox != DefaultMailbox || ta.Limits.Descriptors != DefaultDescriptors {
+	if ta.Restart != "on-failure" || ta.Mailbox != DefaultMailbox || ta.Limits.Descriptors != DefaultDescriptors || ta.Limits.Nodes != DefaultNodes {
 		t.Errorf("TA defaults not applied: %+v", ta)
 	}
 }
@@ -72,9 +75,14 @@ func TestParseErrors(t *testing.T) {
 		{"unknown user", "tas:\n" + ok + "    user: nosuchuser\n", `user: unknown user "nosuchuser"`},
 		{"unknown group", "tas:\n" + ok + "    group: nosuchgroup\n", `group: unknown group "nosuchgroup"`},
 		{"small memory", "tas:\n" + ok + "    limits:\n      memory: 1000\n", "limits.memory: 1000 bytes"},
-		{"sim threads negative", "sim_threads: -1\ntas:\n" + ok, "sim_threads: -1: want 1 to 1024"},
+		{"sim threads negative", "sim_threads: -1\ntas:\n" + ok, "sim_threads: -1: want 0 (automatic) or 1 to 1024"},
+		{"sim threads too many", "sim_threads: 1025\ntas:\n" + ok, "sim_threads: 1025: want 0 (automatic) or 1 to 1024"},
 		{"sockets over descriptors", "tas:\n" + ok + "    limits:\n      descriptors: 8\n      sockets: 9\n", "limits.sockets: 9: want 0 (as many as descriptors) to limits.descriptors (8)"},
 		{"negative sockets", "tas:\n" + ok + "    limits:\n      sockets: -1\n", "limits.sockets: -1"},
+		{"negative nodes", "tas:\n" + ok + "    limits:\n      nodes: -1\n", "limits.nodes: -1: want 1 (the declared endpoints and their directories) to 65536"},
+		{"too many nodes", "tas:\n" + ok + "    limits:\n      nodes: 65537\n", "limits.nodes: 65537: want 1"},
+		{"nodes below the endpoints", "tas:\n" + ok + "    limits:\n      nodes: 3\n    endpoints:\n      - {name: a/in, kind: fifo}\n      - {name: a/out, kind: fifo}\n      - {name: b/s, kind: unix}\n",
+			"limits.nodes: 3: want 5 (the declared endpoints and their directories) to 65536"},
 		{"wasm memory on a builtin", "tas:\n" + ok + "    limits:\n      wasm_memory: 1048576\n", "limits.wasm_memory: set, but the TA is not a wasm module"},
 		{"wasm memory too large", "tas:\n" + ok + "    limits:\n      wasm_memory: 8589934592\n", "limits.wasm_memory: 8589934592 bytes: want 0"},
 		{"netns not a bool", "tas:\n" + ok + "    netns: maybe\n", `line 5: tas[0].netns: "maybe": want true or false`},

@@ -23,6 +23,11 @@ type Host struct {
 	single   map[teeclient.UUID]*instance // live single-instance TAs
 	sessions map[uint32]*session
 	nextID   uint32
+
+	// threads, if set (ThreadPerProgram), gives each program that asks
+	// (OwnThread: a wasm TA's) a thread; OpenSession puts it in the
+	// context the TA's program inherits.
+	threads *threads
 }
 
 type instance struct {
@@ -167,6 +172,9 @@ func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, 
 	var or teeclient.Result
 	ctx = context.WithValue(ctx, clientKey{}, client)
 	ctx = context.WithValue(ctx, loggerKey{}, h.log.With("ta", def.Name, "uuid", def.UUID))
+	if h.threads != nil {
+		ctx = context.WithValue(ctx, threadsKey{}, h.threads)
+	}
 	if err := h.call(ctx, inst, func() { state, or = inst.ta.OpenSession(ctx, p) }); err != nil {
 		h.release(inst)
 		r, o := deadOrCancel(err)

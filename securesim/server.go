@@ -226,118 +226,22 @@ func (cn *conn) reply(m *simwire.Msg) {
 func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 	switch m.Kind {
 	case simwire.KindShmAdd:
-		if len(fds) != 1 {
-			closeAll(fds)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		// Each region is mapped into the secure world's address space,
-		// so one client must not be able to exhaust it for everyone.
-		cn.mu.Lock()
-		full := len(cn.shms) >= MaxSharedMemoryRegions || m.Size > MaxSharedMemory-cn.shmBytes
-		cn.mu.Unlock()
-		if full {
-			unix.Close(fds[0])
-			cn.s.log.Warn("secure world: refusing shared memory: the client's limit is reached",
-				"bytes", m.Size, "regions_max", MaxSharedMemoryRegions, "bytes_max", MaxSharedMemory)
-			m.Status = uint32(unix.ENOMEM)
-			cn.reply(&m)
-			return nil
-		}
-		sm, err := mapSharedMem(fds[0], m.Size)
-		if err != nil {
-			cn.s.log.Warn("secure world: refusing shared memory", "err", err)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		cn.mu.Lock()
-		cn.shmBytes += m.Size
-		sm.size = m.Size
-		cn.nextShm++
-		m.ShmID = cn.nextShm
-		cn.shms[m.ShmID] = sm
-		cn.mu.Unlock()
-		cn.reply(&m)
+		m.Status = uint32(cn.addShm(&m, fds))
 	case simwire.KindDoorbell:
-		// The page, and optionally the ring to sleep on.
-		if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
-			closeAll(fds)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		var ring *os.File
-		if len(fds) == 2 {
-			var err error
-			if ring, err = openRing(fds[1]); err != nil {
-				cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
-				unix.Close(fds[0])
-				m.Status = uint32(unix.EINVAL)
-				cn.reply(&m)
-				return nil
-			}
-		}
-		sm, err := mapSharedMem(fds[0], m.Size)
-		if err != nil {
-			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
-			closeRing(ring)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		cn.mu.Lock()
-		if len(cn.doorbells) >= maxDoorbells {
-			cn.mu.Unlock()
-			sm.remove()
-			closeRing(ring)
-			m.Status = uint32(unix.ENOSPC)
-			cn.reply(&m)
-			return nil
-		}
-		d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
-		if ring != nil {
-			if err := d.bell.SleepOnRing(ring); err != nil {
-				// Cannot happen for an open *os.File; the futex works
-				// all the same.
-				cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
-			}
-		}
-		cn.doorbells = append(cn.doorbells, d)
-		m.ShmID = uint64(len(cn.doorbells))
-		cn.bells.Add(1)
-		cn.mu.Unlock()
-		go func() {
-			defer cn.bells.Done()
-			d.serve(ctx)
-		}()
-		cn.reply(&m)
+		m.Status = uint32(cn.addDoorbell(ctx, &m, fds))
 	case simwire.KindShmRemove:
-		cn.mu.Lock()
-		sm := cn.shms[m.ShmID]
-		delete(cn.shms, m.ShmID)
-		if sm != nil {
-			cn.shmBytes -= sm.size
-		}
-		cn.mu.Unlock()
-		if sm == nil {
-			m.Status = uint32(unix.ENOENT)
-		} else {
-			sm.remove()
-		}
-		cn.reply(&m)
+		m.Status = uint32(cn.removeShm(m.ShmID))
 	case simwire.KindOpen, simwire.KindInvoke:
 		reg, ok := cn.begin(ctx, &m)
 		if !ok {
-			cn.reply(&m)
-			return nil
+			break
 		}
 		go func() {
 			defer reg.end()
 			cn.call(&reg, &m, new(Params))
 			cn.reply(&m)
 		}()
+		return nil
 	case simwire.KindCancel:
 		cn.mu.Lock()
 		cancel := cn.cancels[m.CancelID]
@@ -345,7 +249,6 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		if cancel != nil {
 			cancel()
 		}
-		cn.reply(&m)
 	case simwire.KindClose:
 		cn.calls.Add(1)
 		go func() {
@@ -355,10 +258,112 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 			}
 			cn.reply(&m)
 		}()
+		return nil
 	default:
 		return fmt.Errorf("unexpected %v", m.Kind)
 	}
+	cn.reply(&m)
 	return nil
+}
+
+// addShm maps a client's shared memory region (fds: its one descriptor)
+// and numbers it in m.ShmID. A refusal is the errno the client gets; the
+// descriptors are closed then.
+func (cn *conn) addShm(m *simwire.Msg, fds []int) unix.Errno {
+	if len(fds) != 1 {
+		closeAll(fds)
+		return unix.EINVAL
+	}
+	// Each region is mapped into the secure world's address space,
+	// so one client must not be able to exhaust it for everyone.
+	cn.mu.Lock()
+	full := len(cn.shms) >= MaxSharedMemoryRegions || m.Size > MaxSharedMemory-cn.shmBytes
+	cn.mu.Unlock()
+	if full {
+		unix.Close(fds[0])
+		cn.s.log.Warn("secure world: refusing shared memory: the client's limit is reached",
+			"bytes", m.Size, "regions_max", MaxSharedMemoryRegions, "bytes_max", MaxSharedMemory)
+		return unix.ENOMEM
+	}
+	sm, err := mapSharedMem(fds[0], m.Size)
+	if err != nil {
+		cn.s.log.Warn("secure world: refusing shared memory", "err", err)
+		return unix.EINVAL
+	}
+	cn.mu.Lock()
+	cn.shmBytes += m.Size
+	sm.size = m.Size
+	cn.nextShm++
+	m.ShmID = cn.nextShm
+	cn.shms[m.ShmID] = sm
+	cn.mu.Unlock()
+	return 0
+}
+
+// addDoorbell maps a client's doorbell page (fds[0]), and the ring to
+// sleep on if there is one (fds[1]), and starts serving it; m.ShmID
+// numbers it. A refusal is the errno the client gets; the descriptors are
+// closed then.
+func (cn *conn) addDoorbell(ctx context.Context, m *simwire.Msg, fds []int) unix.Errno {
+	if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
+		closeAll(fds)
+		return unix.EINVAL
+	}
+	var ring *os.File
+	if len(fds) == 2 {
+		var err error
+		if ring, err = openRing(fds[1]); err != nil {
+			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+			unix.Close(fds[0])
+			return unix.EINVAL
+		}
+	}
+	sm, err := mapSharedMem(fds[0], m.Size)
+	if err != nil {
+		cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+		closeRing(ring)
+		return unix.EINVAL
+	}
+	cn.mu.Lock()
+	if len(cn.doorbells) >= maxDoorbells {
+		cn.mu.Unlock()
+		sm.remove()
+		closeRing(ring)
+		return unix.ENOSPC
+	}
+	d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
+	if ring != nil {
+		if err := d.bell.SleepOnRing(ring); err != nil {
+			// Cannot happen for an open *os.File; the futex works
+			// all the same.
+			cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
+		}
+	}
+	cn.doorbells = append(cn.doorbells, d)
+	m.ShmID = uint64(len(cn.doorbells))
+	cn.bells.Add(1)
+	cn.mu.Unlock()
+	go func() {
+		defer cn.bells.Done()
+		d.serve(ctx)
+	}()
+	return 0
+}
+
+// removeShm unmaps shared memory region id once no call uses it.
+func (cn *conn) removeShm(id uint64) unix.Errno {
+	cn.mu.Lock()
+	sm := cn.shms[id]
+	delete(cn.shms, id)
+	if sm != nil {
+		cn.shmBytes -= sm.size
+	}
+	cn.mu.Unlock()
+	if sm == nil {
+		return unix.ENOENT
+	}
+	sm.remove()
+	return 0
 }
 
 // callReg is a call registered under its cancel id (begin): its context,

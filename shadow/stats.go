@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"path"
 	"slices"
@@ -619,14 +620,30 @@ func (st *Stats) Check() error {
 		if n := len(o.Latency); n != 0 && n != len(latencyBounds)+1 {
 			return fmt.Errorf("stats: op %s: %d latency buckets, want %d", o.Op, n, len(latencyBounds)+1)
 		}
+		// The status views add the buckets up (cumulative counts): a
+		// sum that wraps would make a histogram that goes down.
+		var sum, carry uint64
+		for _, n := range o.Latency {
+			if sum, carry = bits.Add64(sum, n, 0); carry != 0 {
+				return fmt.Errorf("stats: op %s: latency buckets add up past 2^64", o.Op)
+			}
+		}
+		if o.LatencySum < 0 {
+			return fmt.Errorf("stats: op %s: negative latency sum", o.Op)
+		}
 	}
 	if len(st.Endpoints) > MaxEndpoints+numKinds {
 		return fmt.Errorf("stats: %d endpoints, at most %d", len(st.Endpoints), MaxEndpoints+numKinds)
 	}
+	eps := make(map[Endpoint]bool, len(st.Endpoints))
 	for _, e := range st.Endpoints {
 		if !slices.Contains(kinds[:], e.Kind) || len(e.Name) > MaxEndpointName || !utf8.ValidString(e.Name) {
 			return fmt.Errorf("stats: endpoint %.20q %.40q: unknown kind, or a name too long or not UTF-8", e.Kind, e.Name)
 		}
+		if eps[e.Endpoint] {
+			return fmt.Errorf("stats: endpoint %s %.40q repeated", e.Kind, e.Name)
+		}
+		eps[e.Endpoint] = true
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"reflect"
 	"strings"
@@ -538,6 +539,18 @@ func TestStatsCheck(t *testing.T) {
 		{"repeated op", func(st *Stats) { st.Ops = append(st.Ops, st.Ops[0]) }},
 		{"unknown errno", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"EWHATEVER": 1} }},
 		{"latency buckets", func(st *Stats) { st.Ops[0].Latency = make([]uint64, 3) }},
+		{"latency buckets overflow", func(st *Stats) {
+			st.Ops[0].Latency = make([]uint64, len(latencyBounds)+1)
+			st.Ops[0].Latency[0], st.Ops[0].Latency[1] = math.MaxUint64, 1
+		}},
+		{"negative latency sum", func(st *Stats) { st.Ops[0].LatencySum = -1 }},
+		{"undefined op", func(st *Stats) { st.Ops[0].Op = "Op(99)" }},
+		{"errno out of range", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"errno(134)": 1} }},
+		{"repeated endpoint", func(st *Stats) {
+			e := EndpointStats{Endpoint: Endpoint{Kind: KindFIFO, Name: "in"}}
+			st.Endpoints = append(st.Endpoints, e, e)
+		}},
+		{"name with a newline", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"EIO\nEVIL": 1} }},
 		{"unknown kind", func(st *Stats) { st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: "sctp"}}) }},
 		{"long name", func(st *Stats) {
 			st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: KindFIFO, Name: strings.Repeat("x", MaxEndpointName+1)}})

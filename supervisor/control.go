@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,12 +53,10 @@ type ctlMsg struct {
 	Outcome *outcome      `json:"outcome,omitempty"`
 
 	// bind and socket.
-	Network   string `json:"network,omitempty"`
-	Addr      string `json:"addr,omitempty"`
-	ReuseAddr bool   `json:"reuse_addr,omitempty"`
-	ReusePort bool   `json:"reuse_port,omitempty"`
-	Errno     int    `json:"errno,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Network string `json:"network,omitempty"`
+	Addr    string `json:"addr,omitempty"`
+	Errno   int    `json:"errno,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // shadowSpec is everything a shadow process is told about its TA.
@@ -80,6 +79,10 @@ type shadowSpec struct {
 	// Publish binds the TA's TCP and UDP addresses in the host namespace
 	// (a TA in its own namespace with no proxies configured).
 	Publish bool `json:"publish,omitempty"`
+	// HostNetns: the shadow runs in the host's network namespace (netns:
+	// false), so the TA's sockets are host sockets
+	// (shadow.Config.HostNamespace).
+	HostNetns bool `json:"host_netns,omitempty"`
 	// Limits are set by the shadow on itself first thing.
 	Limits []rlimit `json:"limits,omitempty"`
 	// HostAll and HostAddrs are the TA's host access.
@@ -178,15 +181,12 @@ func (k *ctlConn) send(m *ctlMsg, fds ...int) error {
 }
 
 // recv reads one message. The descriptors that came with it are the
-// caller's.
+// caller's. The shadow uses it for the supervisor's messages; the
+// supervisor reads a shadow's with recvShadow.
 func (k *ctlConn) recv(buf []byte) (*ctlMsg, []int, error) {
-	n, fds, err := sockproxy.RecvFDs(k.c, buf)
+	n, fds, err := k.recvRaw(buf)
 	if err != nil {
 		return nil, nil, err
-	}
-	if n == 0 {
-		closeFDs(fds)
-		return nil, nil, errors.New("control: peer closed the connection")
 	}
 	m := &ctlMsg{}
 	if err := json.Unmarshal(buf[:n], m); err != nil {
@@ -194,6 +194,118 @@ func (k *ctlConn) recv(buf []byte) (*ctlMsg, []int, error) {
 		return nil, nil, fmt.Errorf("control: bad message: %w", err)
 	}
 	return m, fds, nil
+}
+
+// recvRaw reads one message's bytes into buf.
+func (k *ctlConn) recvRaw(buf []byte) (int, []int, error) {
+	n, fds, err := sockproxy.RecvFDs(k.c, buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	if n == 0 {
+		closeFDs(fds)
+		return 0, nil, errors.New("control: peer closed the connection")
+	}
+	return n, fds, nil
+}
+
+// errMalformed marks a shadow's message that decodeShadowMsg refused: the
+// connection goes on, the message is dropped.
+var errMalformed = errors.New("malformed control message from the shadow")
+
+// Bounds on what a shadow may send the supervisor.
+const (
+	// maxOutcomeError bounds the TA failure a shadow reports: it becomes
+	// the TA's last_error in the status views and a log field.
+	maxOutcomeError = 4 << 10
+	// maxHostAddr bounds a bind request's address (an IPv6 address with
+	// a zone and a port is well under it).
+	maxHostAddr = 128
+)
+
+// decodeShadowMsg decodes and checks one message a shadow sent. A shadow
+// runs with its TA's identity and is as untrusted as anything the TA
+// reaches, so its messages are checked like any input from outside:
+// exactly one JSON object of the known fields; of the kinds a shadow
+// sends (the stats answer, exit, bind, socket) and no other; the fields
+// of that kind only; counters in the shape a shadow makes them
+// (shadow.Stats.Check: tzrpc's op and errno names only, bounded
+// endpoints); bounded strings. An error wraps errMalformed.
+func decodeShadowMsg(b []byte) (*ctlMsg, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	m := &ctlMsg{}
+	if err := dec.Decode(m); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: more than one JSON value", errMalformed)
+	}
+	if err := m.checkFromShadow(); err != nil {
+		return m, fmt.Errorf("%w: %.40q: %v", errMalformed, m.Type, err)
+	}
+	return m, nil
+}
+
+// checkFromShadow checks the fields of a decoded message from a shadow.
+func (m *ctlMsg) checkFromShadow() error {
+	if m.Spec != nil || m.Errno != 0 || m.Error != "" {
+		return errors.New("a field only the supervisor sends")
+	}
+	var bind bool
+	switch {
+	case m.Reply && m.Type == msgStats:
+		if m.Stats == nil || m.Outcome != nil || m.Network != "" || m.Addr != "" {
+			return errors.New("want counters and nothing else")
+		}
+	case m.Reply:
+		return errors.New("an answer to a question the supervisor does not ask")
+	case m.Type == msgExit:
+		if m.Outcome == nil || m.Network != "" || m.Addr != "" {
+			return errors.New("want an outcome (and counters) and nothing else")
+		}
+		// (encoding/json has made it UTF-8 already.)
+		if len(m.Outcome.Error) > maxOutcomeError {
+			return fmt.Errorf("outcome error of %d bytes: want at most %d", len(m.Outcome.Error), maxOutcomeError)
+		}
+		if m.Outcome.Exited && (m.Outcome.Error != "" || m.Outcome.Code != 0) {
+			return errors.New("an outcome that is both an exit and a failure")
+		}
+	case m.Type == msgBind:
+		bind = true
+		fallthrough
+	case m.Type == msgSocket:
+		if m.Stats != nil || m.Outcome != nil {
+			return errors.New("counters or an outcome in a request for a socket")
+		}
+		if !hostNetwork(m.Type, m.Network) {
+			return fmt.Errorf("network %.20q", m.Network)
+		}
+		if bind != (m.Addr != "") || len(m.Addr) > maxHostAddr {
+			return fmt.Errorf("address of %d bytes", len(m.Addr))
+		}
+	default:
+		return errors.New("not a kind of message a shadow sends")
+	}
+	if m.Stats != nil {
+		return m.Stats.Check()
+	}
+	return nil
+}
+
+// hostNetwork reports whether network is one a shadow's request of kind
+// typ (bind or socket) may name.
+func hostNetwork(typ, network string) bool {
+	switch typ {
+	case msgBind:
+		return network == "tcp" || network == "udp"
+	case msgSocket:
+		switch network {
+		case "tcp4", "tcp6", "udp4", "udp6":
+			return true
+		}
+	}
+	return false
 }
 
 // call sends a question and waits up to timeout for its answer.

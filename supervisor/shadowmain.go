@@ -129,16 +129,18 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 		Mailbox:        spec.Mailbox,
 		MaxDescriptors: spec.MaxDescriptors,
 		MaxSockets:     spec.MaxSockets,
+		HostNamespace:  spec.HostNetns,
 		Logger:         log,
 	}
 	if ho.Len() > 0 || spec.Publish {
-		cfg.BindInet = func(network string, addr netip.AddrPort, taFD int) (int, error) {
+		cfg.BindInet = func(network string, addr netip.AddrPort) (int, error) {
 			fd, err := ho.Bind(network, addr)
 			if err != nil || fd >= 0 || !spec.Publish || addr.Port() == 0 {
 				return fd, err
 			}
-			return askHost(ctl, &ctlMsg{Type: msgBind, Network: network, Addr: addr.String(),
-				ReuseAddr: sockoptOn(taFD, unix.SO_REUSEADDR), ReusePort: sockoptOn(taFD, unix.SO_REUSEPORT)})
+			// The TA's socket options stay with its socket: the host
+			// socket gets the supervisor's (sockproxy.Bind).
+			return askHost(ctl, &ctlMsg{Type: msgBind, Network: network, Addr: addr.String()})
 		}
 	}
 	if spec.HostAll || len(spec.HostAddrs) > 0 {
@@ -198,11 +200,6 @@ func askHost(ctl *ctlConn, m *ctlMsg) (int, error) {
 		return -1, fmt.Errorf("supervisor answered %s with %d descriptors", m.Type, len(a.fds))
 	}
 	return a.fds[0], nil
-}
-
-func sockoptOn(fd, opt int) bool {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, opt)
-	return err == nil && v != 0
 }
 
 // serveControl answers the supervisor's questions and hands answers to

@@ -28,6 +28,10 @@ import (
 // counters before it shows the last ones it had.
 const statsTimeout = 500 * time.Millisecond
 
+// maxMalformedLogged bounds the log lines about one shadow's malformed
+// control messages: a lying shadow must not flood the supervisor's log.
+const maxMalformedLogged = 10
+
 // procOptions say how to start one shadow process.
 type procOptions struct {
 	exe  string // the tzbridge binary, as os.Executable reported it
@@ -55,8 +59,6 @@ type procOptions struct {
 type shadowProc struct {
 	*child.Process
 	ctl *ctlConn
-
-	log *slog.Logger // tagged with the TA
 
 	mu      sync.Mutex
 	outcome *outcome
@@ -105,7 +107,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		ExtraFiles:  files,
 		SysProcAttr: opt.privs.sysProcAttr(),
 	}
-	p := &shadowProc{ctl: ctl, log: opt.log, logDone: make(chan struct{})}
+	p := &shadowProc{ctl: ctl, logDone: make(chan struct{})}
 
 	var nsFile *os.File
 	if opt.netns != nil {
@@ -147,13 +149,26 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 // serveControl reads the shadow's messages until the socket closes.
 func (p *shadowProc) serveControl(opt procOptions) {
 	buf := make([]byte, maxCtlMsg)
+	malformed := 0
 	for {
-		m, fds, err := p.ctl.recv(buf)
+		n, fds, err := p.ctl.recvRaw(buf)
 		if err != nil {
 			p.ctl.close()
 			return
 		}
 		closeFDs(fds) // a shadow has no reason to send any
+		m, err := decodeShadowMsg(buf[:n])
+		if err != nil {
+			// Dropped. A question waiting for this answer gets none
+			// rather than wait for its timeout, and keeps what it had.
+			if malformed++; malformed <= maxMalformedLogged {
+				opt.log.Warn("shadow sent a malformed control message; dropped", "err", err, "pid", p.Pid(), "last_logged", malformed == maxMalformedLogged)
+			}
+			if m != nil && m.Reply {
+				p.ctl.answered(&ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}, nil)
+			}
+			continue
+		}
 		switch {
 		case m.Reply:
 			p.ctl.answered(m, nil)
@@ -251,16 +266,11 @@ func decodeRecord(line []byte) (slog.Record, bool) {
 	return rec, true
 }
 
-// takeStats keeps the counters a shadow sent, if they have the shape of a
-// shadow's (shadow.Stats.Check): their names become metric labels.
+// takeStats keeps the counters a shadow sent; decodeShadowMsg has
+// checked their shape (shadow.Stats.Check): their names become metric
+// labels. Nil keeps the last ones.
 func (p *shadowProc) takeStats(st *shadow.Stats) {
 	if st == nil {
-		return
-	}
-	if err := st.Check(); err != nil {
-		if p.log != nil {
-			p.log.Warn("shadow sent malformed counters; keeping the last ones", "err", err)
-		}
 		return
 	}
 	p.mu.Lock()
@@ -289,15 +299,16 @@ func (p *shadowProc) Stats() shadow.Stats {
 	return st
 }
 
-// stop asks the shadow to finish (SIGTERM) and kills it after grace.
-func (p *shadowProc) stop(grace time.Duration) {
+// stop asks the shadow to finish (SIGTERM) and kills it after grace,
+// saying so in log.
+func (p *shadowProc) stop(grace time.Duration, log *slog.Logger) {
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.Done():
 	case <-time.After(grace):
 		// Tests look for this line: a shadow that needs SIGKILL to stop
 		// has a bug however quickly the kill follows.
-		p.log.Warn("shadow did not stop within its grace period after SIGTERM; killed", "grace", grace)
+		log.Warn("shadow did not stop within its grace period after SIGTERM; killed", "grace", grace)
 		_ = p.Cmd.Process.Kill()
 		<-p.Done()
 	}
@@ -346,9 +357,12 @@ func exitError(pid int, err error) error {
 // hostSocket makes a socket in the supervisor's (the host's) namespace
 // for a shadow's question, if the TA's config allows it. The supervisor
 // binds as root, so a published port below 1024 is refused unless the TA
-// has privileged_ports, as the shadow's own bind would be; and the socket
-// is made as uid, the TA's user (asUser), so that SO_REUSEPORT joins it
-// only to sockets of that user, not to root's.
+// has privileged_ports, as the shadow's own bind would be. The socket
+// never joins a port group (sockproxy.Bind sets no SO_REUSEPORT, and no
+// SO_REUSEADDR on UDP, whatever the TA set on its own socket), so an
+// address another process holds is EADDRINUSE for the TA; and it is made
+// as uid, the TA's user (asUser), so that the firewall's owner matches
+// see the TA's user, not root.
 func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
 	return asUser(uid, func() (int, error) { return hostSocketAsUser(m, publish, hostAccess, privilegedPorts) })
 }
@@ -366,7 +380,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 		if ap.Port() < 1024 && !privilegedPorts {
 			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
 		}
-		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
+		return sockproxy.Bind(m.Network, ap)
 	case msgSocket:
 		if !hostAccess {
 			return -1, fmt.Errorf("this TA has no host access: %w", unix.EACCES)
@@ -378,8 +392,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 
 // asUser runs f on a thread whose filesystem uid is uid, so that a socket
 // f makes is owned by uid: the kernel takes a socket's owner (sk_uid) from
-// the fsuid of its maker, and lets SO_REUSEPORT share a port only among
-// sockets of one owner (owner matches in the firewall see it too). fsuid
+// the fsuid of its maker (owner matches in the firewall see it). fsuid
 // is per thread; the thread is thrown away if it cannot be set back.
 func asUser(uid uint32, f func() (int, error)) (int, error) {
 	if uid == 0 {

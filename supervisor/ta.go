@@ -71,7 +71,7 @@ func (r *taRunner) publish() bool { return r.netns != nil && r.cfg.Proxies == ni
 // treeOptions describes the TA's directory for the FUSE tree.
 func (r *taRunner) treeOptions() (fusefs.TAOptions, error) {
 	// The TA's shadow makes its nodes, so it owns the directory.
-	opts := fusefs.TAOptions{Status: r.status, StatusJSON: r.statusJSON, CAMayModify: r.cfg.CAMayModify, DirUID: r.privs.uid, DirGID: r.privs.gid}
+	opts := fusefs.TAOptions{Status: r.status, StatusJSON: r.statusJSON, CAMayModify: r.cfg.CAMayModify, MaxNodes: r.cfg.Limits.Nodes, DirUID: r.privs.uid, DirGID: r.privs.gid}
 	for _, e := range r.cfg.Endpoints {
 		uid, err := config.LookupUser(e.Owner)
 		if err != nil {
@@ -152,6 +152,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		MaxSockets:     r.cfg.Limits.Sockets,
 		TEE:            r.tee.device,
 		Publish:        r.publish(),
+		HostNetns:      r.netns == nil,
 		HostAll:        r.cfg.HostAccess.All,
 		HostAddrs:      r.cfg.HostAccess.Addrs,
 		Stats:          r.statsOptions(),
@@ -210,7 +211,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	select {
 	case <-p.Done():
 	case <-ctx.Done():
-		p.stop(shadowGrace)
+		p.stop(shadowGrace, r.log)
 	}
 	err = p.result()
 	r.totals.ended(p, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func cEchoTA(t *testing.T) string {
 	// .ci/run installs gcc: a failed build is broken C, not a missing
 	// toolchain, so it fails the test.
 	if cEchoBuild.err != nil {
-		t.Fatalf("building the C echo TA: %v", cEchoBuild.err)
+		t.Fatalf("cannot build the C echo TA (needs gcc; .ci/run installs it): %v", cEchoBuild.err)
 	}
 	return cEchoBuild.bin
 }
@@ -247,11 +248,16 @@ func (p *fifoPair) Close() error {
 // after kill -9 (the secure world dies with the bridge, the TA process
 // with the secure world).
 func TestCEchoDiesWithBridge(t *testing.T) {
-	needTool(t, "pgrep")
 	bin := cEchoTA(t)
 	b := startBridge(t, cEchoConfig(bin), cEchoReady)
-	if out, _ := exec.Command("pgrep", "-f", "^"+bin+"$").Output(); len(out) == 0 {
-		t.Fatalf("no process runs %s", bin)
+	// The TA runs as "ta" in its sandbox: it is the secure world's child.
+	sw := childrenOf(t, b.cmd.Process.Pid, "secure-world")
+	if len(sw) != 1 {
+		t.Fatalf("secure world processes: %v", sw)
+	}
+	tas := childrenOf(t, sw[0], "")
+	if len(tas) != 1 {
+		t.Fatalf("the secure world runs %v, want the C TA", tas)
 	}
 	if err := b.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -260,14 +266,20 @@ func TestCEchoDiesWithBridge(t *testing.T) {
 	// The killed bridge leaves its FUSE mount and namespace behind.
 	t.Cleanup(b.removeLeftovers)
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, _ := exec.Command("pgrep", "-f", "^"+bin+"$").Output()
-		if len(out) == 0 {
-			break
-		}
+	for alive(tas[0]) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the C TA outlived the killed bridge: pids %s", out)
+			t.Fatalf("the C TA (pid %d) outlived the killed bridge", tas[0])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

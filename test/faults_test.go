@@ -1,6 +1,6 @@
 package test
 
-// Fault tests under load (DESIGN.md, contract 6: nothing is lost
+// Fault tests under load (docs/design.md, contract 6: nothing is lost
 // silently): a TA dies while other CAs stream, a CA is killed in the
 // middle of a message, the simulated secure world is killed, SIGTERM
 // arrives while CAs stream, and the supervisor is killed and started

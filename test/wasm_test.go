@@ -42,8 +42,9 @@ var wasmBuild struct {
 }
 
 // wasmModules returns the directory holding echo.wasm, udpecho.wasm,
-// trap.wasm and spin.wasm. The go command that runs this test can always
-// build for wasip1, so a failed build is a broken guest and fails the test. It also points the bridge's compilation cache into
+// trap.wasm and spin.wasm, failing the test if the local toolchain cannot
+// build for wasip1 (Go builds for it everywhere: a failure is a broken
+// toolchain or a broken TA, never a reason to skip). It also points the bridge's compilation cache into
 // that directory, so that each module is compiled once per run.
 func wasmModules(t *testing.T) string {
 	t.Helper()
@@ -66,7 +67,7 @@ func wasmModules(t *testing.T) string {
 		wasmBuild.dir = dir
 	})
 	if wasmBuild.err != nil {
-		t.Fatalf("building the wasm TAs: %v", wasmBuild.err)
+		t.Fatalf("cannot build the wasm TAs: %v", wasmBuild.err)
 	}
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(wasmBuild.dir, "cache"))
 	return wasmBuild.dir
@@ -183,8 +184,8 @@ func TestWasmEchoSocat(t *testing.T) {
 
 // TestWasmContainment: a TA whose module traps is declared dead
 // (TEE_ERROR_TARGET_DEAD) and restarted by its policy, and one whose module
-// spins for ever blocks no other TA (with the default sim_threads: 1 it
-// slows their wake-ups by up to a scheduler time slice); meanwhile the wasm
+// spins for ever blocks no other TA (it has a thread of its own in the
+// simulator: TestSpinningNeighbour); meanwhile the wasm
 // echo TA keeps serving its CAs, and SIGTERM still stops everything
 // without killing a process that would not stop.
 func TestWasmContainment(t *testing.T) {

@@ -35,18 +35,19 @@ with your own teeclient program.`,
 				return err
 			}
 			log = log.With("component", "secure-world")
-			if procs < 0 {
-				return fmt.Errorf("--procs %d: want 0 or more", procs)
+			if procs < 0 || procs > securesim.MaxThreads {
+				return fmt.Errorf("--procs %d: want 0 to %d", procs, securesim.MaxThreads)
 			}
-			if procs > 0 {
-				// One P by default: every hand-off inside the simulator (a
-				// RESUME to the TA's program goroutine and back) is then a
-				// goroutine switch on the running thread. With more, the
-				// runtime wakes an idle thread (a futex, often another
-				// CPU) at each hand-off, which measured several times
-				// slower per RESUME on a 2-core machine.
-				runtime.GOMAXPROCS(procs)
-			}
+			// One P by default: every hand-off inside the simulator (a
+			// RESUME to the TA's program goroutine and back) is then a
+			// goroutine switch on the running thread. With more, the
+			// runtime wakes an idle thread (a futex, often another CPU)
+			// at each hand-off, which measured several times slower per
+			// RESUME on a 2-core machine. But with one P, a wasm module
+			// that computes holds it for a scheduler time slice (10 ms)
+			// each time: so each running wasm program gets a P of its own
+			// (--procs 0, the default), or the P count is fixed (--procs N).
+			runtime.GOMAXPROCS(max(procs, 1))
 			var defs []securesim.Definition
 			for _, spec := range tas {
 				d, err := resolveSpec(spec, log)
@@ -58,6 +59,9 @@ with your own teeclient program.`,
 			host, err := securesim.NewHost(defs, log)
 			if err != nil {
 				return err
+			}
+			if procs == 0 {
+				host.ThreadPerProgram(1)
 			}
 			l, err := listener(socket, listenFD)
 			if err != nil {
@@ -84,7 +88,7 @@ with your own teeclient program.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "listen on this UNIX socket path")
 	cmd.Flags().IntVar(&listenFD, "listen-fd", -1, "serve an inherited listening socket (used by run)")
 	cmd.Flags().IntVar(&adminFD, "admin-fd", -1, "take TA definitions and removals on this inherited socket (used by run's reload)")
-	cmd.Flags().IntVar(&procs, "procs", 1, "threads running Go code at once (GOMAXPROCS); 0: the Go default, one per CPU")
+	cmd.Flags().IntVar(&procs, "procs", 0, "threads running Go code at once (GOMAXPROCS); 0: one, plus one for each running wasm TA program")
 	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host a TA, as NAME=UUID=KIND:VALUE with KIND builtin, wasm or native (repeatable)")
 	return cmd
 }

@@ -71,6 +71,22 @@ func Definition(t TA, log *slog.Logger) (securesim.Definition, error) {
 	return securesim.Definition{}, fmt.Errorf("TA %s: %s TAs are not supported by this build", t.Name, t.Kind)
 }
 
+// Validate reports what keeps the simulator from hosting t, without
+// running any of the TA's code (tzbridge check, and run before it starts
+// anything): a native TA's file is checked for being a static ELF
+// executable for this machine (native.Check); it is first run, in its
+// sandbox, by the secure world.
+func Validate(t TA) error {
+	if t.Kind == "native" {
+		if err := native.Check(t.Value); err != nil {
+			return fmt.Errorf("TA %s: %w", t.Name, err)
+		}
+		return nil
+	}
+	_, err := Definition(t, slog.New(slog.DiscardHandler))
+	return err
+}
+
 // Builtins lists the built-in TAs.
 func Builtins() []string {
 	n := make([]string, 0, len(builtins))

@@ -182,7 +182,7 @@ func (s *server) setup() error {
 	if s.udp, err = p.Socket(tzposix.AF_INET, tzposix.SOCK_DGRAM|tzposix.SOCK_NONBLOCK, 0); err != nil {
 		return fmt.Errorf("echo: udp socket: %w", err)
 	}
-	if err := p.SetsockoptInt(s.udp, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+	if err := p.SetsockoptInt(s.udp, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		return fmt.Errorf("echo: udp SO_REUSEADDR: %w", err)
 	}
 	if err := p.Bind(s.udp, ta); err != nil {
@@ -199,7 +199,7 @@ func (s *server) listen(domain int, addr tzrpc.Sockaddr) (int, error) {
 		return -1, fmt.Errorf("echo: socket for %v: %w", addr, err)
 	}
 	if domain != tzposix.AF_UNIX {
-		if err := p.SetsockoptInt(fd, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+		if err := p.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 			p.Close(fd)
 			return -1, fmt.Errorf("echo: SO_REUSEADDR on %v: %w", addr, err)
 		}

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/internal/simtest"
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/ta/echo"
@@ -38,7 +42,7 @@ var (
 func buildTA(t testing.TB, dir string, cflags ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: cannot build C TAs")
+		t.Fatal("gcc not installed: cannot build C TAs (.ci/run installs it)")
 	}
 	out := filepath.Join(t.TempDir(), filepath.Base(dir)+"-ta")
 	args := append([]string{filepath.Join("..", "c", "build-host.sh"), dir, out}, cflags...)
@@ -51,7 +55,7 @@ func buildTA(t testing.TB, dir string, cflags ...string) string {
 
 func TestDescribe(t *testing.T) {
 	bin := buildTA(t, echoDir)
-	info, err := Describe(bin)
+	info, err := Describe(bin, echoUUID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +71,82 @@ func TestDescribe(t *testing.T) {
 	if _, err := Definition("echo", faultyUUID, bin); err == nil {
 		t.Error("Definition accepted a UUID the program does not declare")
 	}
-	if _, err := Describe("/bin/true"); err == nil {
+	if _, err := Describe("/bin/true", echoUUID); err == nil {
 		t.Error("Describe accepted a program that is not a TA")
 	}
-	if _, err := Describe(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := Describe(filepath.Join(t.TempDir(), "missing"), echoUUID); err == nil {
 		t.Error("Describe accepted a missing program")
 	}
 	// Run by hand, the program says what it is and fails.
 	out, err := exec.Command(bin).CombinedOutput()
 	if err == nil || !bytes.Contains(out, []byte("tzbridge")) {
 		t.Errorf("run by hand: %v\n%s", err, out)
+	}
+}
+
+// elfHeader is a minimal ELF64 little-endian header of the given type and
+// machine, with an entry point and no program headers.
+func elfHeader(typ elf.Type, machine elf.Machine) []byte {
+	h := make([]byte, 64)
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	h[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	h[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	le.PutUint16(h[16:], uint16(typ))
+	le.PutUint16(h[18:], uint16(machine))
+	le.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(h[24:], 0x401000) // entry
+	le.PutUint16(h[52:], 64)       // ehsize
+	le.PutUint16(h[54:], 56)       // phentsize
+	le.PutUint16(h[58:], 64)       // shentsize
+	return h
+}
+
+// TestCheck: what tzbridge check accepts as a native TA, without running
+// it.
+func TestCheck(t *testing.T) {
+	bin := buildTA(t, echoDir)
+	dir := t.TempDir()
+	write := func(name string, b []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ta, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
+	}
+	here := elfMachines[runtime.GOARCH].machine
+	tests := []struct {
+		name, path, wantErr string
+	}{
+		{"the C echo TA", bin, ""},
+		{"not executable", write("noexec", ta, 0o644), "not executable"},
+		{"a script", write("script", []byte("#!/bin/sh\ntouch /tmp/x\n"), 0o755), "not an ELF"},
+		{"empty", write("empty", nil, 0o755), "not an ELF"},
+		{"another machine", write("other", elfHeader(elf.ET_EXEC, other), 0o755), "this machine is"},
+		{"an object file", write("object", elfHeader(elf.ET_REL, here), 0o755), "not an executable"},
+		{"a minimal executable", write("minimal", elfHeader(elf.ET_EXEC, here), 0o755), ""},
+		{"dynamically linked", "/bin/true", "dynamically linked"},
+		{"a directory", dir, "not a regular file"},
+		{"missing", filepath.Join(dir, "missing"), "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.path)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Check: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Check: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
@@ -120,7 +190,9 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := startWorld(t, def)
+	// The secure world's log says how each instance died.
+	var log syncbuf.Buffer
+	w := simtest.Start(t, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn})), def)
 	tests := []struct {
 		cmd  string
 		want func(error) bool
@@ -142,6 +214,8 @@ func TestFaults(t *testing.T) {
 		// stays false, and the TA is killed.
 		{"m", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 		{"l", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		// Killed by the sandbox's seccomp filter.
+		{"k", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
 	}
 	defer func(g time.Duration) { cancelGrace = g }(cancelGrace)
 	cancelGrace = 300 * time.Millisecond
@@ -176,6 +250,9 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("shadow Run = %v", err)
 				}
 				t.Logf("shadow Run = %v", err)
+				if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
+					t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the shadow did not end")
 			}
@@ -349,4 +426,27 @@ func roundTrips(addr string, size, n int) (time.Duration, error) {
 		}
 	}
 	return time.Since(start) / time.Duration(n), nil
+}
+
+// FuzzCheck: whatever bytes a native TA file holds, Check answers
+// without panicking, and accepts only an ELF executable of this machine.
+func FuzzCheck(f *testing.F) {
+	here := elfMachines[runtime.GOARCH].machine
+	f.Add(elfHeader(elf.ET_EXEC, here))
+	f.Add(elfHeader(elf.ET_DYN, here))
+	f.Add(elfHeader(elf.ET_REL, here))
+	f.Add([]byte("#!/bin/sh\n"))
+	path := filepath.Join(f.TempDir(), "ta")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if Check(path) != nil {
+			return
+		}
+		e, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil || e.Machine != here || (e.Type != elf.ET_EXEC && e.Type != elf.ET_DYN) {
+			t.Fatalf("Check accepted %q (%v)", b, err)
+		}
+	})
 }

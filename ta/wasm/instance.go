@@ -41,8 +41,8 @@ type posix interface {
 	Shutdown(fd int, how int) error
 	Getsockname(fd int) (tzrpc.Sockaddr, error)
 	Getpeername(fd int) (tzrpc.Sockaddr, error)
-	SetsockoptInt(fd, level, opt, value int) error
-	GetsockoptInt(fd, level, opt int) (int, error)
+	SetSockopt(fd int, opt int64, value int) error
+	Sockopt(fd int, opt int64) (int64, error)
 	SetNonblock(fd int, nonblocking bool) error
 	Poll(fds []tzposix.PollFd, timeoutMs int) (int, error)
 }
@@ -175,7 +175,7 @@ func (st *instance) listen(network, addr string) (int, error) {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
 	if domain != tzposix.AF_UNIX {
-		if err := st.p.SetsockoptInt(fd, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+		if err := st.p.SetSockopt(fd, tzrpc.SO_REUSEADDR, 1); err != nil {
 			st.p.Close(fd)
 			return -1, fmt.Errorf("SO_REUSEADDR: %w", err)
 		}

@@ -250,6 +250,11 @@ func (m *module) run(ctx context.Context, p posix) error {
 		return err
 	}
 	defer inst.Close(context.Background())
+	// The module's code holds a thread for as long as it computes: its own,
+	// so that a module that never makes a call delays no other TA's calls
+	// (securesim.OwnThread; docs/wasm.md).
+	release := securesim.OwnThread(ctx)
+	defer release()
 	_, err = inst.ExportedFunction("_start").Call(ictx)
 	return m.outcome(ctx, st, err)
 }

@@ -290,8 +290,8 @@ func TestDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCalls := []string{
-		"socket 2 0x801 0", "setsockopt 100 1 2 1", "bind 100 127.0.0.1:7100", "listen 100 1024",
-		"socket 10 0x802 0", "setsockopt 101 1 2 1", "bind 101 [::1]:7101",
+		"socket 2 0x801 0", "setsockopt 100 SO_REUSEADDR 1", "bind 100 127.0.0.1:7100", "listen 100 1024",
+		"socket 10 0x802 0", "setsockopt 101 SO_REUSEADDR 1", "bind 101 [::1]:7101",
 		"unlink /s.sock", "socket 1 0x801 0", "bind 102 unix:/s.sock", "listen 102 1024",
 	}
 	if strings.Join(f.calls, "\n") != strings.Join(wantCalls, "\n") {

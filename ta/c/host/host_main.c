@@ -33,6 +33,11 @@
  *   once the session has unmasked cancellation (TEE_UnmaskCancellation:
  *   like OP-TEE, every session starts with it masked, as GP requires).
  *
+ * The simulator runs this program in a sandbox (internal/sandbox): no
+ * file system, no network, no other process, and a seccomp allow-list of
+ * the system calls this file, libtzposix and a static glibc make; every
+ * other call fails with EPERM, as a TA on OP-TEE has no system calls.
+ *
  * End of file on the socket ends the program; so does the death of the
  * secure world (PR_SET_PDEATHSIG). A TA that panics (TEE_Panic) or
  * crashes ends it too, and the secure world reports the TA dead.
