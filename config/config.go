@@ -19,7 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // Defaults applied to fields the file leaves out.
@@ -30,8 +30,11 @@ const (
 	DefaultDescriptors = 256
 	DefaultMailbox     = 256 << 10
 	MinMailbox         = 8 << 10
-	MaxMailbox         = 16 << 20
-	MaxDescriptors     = 65536
+	// MaxMailbox is what OP-TEE gives as registered shared memory (8 MiB
+	// seen with OP-TEE 4.10: 16 MiB fails in alloc_pgt); a device without
+	// REG_MEM gives at most shadow.MaxAllocatedMailbox.
+	MaxMailbox     = 8 << 20
+	MaxDescriptors = 65536
 	// DefaultNodes is limits.nodes when the file leaves it out: 16 times
 	// the default descriptor limit, room for a TA that keeps a node per
 	// client or per connection, at a few MB of the supervisor's memory
@@ -83,7 +86,7 @@ type TA struct {
 	// Name is the TA's directory under the mount and its name in logs.
 	Name string `yaml:"name"`
 	// UUID is the TA's identity in the secure world.
-	UUID teeclient.UUID `yaml:"uuid"`
+	UUID gp.UUID `yaml:"uuid"`
 	// Builtin names a TA compiled into the simulator (for example "echo").
 	Builtin string `yaml:"builtin"`
 	// Wasm is a WebAssembly (WASI preview 1) module the simulator runs as
@@ -426,7 +429,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 		bad("tas", "no TAs: list at least one")
 	}
 	names := map[string]int{}
-	uuids := map[teeclient.UUID]int{}
+	uuids := map[gp.UUID]int{}
 	listens := map[string]string{} // proxy listen address → the field that has it
 	for i, t := range c.TAs {
 		f := fmt.Sprintf("tas[%d]", i)
@@ -436,7 +439,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".name", "%q is also the name of tas[%d]: want a name of its own", t.Name, j)
 		}
 		names[t.Name] = i
-		if t.UUID == (teeclient.UUID{}) {
+		if t.UUID == (gp.UUID{}) {
 			bad(f+".uuid", "missing: every TA needs its UUID, such as 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 		} else if j, dup := uuids[t.UUID]; dup {
 			bad(f+".uuid", "%v is also the UUID of tas[%d]: want a UUID of its own", t.UUID, j)

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/simwire"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // Server serves a Host to clients on a SOCK_SEQPACKET UNIX socket, one
@@ -71,7 +71,7 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 // Limits on the shared memory one client (one TEE context) may have
 // registered at once: every region is mapped into the secure world, which
 // would otherwise die of one client's exhausting its address space. A
-// shadow needs its mailbox (at most 16 MiB), a doorbell page and the
+// shadow needs its mailbox (at most 8 MiB), a doorbell page and the
 // temporary memrefs of the calls in flight.
 const (
 	MaxSharedMemoryRegions = 1024
@@ -415,7 +415,7 @@ func (r *callReg) end() {
 func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 	ctx := reg.ctx
 	*p = Params{}
-	var heldBuf [teeclient.NumParams]*sharedMem // no allocation per call
+	var heldBuf [gp.NumParams]*sharedMem // no allocation per call
 	held, ok := cn.mapParams(&m.Params, p, heldBuf[:0])
 	defer func() {
 		for _, sm := range held {
@@ -423,13 +423,13 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		}
 	}()
 	if !ok {
-		m.Ret, m.Origin = teeclient.ErrorBadParameters, teeclient.OriginTEE
+		m.Ret, m.Origin = gp.ErrorBadParameters, gp.OriginTEE
 		return
 	}
 	if m.Kind == simwire.KindOpen {
-		client, r := cn.client(m.Login, m.ClientUUID)
-		if r != teeclient.Success {
-			m.Ret, m.Origin = r, teeclient.OriginTEE
+		client, errno := cn.client(m.Login, m.ClientUUID)
+		if errno != 0 {
+			m.Status = uint32(errno) // the driver refuses, as the kernel's does
 			return
 		}
 		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
@@ -438,9 +438,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 	}
 	for i := range p {
 		switch r := &m.Params[i]; {
-		case r.Attr == teeclient.AttrValueOutput || r.Attr == teeclient.AttrValueInout:
+		case r.Attr == gp.AttrValueOutput || r.Attr == gp.AttrValueInout:
 			r.A, r.B, r.C = uint64(p[i].A), uint64(p[i].B), 0
-		case r.Attr == teeclient.AttrMemrefOutput || r.Attr == teeclient.AttrMemrefInout:
+		case r.Attr == gp.AttrMemrefOutput || r.Attr == gp.AttrMemrefInout:
 			// As the Linux TEE driver: an input memref's size is the
 			// client's, whatever the TA wrote there.
 			r.B = p[i].Size
@@ -451,7 +451,7 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 // mapParams gives each memref a view of the shared memory it names, after
 // checking that the range lies inside it. The memory it acquires is
 // appended to held, and returned, also on failure.
-func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Params, held []*sharedMem) ([]*sharedMem, bool) {
+func (cn *conn) mapParams(raw *[gp.NumParams]gp.RawParam, p *Params, held []*sharedMem) ([]*sharedMem, bool) {
 	for i := range raw {
 		r := &raw[i]
 		p[i] = Param{Type: r.Attr}
@@ -463,7 +463,7 @@ func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Param
 			p[i].A, p[i].B = uint32(r.A), uint32(r.B)
 		case r.Attr.IsMemref():
 			p[i].Size = r.B
-			if r.C == teeclient.MemrefNull {
+			if r.C == gp.MemrefNull {
 				if r.A != 0 {
 					return held, false
 				}
@@ -490,30 +490,34 @@ func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Param
 }
 
 // client derives the session's identity from the socket peer, as the
-// kernel does for /dev/teeN: the client's word is not taken for it.
-func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, teeclient.Result) {
+// kernel does for /dev/teeN: the client's word is not taken for it. It
+// refuses what Linux's TEE driver refuses (tee_session_calc_client_uuid),
+// with the same errno, before the secure world sees the open: the
+// application login methods (EINVAL: Linux does not support them), and a
+// group login for a group the caller is not in (EPERM).
+func (cn *conn) client(login gp.LoginMethod, connData [16]byte) (Client, unix.Errno) {
 	c := Client{Login: login}
 	switch login {
-	case teeclient.LoginPublic:
-		return c, teeclient.Success
-	case teeclient.LoginUser, teeclient.LoginApplication, teeclient.LoginUserApplication:
+	case gp.LoginPublic:
+		return c, 0
+	case gp.LoginUser:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, cn.cred.Gid
-		return c, teeclient.Success
-	case teeclient.LoginGroup, teeclient.LoginGroupApplication:
+		return c, 0
+	case gp.LoginGroup:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		gid := binary.NativeEndian.Uint32(connData[:4]) // as the kernel reads it
 		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, gid
-		return c, teeclient.Success
+		return c, 0
 	}
-	return c, teeclient.ErrorBadParameters
+	return c, unix.EINVAL
 }
 
 // inGroups reports whether process pid has gid among its supplementary

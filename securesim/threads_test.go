@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // threadTA holds a thread of its own (OwnThread) from OpenSession to
@@ -15,15 +15,15 @@ import (
 // GOMAXPROCS in parameter 0.
 type threadTA struct{ nopTA }
 
-func (threadTA) OpenSession(ctx context.Context, _ *Params) (any, teeclient.Result) {
-	return OwnThread(ctx), teeclient.Success
+func (threadTA) OpenSession(ctx context.Context, _ *Params) (any, gp.Result) {
+	return OwnThread(ctx), gp.Success
 }
 
 func (threadTA) CloseSession(s any) { s.(func())() }
 
-func (threadTA) Invoke(_ context.Context, _ any, _ uint32, p *Params) teeclient.Result {
+func (threadTA) Invoke(_ context.Context, _ any, _ uint32, p *Params) gp.Result {
 	p[0].A = uint32(runtime.GOMAXPROCS(0))
-	return teeclient.Success
+	return gp.Success
 }
 
 // TestThreadPerProgram: with ThreadPerProgram(base), GOMAXPROCS is base
@@ -31,7 +31,7 @@ func (threadTA) Invoke(_ context.Context, _ any, _ uint32, p *Params) teeclient.
 // without it, OwnThread changes nothing.
 func TestThreadPerProgram(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	uuid := teeclient.UUID{1}
+	uuid := gp.UUID{1}
 	for _, tc := range []struct {
 		name    string
 		perProg bool
@@ -59,8 +59,8 @@ func TestThreadPerProgram(t *testing.T) {
 			procs := func(id uint32) int {
 				t.Helper()
 				var p Params
-				p[0].Type = teeclient.AttrValueOutput
-				if r, o := h.Invoke(context.Background(), owner, id, 0, &p); r != teeclient.Success {
+				p[0].Type = gp.AttrValueOutput
+				if r, o := h.Invoke(context.Background(), owner, id, 0, &p); r != gp.Success {
 					t.Fatalf("invoke: %v (origin %v)", r, o)
 				}
 				return int(p[0].A)
@@ -71,7 +71,7 @@ func TestThreadPerProgram(t *testing.T) {
 			var ids []uint32
 			for n := 1; n <= 3; n++ {
 				id, r, _ := h.OpenSession(context.Background(), owner, uuid, Client{}, &Params{})
-				if r != teeclient.Success {
+				if r != gp.Success {
 					t.Fatalf("open session %d: %v", n, r)
 				}
 				ids = append(ids, id)

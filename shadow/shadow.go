@@ -52,6 +52,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -88,6 +89,10 @@ type Config struct {
 	MaxSockets int
 	// Logger receives start, exit and error records; nil discards them.
 	Logger *slog.Logger
+	// OpenTimeout bounds the session open on a device (not the
+	// simulator), where OP-TEE loads the TA through tee-supplicant and
+	// the open waits for ever when none runs; 0 means DefaultOpenTimeout.
+	OpenTimeout time.Duration
 
 	// BindInet, when set, may serve a TA's bind of an INET address with a
 	// socket made elsewhere (a proxy address in another network

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +19,15 @@ import (
 
 // The C echo TA (ta/c/examples/echo/ta, libtzposix) built for the host and
 // run by `tzbridge run` as a native TA, driven by the same unmodified CAs
-// as the built-in echo TA: FIFOs in its own directory, TCP on port 7200
-// (the built-in echo tests hold 7000/7001, the wasm ones 7100/7101).
+// as the built-in echo TA: the same demo, FIFOs and a UNIX socket in its
+// own directory, TCP and UDP on ports 7200 and 7201 here (its defaults
+// are the built-in echo's 7000 and 7001, which those tests hold; the wasm
+// ones hold 7100/7101).
 
 const (
 	cEchoUUID = "c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10"
 	cEchoTCP  = "127.0.0.1:7200"
+	cEchoUDP  = "127.0.0.1:7201"
 )
 
 // cEchoBuild builds the C echo TA once per test run, next to the tzbridge
@@ -38,7 +42,7 @@ func cEchoTA(t *testing.T) string {
 	t.Helper()
 	cEchoBuild.once.Do(func() {
 		bin := filepath.Join(filepath.Dir(tzbridgeBin()), "c-echo-ta")
-		cmd := exec.Command("sh", "../ta/c/build-host.sh", "../ta/c/examples/echo/ta", bin, "-DECHO_TCP_PORT=7200")
+		cmd := exec.Command("sh", "../ta/c/build-host.sh", "../ta/c/examples/echo/ta", bin, "-DECHO_TCP_PORT=7200", "-DECHO_UDP_PORT=7201")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			cEchoBuild.err = fmt.Errorf("ta/c/build-host.sh: %v\n%s", err, out)
 			return
@@ -63,11 +67,12 @@ tas:
     endpoints:
       - {name: in, kind: fifo, mode: "0666"}
       - {name: out, kind: fifo, mode: "0666"}
+      - {name: echo.sock, kind: unix, mode: "0666"}
 `, cEchoUUID, bin)
 }
 
 func cEchoReady(mount string) bool {
-	for _, p := range []string{"cecho/in", "cecho/out"} {
+	for _, p := range []string{"cecho/in", "cecho/out", "cecho/echo.sock"} {
 		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
 			return false
 		}
@@ -87,16 +92,37 @@ func TestCEchoFIFOShell(t *testing.T) {
 	shellFIFOEcho(t, b, "cecho")
 }
 
-// TestCEchoSocat drives the TCP endpoint with socat.
+// TestCEchoFIFOSessions: the C TA's FIFO pair has the demo's semantics
+// (see TestEchoFIFOSessions).
+func TestCEchoFIFOSessions(t *testing.T) {
+	b := startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
+	fifoSessions(t, b, "cecho")
+}
+
+// TestCEchoSocat drives the UNIX and TCP endpoints with socat, and UDP
+// with datagrams, as for the built-in echo TA.
 func TestCEchoSocat(t *testing.T) {
 	needTool(t, "socat")
-	startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
-	for _, sz := range echoSizes {
-		t.Run("tcp/"+sz.name, func(t *testing.T) {
-			want := echotest.Payload(sz.n)
-			got := run(t, want, "socat", "-t", "10", "-", "TCP:"+cEchoTCP)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
+	b := startBridge(t, cEchoConfig(cEchoTA(t)), cEchoReady)
+	streams := map[string]string{
+		"unix": "UNIX-CONNECT:" + b.path("cecho", "echo.sock"),
+		"tcp":  "TCP:" + cEchoTCP,
+	}
+	for proto, addr := range streams {
+		for _, sz := range echoSizes {
+			t.Run(proto+"/"+sz.name, func(t *testing.T) {
+				want := echotest.Payload(sz.n)
+				got := run(t, want, "socat", "-t", "10", "-", addr)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
+				}
+			})
+		}
+	}
+	for _, n := range []int{0, 1, 1500, 4096, 60000} {
+		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
+			if err := echotest.UDPEcho(cEchoUDP, echotest.Payload(n)); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

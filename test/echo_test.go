@@ -54,6 +54,40 @@ func shellFIFOEcho(t *testing.T, b *bridge, ta string) {
 	}
 }
 
+// TestEchoFIFOSessions: the demo FIFO's semantics (README, "The demo
+// FIFO"): 40 CAs one after another each open /tz/echo/out, write a
+// tagged message into /tz/echo/in, and read /out to end of file: each gets
+// exactly its own message. Then the README's line: cat prints hello and
+// ends.
+func TestEchoFIFOSessions(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	fifoSessions(t, b, "echo")
+}
+
+// fifoSessions checks a demo FIFO pair /tz/<ta>/in → out: back-to-back
+// writer sessions each reach only their own reader, which sees end of
+// file after them; and `cat out & echo hello > in` prints hello and ends.
+func fifoSessions(t *testing.T, b *bridge, ta string) {
+	t.Helper()
+	in, out := b.path(ta, "in"), b.path(ta, "out")
+	wrong := 0
+	for i := range 40 {
+		n := []int{0, 100, 4096, 70000}[i%4]
+		msg := append(fmt.Appendf(nil, "round %02d ", i), echotest.Payload(n+i)...)
+		if err := echotest.FIFORound(in, out, msg, 30*time.Second); err != nil {
+			t.Errorf("round %d: %v", i, err)
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of 40 FIFO rounds wrong", wrong)
+	}
+	script := fmt.Sprintf(`cat %q & echo hello > %q; wait`, out, in)
+	if got := run(t, nil, "timeout", "20", "sh", "-c", script); string(got) != "hello\n" {
+		t.Fatalf("cat out & echo hello > in: printed %q, want %q", got, "hello\n")
+	}
+}
+
 // TestEchoSocat drives the UNIX and TCP endpoints with socat, and UDP with
 // datagrams, as an unmodified CA would.
 func TestEchoSocat(t *testing.T) {

@@ -273,9 +273,9 @@ func startStreamer(t *testing.T, network, addr string, stop <-chan struct{}) *st
 }
 
 // startFIFOStreamer streams through the echo TA's FIFO pair: into
-// /tz/echo/in, out of /tz/echo/out. The TA keeps /out open, so its reader
-// sees no EOF: once the writer is done, the reader stops at the count
-// written.
+// /tz/echo/in, out of /tz/echo/out. The stream is one writer session;
+// the reader stops at the count written rather than wait for the end of
+// file that follows the session's echo.
 func startFIFOStreamer(t *testing.T, b *bridge, stop <-chan struct{}) *streamer {
 	t.Helper()
 	in, err := os.OpenFile(b.path("echo", "in"), os.O_WRONLY, 0)

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/sandbox"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // A native TA is as confined in the simulator as a TA on OP-TEE, which
@@ -289,7 +289,7 @@ func checkConfined(t *testing.T, pid int) {
 	}
 	ids := map[string]bool{}
 	for _, u := range []string{hostileUUID, cEchoUUID} {
-		id := sandbox.ID(teeclient.MustParseUUID(u))
+		id := sandbox.ID(gp.MustParseUUID(u))
 		ids[fmt.Sprintf("%d %d %d %d", id, id, id, id)] = true
 	}
 	if !ids[fields["Uid"]] || fields["Gid"] != fields["Uid"] {

@@ -11,17 +11,17 @@ import (
 	"strings"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
 	"github.com/tzmediator/tzbridge/ta/native"
 	"github.com/tzmediator/tzbridge/ta/wasm"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // builtins are the TAs compiled into tzbridge.
-var builtins = map[string]func(teeclient.UUID) securesim.Definition{
+var builtins = map[string]func(gp.UUID) securesim.Definition{
 	"bench":  benchta.Definition,
 	"echo":   echo.Definition,
 	"faulty": faulty.Definition,
@@ -29,8 +29,8 @@ var builtins = map[string]func(teeclient.UUID) securesim.Definition{
 
 // TA is what the secure world needs to host one TA.
 type TA struct {
-	Name string         `json:"name"`
-	UUID teeclient.UUID `json:"uuid"`
+	Name string  `json:"name"`
+	UUID gp.UUID `json:"uuid"`
 	// Kind is "builtin", "wasm" or "native"; Value the name or the file.
 	Kind  string `json:"kind"`
 	Value string `json:"value"`
@@ -121,7 +121,7 @@ func ParseSpec(s string) (TA, error) {
 	}
 	t.Name = parts[0]
 	var err error
-	if t.UUID, err = teeclient.ParseUUID(parts[1]); err != nil {
+	if t.UUID, err = gp.ParseUUID(parts[1]); err != nil {
 		return t, fmt.Errorf("%q: %w", s, err)
 	}
 	var ok bool

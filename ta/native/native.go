@@ -53,10 +53,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/internal/sandbox"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -80,7 +80,7 @@ var cancelGrace = 5 * time.Second
 // give the instance properties, and the UUID there must be uuid (on a
 // device, the UUID is what selects the TA, so a mismatch is a
 // configuration error).
-func Definition(name string, uuid teeclient.UUID, path string) (securesim.Definition, error) {
+func Definition(name string, uuid gp.UUID, path string) (securesim.Definition, error) {
 	id := sandbox.ID(uuid)
 	if err := sandbox.CheckID(id); err != nil {
 		return securesim.Definition{}, fmt.Errorf("native TA %s: %w", name, err)
@@ -102,7 +102,7 @@ func Definition(name string, uuid teeclient.UUID, path string) (securesim.Defini
 
 // Describe checks the TA program at path, starts it in the sandbox (as
 // the TA with the given UUID would run), reads its HELLO and lets it go.
-func Describe(path string, uuid teeclient.UUID) (Info, error) {
+func Describe(path string, uuid gp.UUID) (Info, error) {
 	return describe(path, sandbox.ID(uuid))
 }
 
@@ -308,7 +308,7 @@ func (p *proc) kill() {
 // ta is one instance of a native TA: one process.
 type ta struct {
 	name, path string
-	uuid       teeclient.UUID
+	uuid       gp.UUID
 	id         uint32 // the sandbox's uid and gid
 
 	p           *proc
@@ -343,7 +343,7 @@ func (t *ta) release() {
 }
 
 // Create starts the program and runs TA_CreateEntryPoint.
-func (t *ta) Create() teeclient.Result {
+func (t *ta) Create() gp.Result {
 	p, err := start(t.path, t.id)
 	if err != nil {
 		panic(&died{ta: t.name, why: err.Error()})
@@ -357,7 +357,7 @@ func (t *ta) Create() teeclient.Result {
 		t.fail("the program now declares UUID %v, not %v", info.UUID, t.uuid)
 	}
 	r := t.call(context.Background(), newMsg(kindCreate, 0, 0, 0), -1)
-	return teeclient.Result(r.result())
+	return gp.Result(r.result())
 }
 
 // Destroy runs TA_DestroyEntryPoint and ends the program.
@@ -421,11 +421,11 @@ func (t *ta) call(ctx context.Context, m *msg, fd int) *msg {
 }
 
 // OpenSession runs TA_OpenSessionEntryPoint.
-func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, teeclient.Result) {
+func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, gp.Result) {
 	t.nextSession++
 	id := t.nextSession
 	r := t.entry(ctx, kindOpen, id, 0, p)
-	if r != teeclient.Success {
+	if r != gp.Success {
 		return nil, r
 	}
 	return id, r
@@ -441,10 +441,10 @@ func (t *ta) CloseSession(state any) {
 }
 
 // Invoke runs TA_InvokeCommandEntryPoint.
-func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) teeclient.Result {
+func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) gp.Result {
 	id, ok := state.(uint32)
 	if !ok {
-		return teeclient.ErrorBadState
+		return gp.ErrorBadState
 	}
 	return t.entry(ctx, kindInvoke, id, cmd, p)
 }
@@ -458,17 +458,17 @@ type span struct {
 
 // entry runs an entry point with parameters: memrefs are copied into the
 // shared memory, and outputs copied back after the call.
-func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.Params) teeclient.Result {
+func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.Params) gp.Result {
 	types, err := paramTypes(p)
 	if err != nil {
-		return teeclient.ErrorBadParameters
+		return gp.ErrorBadParameters
 	}
 	// The live part of a tzrpc mailbox is its header and payload.
 	mailbox := kind == kindInvoke && cmd == tzrpc.CmdResume &&
-		p.Types() == [teeclient.NumParams]teeclient.Attr{teeclient.AttrMemrefInout} &&
+		p.Types() == [gp.NumParams]gp.Attr{gp.AttrMemrefInout} &&
 		len(p[0].Mem) >= tzrpc.HeaderSize
 
-	var spans [teeclient.NumParams]span
+	var spans [gp.NumParams]span
 	need := 0
 	for i := range p {
 		if p[i].Type.IsMemref() && p[i].Mem != nil {
@@ -505,7 +505,7 @@ func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.
 	for i := range p {
 		a, b := r.param(i)
 		switch at := p[i].Type; {
-		case at == teeclient.AttrValueOutput || at == teeclient.AttrValueInout:
+		case at == gp.AttrValueOutput || at == gp.AttrValueInout:
 			p[i].A, p[i].B = uint32(a), uint32(b)
 		case at.IsMemref():
 			p[i].Size = b // may exceed the buffer: SHORT_BUFFER reports the size needed
@@ -520,7 +520,7 @@ func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.
 			copy(p[i].Mem[:n], region[:n])
 		}
 	}
-	return teeclient.Result(r.result())
+	return gp.Result(r.result())
 }
 
 // liveLen is the part of a tzrpc mailbox that holds a message: the header
@@ -561,7 +561,7 @@ func (t *ta) ensureShm(n int) error {
 	m := newMsg(kindShm, 0, 0, 0)
 	le.PutUint64(m[8:], uint64(size))
 	r := t.call(context.Background(), m, fd)
-	if res := teeclient.Result(r.result()); res != teeclient.Success {
+	if res := gp.Result(r.result()); res != gp.Success {
 		_ = unix.Munmap(mem)
 		return fmt.Errorf("the program refused %d bytes of shared memory: %v", size, res)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/internal/simtest"
@@ -26,16 +27,15 @@ import (
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/ta/echo"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // The C example TA (ta/c/examples/echo/ta) and its identity.
 var (
 	echoDir  = filepath.Join("..", "c", "examples", "echo", "ta")
-	echoUUID = teeclient.MustParseUUID("c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10")
+	echoUUID = gp.MustParseUUID("c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10")
 
 	faultyDir  = filepath.Join("testdata", "faulty")
-	faultyUUID = teeclient.MustParseUUID("6e2b9c1d-0f3a-4d5e-8b7c-1a2b3c4d5e6f")
+	faultyUUID = gp.MustParseUUID("6e2b9c1d-0f3a-4d5e-8b7c-1a2b3c4d5e6f")
 )
 
 // buildTA builds the TA in dir for the host with ta/c/build-host.sh.
@@ -157,7 +157,7 @@ func startWorld(t testing.TB, defs ...securesim.Definition) *simtest.World {
 }
 
 // runShadow runs a shadow for uuid with its root in a new directory.
-func runShadow(t testing.TB, w *simtest.World, name string, uuid teeclient.UUID) (root string, done chan error, stop context.CancelFunc) {
+func runShadow(t testing.TB, w *simtest.World, name string, uuid gp.UUID) (root string, done chan error, stop context.CancelFunc) {
 	t.Helper()
 	root = filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -197,8 +197,8 @@ func TestFaults(t *testing.T) {
 		cmd  string
 		want func(error) bool
 	}{
-		{"p", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
-		{"s", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		{"p", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
+		{"s", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
 		{"x", func(err error) bool { return err == nil }},
 		{"e", func(err error) bool {
 			var ee *shadow.ExitError
@@ -212,10 +212,10 @@ func TestFaults(t *testing.T) {
 		}},
 		// Cancellation is masked unless the TA unmasks it: the flag
 		// stays false, and the TA is killed.
-		{"m", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
-		{"l", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		{"m", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
+		{"l", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
 		// Killed by the sandbox's seccomp filter.
-		{"k", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		{"k", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
 	}
 	defer func(g time.Duration) { cancelGrace = g }(cancelGrace)
 	cancelGrace = 300 * time.Millisecond
@@ -389,7 +389,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 // testGoEchoLatency logs the figure of testEcho for the built-in Go echo
 // TA, for comparison.
 func testGoEchoLatency(t *testing.T) {
-	uuid := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
+	uuid := gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 	w := startWorld(t, echo.Definition(uuid))
 	runShadow(t, w, "echo", uuid)
 	deadline := time.Now().Add(20 * time.Second)

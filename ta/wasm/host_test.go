@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // exitWith is a _start body that calls proc_exit(status) (import 0).
@@ -39,7 +39,7 @@ func TestLifecycle(t *testing.T) {
 		{
 			name: "trap kills the TA",
 			mod:  wmod{imports: []wimport{impProcExit}, memPages: 1, start: opUnreachable},
-			want: outcome{result: teeclient.ErrorTargetDead},
+			want: outcome{result: gp.ErrorTargetDead},
 			// The host logs the panic, with the wasm error.
 			wantLog: []string{"TA panicked", "unreachable"},
 		},
@@ -131,7 +131,7 @@ func TestSpinStopsThroughHost(t *testing.T) {
 	r := newRig(t, writeModule(t, bin), nil, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if o := r.run(ctx); o.result != teeclient.ErrorCancel {
+	if o := r.run(ctx); o.result != gp.ErrorCancel {
 		t.Fatalf("RESUME of a spinning TA = %+v, want cancel", o)
 	}
 	closed := make(chan bool)

@@ -20,9 +20,9 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // DefaultMemoryLimit caps a module's linear memory: 256 MiB.
@@ -67,7 +67,7 @@ func (t *Trap) Unwrap() error { return t.Err }
 // instance before it starts (see config.TA.Listen). Definition itself only
 // checks that path is readable and looks like a module, and that listen
 // parses, so that it is cheap to call for validating a configuration.
-func Definition(name string, uuid teeclient.UUID, path string, listen []string, opts Options) (securesim.Definition, error) {
+func Definition(name string, uuid gp.UUID, path string, listen []string, opts Options) (securesim.Definition, error) {
 	if err := checkModuleFile(path); err != nil {
 		return securesim.Definition{}, fmt.Errorf("wasm TA %s: %w", name, err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -86,16 +86,16 @@ func TestSpinnerOwnsAThread(t *testing.T) {
 	host.ThreadPerProgram(1)
 	owner := new(int)
 	var p securesim.Params
-	p[0] = securesim.Param{Type: teeclient.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(tzrpc.DefaultMailbox)}
+	p[0] = securesim.Param{Type: gp.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(tzrpc.DefaultMailbox)}
 	id, res, _ := host.OpenSession(context.Background(), owner, testUUID, securesim.Client{}, &p)
-	if res != teeclient.Success {
+	if res != gp.Success {
 		t.Fatalf("OpenSession: %v", res)
 	}
-	resumed := make(chan teeclient.Result, 1)
+	resumed := make(chan gp.Result, 1)
 	go func() {
 		var p securesim.Params
 		mb := make([]byte, tzrpc.DefaultMailbox)
-		p[0] = securesim.Param{Type: teeclient.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}
+		p[0] = securesim.Param{Type: gp.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}
 		r, _ := host.Invoke(context.Background(), owner, id, tzrpc.CmdResume, &p)
 		resumed <- r
 	}()
@@ -117,7 +117,7 @@ func TestSpinnerOwnsAThread(t *testing.T) {
 	if !host.CloseSession(owner, id) {
 		t.Fatal("CloseSession: no such session")
 	}
-	if r := <-resumed; r != teeclient.ErrorCancel {
+	if r := <-resumed; r != gp.ErrorCancel {
 		t.Errorf("RESUME of the closed session: %v, want CANCEL", r)
 	}
 	waitProcs(1, "after the session closed")

@@ -80,7 +80,10 @@ typedef union {
 #define TEE_USER_MEM_HINT_NO_FILL_ZERO 0x80000000
 
 /* Trusted Core Framework functions (tee_api.h). */
-void TEE_Panic(TEE_Result panicCode) __attribute__((__noreturn__));
+/* Not noreturn: OP-TEE declares it `void TEE_Panic(TEE_Result panicCode);`,
+ * so code that must not go on after a panic cannot count on the compiler
+ * knowing that it does not return. */
+void TEE_Panic(TEE_Result panicCode);
 void *TEE_Malloc(size_t size, uint32_t hint);
 void TEE_Free(void *buffer);
 void TEE_MemMove(void *dest, const void *src, size_t size);

@@ -108,14 +108,19 @@ void tzposix_exit(int status)
 	struct tzp_proc *p = tzp_proc_current;
 	struct session *s;
 
+	/* This function is noreturn and TEE_Panic is not declared so
+	 * (OP-TEE's tee_api.h): the loops tell the compiler that nothing
+	 * comes after a panic. */
 	if (p == NULL)
-		TEE_Panic(TEE_ERROR_BAD_STATE); /* exit outside a session's program */
+		for (;;)
+			TEE_Panic(TEE_ERROR_BAD_STATE); /* exit outside a session's program */
 	s = p->owner;
 	tzp_proc_exit(p, status);
 	s->state = S_DONE;
 	tzp_coro_switch(&s->ta_ctx, s->entry_ctx);
 	/* Never resumed: RESUME after EXIT is BAD_STATE. */
-	TEE_Panic(TEE_ERROR_BAD_STATE);
+	for (;;)
+		TEE_Panic(TEE_ERROR_BAD_STATE);
 }
 
 static void program(void *arg)

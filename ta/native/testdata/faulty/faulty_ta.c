@@ -35,6 +35,7 @@ int main(void)
 	switch (c) {
 	case 'p':
 		TEE_Panic(0xdead);
+		return 5; /* not reached: TEE_Panic is not declared noreturn (as in OP-TEE) */
 	case 's':
 		*nowhere = 1;
 		return 4;
