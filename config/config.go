@@ -553,8 +553,14 @@ func (c *Config) validate(pos positions) []*FieldError {
 			if e.Kind != "fifo" && e.Kind != "unix" {
 				bad(ef+".kind", "%q: want fifo or unix", e.Kind)
 			}
-			if e.Mode.Perm&^0o777 != 0 {
-				bad(ef+".mode", "%#o: want permission bits only (0 to 0777)", e.Mode.Perm)
+			switch {
+			case e.Mode.Perm&^0o777 != 0:
+				bad(ef+".mode", "%#o: want permission bits only (1 to 0777)", e.Mode.Perm)
+			case e.Mode.Perm == 0:
+				// The tree creates a zero mode as its default, 0600;
+				// and a real 0000 node no CA nor the shadow could
+				// open. Refused rather than silently changed.
+				bad(ef+".mode", "0000: nobody but root could open the endpoint: want at least one permission bit (1 to 0777), e.g. \"0600\"")
 			}
 			if _, err := LookupUser(e.Owner); err != nil {
 				bad(ef+".owner", "%v: want a user name or number", err)

@@ -60,6 +60,7 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint twice", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo}\n      - {name: in, kind: unix}\n", `"in" is declared twice`},
 		{"endpoint kind", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: file}\n", `kind: "file": want fifo or unix`},
 		{"endpoint mode", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"4755\"}\n", "want permission bits only"},
+		{"endpoint mode zero", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"0000\"}\n", "endpoints[0].mode: 0000: nobody but root"},
 		{"endpoint mode syntax", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: rw}\n", `endpoints[0].mode: "rw": want an octal mode`},
 		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
 		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},

@@ -573,3 +573,56 @@ func TestStatsCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsCallBeforeBytes checks the order in which a call's counters
+// become visible: a snapshot that shows a call's bytes or errno also
+// counts the call, so a monitor that waits for bytes may then rely on
+// the calls that moved them (test/metrics_test.go does).
+func TestStatsCallBeforeBytes(t *testing.T) {
+	a := newTA(t, options{})
+	a.ok(OpMkfifo, args(0o600), []byte("p"))
+	fd := a.ok(OpOpen, args(O_RDWR|O_NONBLOCK), []byte("p"))
+	const size = 100
+	msg := []byte(strings.Repeat("x", size))
+
+	stop := make(chan struct{})
+	bad := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st := a.s.Stats()
+			w, r := opStats(st, "WRITE"), opStats(st, "READ")
+			var errs uint64
+			for _, n := range r.Errors {
+				errs += n
+			}
+			if st.BytesOut > size*w.Calls || st.BytesIn > size*r.Calls || errs > r.Calls {
+				select {
+				case bad <- fmt.Sprintf("%d bytes out by %d WRITEs, %d bytes in by %d READs with %d errors",
+					st.BytesOut, w.Calls, st.BytesIn, r.Calls, errs):
+				default:
+				}
+				return
+			}
+		}
+	}()
+	for range 20000 {
+		a.ok(OpWrite, args(fd), msg)
+		a.ok(OpRead, args(fd, size), nil)
+		a.fails(EAGAIN, OpRead, args(fd, size), nil)
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case b := <-bad:
+		t.Fatalf("a snapshot showed %s", b)
+	default:
+	}
+}

@@ -309,12 +309,16 @@ func (p *shadowProc) Stats() shadow.Stats {
 	return st
 }
 
-// stop asks the shadow to finish (SIGTERM) and kills it after grace.
-func (p *shadowProc) stop(grace time.Duration) {
+// stop asks the shadow to finish (SIGTERM) and kills it after grace,
+// saying so in log.
+func (p *shadowProc) stop(grace time.Duration, log *slog.Logger) {
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.Done():
 	case <-time.After(grace):
+		// Tests look for this line: a shadow that needs SIGKILL to stop
+		// has a bug however quickly the kill follows.
+		log.Warn("shadow did not stop within its grace period after SIGTERM; killed", "grace", grace)
 		_ = p.Cmd.Process.Kill()
 		<-p.Done()
 	}

@@ -214,7 +214,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	select {
 	case <-p.Done():
 	case <-ctx.Done():
-		p.stop(shadowGrace)
+		p.stop(shadowGrace, r.log)
 	}
 	err = p.result()
 	r.totals.ended(p, err)

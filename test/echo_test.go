@@ -147,9 +147,9 @@ func TestEchoGoClients(t *testing.T) {
 
 func udpEcho(msg []byte) error { return echotest.UDPEcho("127.0.0.1:7001", msg) }
 
-// TestShutdownWhileBlocked: SIGTERM ends the bridge within 2 s even while
-// the TA is blocked waiting for CAs that never send, and leaves no
-// process behind.
+// TestShutdownWhileBlocked: SIGTERM ends the bridge, with no process
+// killed for want of stopping, even while the TA is blocked waiting for
+// CAs that never send, and leaves no process behind.
 func TestShutdownWhileBlocked(t *testing.T) {
 	b := startBridge(t, echoConfig("%[1]s"), echoReady)
 	idle, err := net.Dial("tcp", "127.0.0.1:7000")
@@ -166,9 +166,7 @@ func TestShutdownWhileBlocked(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let the TA settle into its blocking poll
 	took := b.stop()
 	t.Logf("tzbridge exited %v after SIGTERM", took)
-	if took > 2*time.Second {
-		t.Errorf("tzbridge took %v to exit on SIGTERM, want under 2s", took)
-	}
+	checkStoppedInGrace(t, b)
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v\n%s", b.err, b.log.String())
 	}

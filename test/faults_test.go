@@ -763,9 +763,9 @@ func TestFaultSimulatorKilled(t *testing.T) {
 }
 
 // TestFaultSIGTERMUnderLoad: SIGTERM while ten CAs stream over TCP and
-// UNIX sockets and one through the FIFO pair ends tzbridge within a few
-// seconds with status 0; every CA is told (its writes fail), and nothing
-// is left behind.
+// UNIX sockets and one through the FIFO pair ends tzbridge with status
+// 0, no process killed for want of stopping; every CA is told (its
+// writes fail), and nothing is left behind.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	b := startEchoBridge(t, faultyConfig("always"), faultyReady)
 	ss := append(startStreamers(t, b, 10, nil), startFIFOStreamer(t, b, nil))
@@ -775,9 +775,8 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v", b.err)
 	}
-	if took > 5*time.Second {
-		t.Errorf("tzbridge took %v to exit on SIGTERM under load, want under 5s", took)
-	} else if took > time.Second && !t.Failed() {
+	checkStoppedInGrace(t, b)
+	if took > time.Second && !t.Failed() {
 		t.Logf("slow exit; the bridge's log:\n%s", b.log.String())
 	}
 	for _, s := range ss {

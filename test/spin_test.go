@@ -107,6 +107,7 @@ func TestSpinningNeighbour(t *testing.T) {
 			if b.err != nil {
 				t.Errorf("tzbridge exit: %v", b.err)
 			}
+			checkStoppedInGrace(t, b)
 			t.Logf("tzbridge exited %v after SIGTERM", took)
 		})
 	}

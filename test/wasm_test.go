@@ -187,7 +187,7 @@ func TestWasmEchoSocat(t *testing.T) {
 // spins for ever blocks no other TA (it has a thread of its own in the
 // simulator: TestSpinningNeighbour); meanwhile the wasm
 // echo TA keeps serving its CAs, and SIGTERM still stops everything
-// promptly.
+// without killing a process that would not stop.
 func TestWasmContainment(t *testing.T) {
 	dir := wasmModules(t)
 	cfg := wasmEchoConfig(dir,
@@ -235,9 +235,7 @@ func TestWasmContainment(t *testing.T) {
 
 	took := b.stop()
 	t.Logf("tzbridge exited %v after SIGTERM", took)
-	if took > 5*time.Second {
-		t.Errorf("tzbridge took %v to stop with a spinning TA, want under 5s", took)
-	}
+	checkStoppedInGrace(t, b)
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v", b.err)
 	}
