@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/internal/shadowmain"
 )
 
 // TestMain lets this test binary play the shadow. The supervisor starts a
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 }
 
 // testShadowMain is `tzbridge shadow` (cmd/tzbridge/shadow.go) for this
-// test binary: the same flags, the same RunShadow.
+// test binary: the same flags, the same shadowmain.Run.
 func testShadowMain(args []string) int {
 	fs := flag.NewFlagSet("shadow", flag.ContinueOnError)
 	ta := fs.String("ta", "", "")
@@ -46,7 +48,7 @@ func testShadowMain(args []string) int {
 	defer logs.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := RunShadow(ctx, ShadowOptions{
+	err := shadowmain.Run(ctx, shadowmain.Options{
 		Control: os.NewFile(uintptr(*controlFD), "control"),
 		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
 	})
