@@ -1513,8 +1513,8 @@ int tzwasi_tz_recvfrom(struct tzwasi *w, uint32_t fd, uint32_t buf, uint32_t len
 	b = span(w, buf, len);
 	if (!b || !span(w, n_out, 4) || !span(w, addr_len_out, 4))
 		return TZWASI_EFAULT;
-	if (addr_buf_len < TZP_MAX_SOCKADDR + 1 || !span(w, addr_buf, addr_buf_len))
-		return addr_buf_len < TZP_MAX_SOCKADDR + 1 ? TZWASI_EINVAL : TZWASI_EFAULT;
+	if (addr_buf_len < TZP_MAX_SOCKADDR || !span(w, addr_buf, addr_buf_len))
+		return addr_buf_len < TZP_MAX_SOCKADDR ? TZWASI_EINVAL : TZWASI_EFAULT;
 	if (flags & ~(uint32_t)(MSG_PEEK | MSG_DONTWAIT | MSG_WAITALL))
 		return TZWASI_EINVAL;
 	zero((uint8_t *)&ss, sizeof(ss));
@@ -1540,7 +1540,7 @@ static int name_call(struct tzwasi *w, uint32_t fd, uint32_t buf, uint32_t len, 
 
 	if (!e)
 		return er;
-	if (len < TZP_MAX_SOCKADDR + 1)
+	if (len < TZP_MAX_SOCKADDR)
 		return TZWASI_EINVAL;
 	if (!span(w, buf, len) || !span(w, len_out, 4))
 		return TZWASI_EFAULT;

@@ -28,9 +28,9 @@
 #define TZWASM_SO_REUSEADDR 1
 #define TZWASM_SO_ERROR 6
 #define TZWASM_ROOT_FD 3
-/* The longest encoded address (a UNIX path of 107 bytes), plus one: what
+/* The longest encoded address (a UNIX path of 107 bytes): what
  * recvfrom, getsockname and getpeername need as a buffer. */
-#define TZWASM_ADDR_BUF 114
+#define TZWASM_ADDR_BUF 113
 
 int32_t tzwasm_socket(int32_t domain, int32_t type, int32_t *fd) TZWASM_IMPORT("socket");
 int32_t tzwasm_bind(int32_t fd, const void *addr, int32_t len) TZWASM_IMPORT("bind");
