@@ -46,6 +46,8 @@ type options struct {
 	listen    []string
 	tzposix   string
 	native    string
+
+	tzposixAbs string // tzposix, absolute: the Makefile's default
 }
 
 type listFlag []string
@@ -84,6 +86,9 @@ func main() {
 func run(o options) error {
 	uuid, err := parseUUID(o.uuid)
 	if err != nil {
+		return err
+	}
+	if o.tzposixAbs, err = filepath.Abs(o.tzposix); err != nil {
 		return err
 	}
 	if o.name == "" {

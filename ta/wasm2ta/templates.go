@@ -194,7 +194,8 @@ func makefile(o options) string {
 CFG_TEE_TA_LOG_LEVEL ?= 2
 CPPFLAGS += -DCFG_TEE_TA_LOG_LEVEL=$(CFG_TEE_TA_LOG_LEVEL)
 
-TZPOSIX_DIR ?= $(abspath $(CURDIR)/../../ta/c)
+# libtzposix: where wasm2ta found it, unless given.
+TZPOSIX_DIR ?= %s
 export TZPOSIX_DIR
 
 BINARY = %s
@@ -205,7 +206,7 @@ ifeq ($(wildcard $(TA_DEV_KIT_DIR)/mk/ta_dev_kit.mk), )
 clean:
 	@echo 'Note: $$(TA_DEV_KIT_DIR)/mk/ta_dev_kit.mk not found, cannot clean TA'
 endif
-`, strings.ToLower(o.uuid), strings.ToLower(o.uuid))
+`, strings.ToLower(o.uuid), o.tzposixAbs, strings.ToLower(o.uuid))
 }
 
 func subMk(o options) string {

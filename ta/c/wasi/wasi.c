@@ -520,8 +520,8 @@ int tzwasi_clock_res_get(struct tzwasi *w, uint32_t id, uint32_t out)
 {
 	if (id > 1)
 		return TZWASI_EINVAL;
-	/* OP-TEE's system time counts milliseconds; the host's nanoseconds. */
-	if (!put64(w, out, 1))
+	/* TEE_Time counts milliseconds, on OP-TEE and in the host build. */
+	if (!put64(w, out, 1000000))
 		return TZWASI_EFAULT;
 	return 0;
 }
