@@ -85,3 +85,9 @@ func pollEntries() (fds []int, events []int16) {
 }
 
 func errnoOf(linux int) int { return int(C.tzwasi_errno(C.int(linux))) }
+
+func (l *layer) preopen(spec string) int {
+	cs := C.CString(spec)
+	defer C.free(unsafe.Pointer(cs))
+	return int(C.fk_preopen(l.w, cs))
+}

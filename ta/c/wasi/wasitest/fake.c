@@ -416,3 +416,8 @@ int fk_nfuncs(void)
 {
 	return 38;
 }
+
+int fk_preopen(struct tzwasi *w, const char *spec)
+{
+	return tzwasi_preopen_listen(w, spec);
+}

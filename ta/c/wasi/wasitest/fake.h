@@ -56,5 +56,6 @@ int fk_add_dir(struct tzwasi *w, const char *path); /* a directory fd, or -1 */
  * target's dispatcher); returns its errno, or -1 for no such fn. */
 int fk_call(struct tzwasi *w, int fn, const uint64_t *args);
 int fk_nfuncs(void);
+int fk_preopen(struct tzwasi *w, const char *spec);
 
 #endif
