@@ -92,6 +92,16 @@ bool TEE_GetCancellationFlag(void);
 bool TEE_UnmaskCancellation(void);
 bool TEE_MaskCancellation(void);
 
+/* Time and randomness (tee_api.h, tee_api_types.h): the WASI layer's
+ * clocks and random_get (ta/c/wasi). */
+typedef struct {
+	uint32_t seconds;
+	uint32_t millis;
+} TEE_Time;
+void TEE_GetSystemTime(TEE_Time *time);
+void TEE_GetREETime(TEE_Time *time);
+void TEE_GenerateRandom(void *randomBuffer, size_t randomBufferLen);
+
 /* Entry points every TA provides (tee_ta_api.h). */
 TEE_Result TA_CreateEntryPoint(void);
 void TA_DestroyEntryPoint(void);
