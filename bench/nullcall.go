@@ -21,6 +21,11 @@ import (
 // null call is measured against.
 var benchTAUUID = teeclient.MustParseUUID("6e756c6c-6361-4c6c-8000-62656e636821")
 
+// nullCallSecureWorld is where the null call runs: always the simulator,
+// whatever the configuration's tee (the bench TA is built into it), which
+// the report says.
+const nullCallSecureWorld = "sim"
+
 // nullCaller is the shadow's reverse call loop reduced to the null call:
 // `exe secure-world` hosting the bench TA as a child process, as `tzbridge
 // run` starts it, one session, and the shadow's own Dispatch.
