@@ -226,7 +226,7 @@ func TestWriteTable(t *testing.T) {
 		Throughput: []Throughput{NewThroughput(TCP, 64<<20, time.Second, 2*time.Second)},
 		Notes:      []string{"UDP capped"},
 	}
-	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond}, "sim")
+	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond}, "/dev/tee0")
 	var b strings.Builder
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestWriteTable(t *testing.T) {
 		"udp 65507 10.0 12.0 1.20",
 		"tcp 64M 67.1 33.6 0.50",
 		"secure world: /dev/tee0 (device), TA echo",
-		"null call (one RESUME, no work) on sim (the tzbridge simulator): p50 2.5 µs",
+		"null call (one NULL command, no TA code) on /dev/tee0 (device): p50 2.5 µs",
 		"note: UDP capped",
 	} {
 		if !strings.Contains(out, want) {

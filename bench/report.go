@@ -23,8 +23,9 @@ type Report struct {
 	Settings    Settings     `json:"settings"`
 	Results     []Result     `json:"results"`
 	Throughput  []Throughput `json:"throughput"`
-	// NullCallUS is the median null call: one RESUME whose POSIX call
-	// costs nothing, shadow → secure world → TA → shadow (0: not measured).
+	// NullCallUS is the median null call: one invoke of tzrpc.CmdNull on a
+	// session with the TA, normal world → secure world → TA library →
+	// normal world, no TA code (0: not measured).
 	NullCallUS float64   `json:"null_call_us"`
 	NullCall   *NullCall `json:"null_call,omitempty"`
 	Notes      []string  `json:"notes,omitempty"`
@@ -170,8 +171,7 @@ func NewThroughput(transport string, bytes int64, direct, bridged time.Duration)
 
 // NullCall is the null call's distribution.
 type NullCall struct {
-	// SecureWorld is where the null call ran, which may differ from the
-	// round trips' (Report.SecureWorld).
+	// SecureWorld is where the null call ran: the measured TA's.
 	SecureWorld string  `json:"secure_world"`
 	P50US       float64 `json:"p50_us"`
 	P90US       float64 `json:"p90_us"`
@@ -262,7 +262,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if r.NullCall != nil {
-		fmt.Fprintf(&b, "null call (one RESUME, no work) on %s: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs (%d samples)\n",
+		fmt.Fprintf(&b, "null call (one NULL command, no TA code) on %s: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs (%d samples)\n",
 			describeSecureWorld(r.NullCall.SecureWorld), r.NullCall.P50US, r.NullCall.P90US, r.NullCall.P99US, r.NullCall.Samples)
 	}
 	for _, n := range r.Notes {

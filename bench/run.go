@@ -285,11 +285,11 @@ func Run(ctx context.Context, opt Options) (_ *Report, retErr error) {
 	}
 	if opt.NullCalls > 0 {
 		opt.Progress.Add(0, "null call")
-		s, err := measureNullCall(ctx, opt.Exe, opt.NullCalls/10, opt.NullCalls, func(n int) { opt.Progress.Add(int64(n), "null call") })
+		s, err := measureNullCall(ctx, &opt, opt.NullCalls/10, opt.NullCalls, func(n int) { opt.Progress.Add(int64(n), "null call") })
 		if err != nil {
 			return nil, err
 		}
-		rep.SetNullCall(s, nullCallSecureWorld)
+		rep.SetNullCall(s, opt.target.SecureWorld)
 	}
 	return rep, nil
 }

@@ -118,3 +118,21 @@ func TestTargetEndpoints(t *testing.T) {
 		t.Errorf("endpoints = %+v, want %+v", got, want)
 	}
 }
+
+// TestNullCallSecureWorld: the null call opens the configured secure
+// world, not the simulator, whatever the tee.
+func TestNullCallSecureWorld(t *testing.T) {
+	cfg := strings.Replace(cechoConfig, "tee: /dev/tee0", "tee: /dev/tee99", 1)
+	tg, err := resolveTarget(cfg, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := startNullCaller(t.Context(), "/bin/false", cfg, tg)
+	if err == nil {
+		n.close()
+		t.Fatal("null call started without the configured device")
+	}
+	if !strings.Contains(err.Error(), "/dev/tee99") {
+		t.Errorf("err = %v, want one naming /dev/tee99", err)
+	}
+}

@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,5 +85,32 @@ func TestBenchOtherTA(t *testing.T) {
 	}
 	if rep.NullCall == nil || rep.NullCall.SecureWorld != "sim" || rep.NullCall.Samples != 200 {
 		t.Errorf("null_call = %+v, want 200 samples on sim", rep.NullCall)
+	}
+}
+
+// TestBenchCNullCall: the null call runs against the configured TA, here
+// the C example (libtzposix), whose entry point answers the NULL command.
+func TestBenchCNullCall(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bench.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(cEchoConfig(cEchoTA(t)), "/tz")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tzbridgeBin(), "bench", "--config", cfg, "--transports", "none",
+		"--null-calls", "200", "--no-progress", "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tzbridge bench: %v\n%s", err, out)
+	}
+	var rep struct {
+		TA       string `json:"ta"`
+		NullCall *struct {
+			SecureWorld string `json:"secure_world"`
+			Samples     int    `json:"samples"`
+		} `json:"null_call"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	if rep.TA != "cecho" || rep.NullCall == nil || rep.NullCall.Samples != 200 || rep.NullCall.SecureWorld != "sim" {
+		t.Errorf("ta %q, null_call %+v: want cecho, 200 samples on sim", rep.TA, rep.NullCall)
 	}
 }

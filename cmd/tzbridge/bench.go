@@ -37,8 +37,9 @@ func newBenchCommand() *cobra.Command {
 between one client and the echo TA through "tzbridge run" (bridged), and
 between the same client and a plain echo server in another process (direct),
 in alternating rounds of one run, and reports p50/p90/p99 and the ratio
-bridged/direct. Then a bulk transfer each way, and the null call: one RESUME
-of a TA whose POSIX call costs nothing.
+bridged/direct. Then a bulk transfer each way, and the null call: the NULL
+command (docs/protocol.md), which the TA library answers without running TA
+code, on a session with the same TA in the same secure world.
 
 It starts its own "tzbridge run" with the demo configuration (or --config) on
 a temporary mount, so it needs root, and the TA's proxy ports (the demo's TCP
@@ -47,8 +48,7 @@ TA that echoes what it reads, in any secure world, --ta which one: bench
 measures the transports it serves (--transports picks among them): FIFO when
 it declares FIFO endpoints "in" and "out", UNIX on its first unix endpoint,
 TCP and UDP on its first proxy of each listening on 127.0.0.1. The table and
---json name the secure world (the configuration's tee) and the TA. The null
-call always runs on the simulator, and says so.
+--json name the secure world (the configuration's tee) and the TA.
 
 One run's figures move with where the kernel puts the client, the shadow and
 the secure world on the CPUs, which is decided at start and holds for the
