@@ -13,7 +13,6 @@ import (
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
 	"github.com/tzmediator/tzbridge/ta/native"
@@ -22,7 +21,6 @@ import (
 
 // builtins are the TAs compiled into tzbridge.
 var builtins = map[string]func(gp.UUID) securesim.Definition{
-	"bench":  benchta.Definition,
 	"echo":   echo.Definition,
 	"faulty": faulty.Definition,
 }
