@@ -239,11 +239,13 @@ func echoReady(mount string) bool {
 	return udpBound(7001)
 }
 
-// udpBound reports whether a UDP socket in this network namespace is bound
-// to 127.0.0.1:port (/proc/net/udp lists local addresses as hex
-// little-endian IPv4 and hex port: 0100007F:1B59 for 127.0.0.1:7001).
+// udpBound reports whether a UDP socket in the calling thread's network
+// namespace (some tests move one locked thread into a namespace of its own,
+// so not /proc/self's) is bound to 127.0.0.1:port. The table lists local
+// addresses as hex little-endian IPv4 and hex port: 0100007F:1B59 for
+// 127.0.0.1:7001.
 func udpBound(port int) bool {
-	b, err := os.ReadFile("/proc/net/udp")
+	b, err := os.ReadFile("/proc/thread-self/net/udp")
 	if err != nil {
 		return false
 	}
