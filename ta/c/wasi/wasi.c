@@ -647,17 +647,31 @@ int tzwasi_fd_close(struct tzwasi *w, uint32_t fd)
 	return 0;
 }
 
+/* record checks what the calls that fill in a record for fd share: fd is
+ * open (and a preopened directory where preopen is set), else EBADF; the
+ * record's n bytes at out lie in guest memory, else EFAULT. It zeroes them
+ * and returns the entry in *e and the record in *b. */
+static int record(struct tzwasi *w, uint32_t fd, int preopen, uint32_t out, uint32_t n,
+		  struct tzwasi_fd **e, uint8_t **b)
+{
+	*e = get(w, fd);
+	if (!*e || (preopen && !(*e)->preopen))
+		return TZWASI_EBADF;
+	*b = span(w, out, n);
+	if (!*b)
+		return TZWASI_EFAULT;
+	zero(*b, n);
+	return 0;
+}
+
 int tzwasi_fd_fdstat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 0, out, 24, &e, &b);
 
-	if (!e)
-		return TZWASI_EBADF;
-	b = span(w, out, 24);
-	if (!b)
-		return TZWASI_EFAULT;
-	zero(b, 24);
+	if (er)
+		return er;
 	b[0] = filetype(e);
 	tzp_put16(b + 2, e->flags);
 	tzp_put64(b + 8, ALL_RIGHTS);
@@ -703,29 +717,24 @@ static void filestat(uint8_t *b, uint8_t type)
 
 int tzwasi_fd_filestat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 0, out, 64, &e, &b);
 
-	if (!e)
-		return TZWASI_EBADF;
-	b = span(w, out, 64);
-	if (!b)
-		return TZWASI_EFAULT;
+	if (er)
+		return er;
 	filestat(b, filetype(e));
 	return 0;
 }
 
 int tzwasi_fd_prestat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 1, out, 8, &e, &b);
 
-	if (!e || !e->preopen)
-		return TZWASI_EBADF;
-	b = span(w, out, 8);
-	if (!b)
-		return TZWASI_EFAULT;
-	zero(b, 8);
+	if (er)
+		return er;
 	tzp_put32(b + 4, (uint32_t)slen(e->path));
 	return 0;
 }
