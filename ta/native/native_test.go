@@ -222,23 +222,7 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			root, done, stop := runShadow(t, w, "faulty", faultyUUID)
-			fifo := filepath.Join(root, "cmd")
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				if _, err := os.Stat(fifo); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the TA did not make /cmd")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.WriteString(tt.cmd)
-			f.Close()
+			sendFault(t, root, tt.cmd)
 			if tt.cmd == "c" || tt.cmd == "m" || tt.cmd == "l" {
 				time.Sleep(50 * time.Millisecond) // let it spin
 				stop()
@@ -257,6 +241,31 @@ func TestFaults(t *testing.T) {
 				t.Fatal("the shadow did not end")
 			}
 		})
+	}
+}
+
+// sendFault waits for the faulty TA under root to make its /cmd FIFO, then
+// writes cmd to it: the fault the TA is to commit.
+func sendFault(t *testing.T, root, cmd string) {
+	t.Helper()
+	fifo := filepath.Join(root, "cmd")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(fifo); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the TA did not make /cmd")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(cmd); err != nil {
+		t.Fatal(err)
 	}
 }
 
