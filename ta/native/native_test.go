@@ -227,20 +227,28 @@ func TestFaults(t *testing.T) {
 				time.Sleep(50 * time.Millisecond) // let it spin
 				stop()
 			}
-			select {
-			case err := <-done:
-				done <- err // for the cleanup
-				if !tt.want(err) {
-					t.Fatalf("shadow Run = %v", err)
-				}
-				t.Logf("shadow Run = %v", err)
-				if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
-					t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the shadow did not end")
+			if err := shadowEnded(t, done, 10*time.Second); !tt.want(err) {
+				t.Fatalf("shadow Run = %v", err)
+			}
+			if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
+				t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// shadowEnded waits up to within for the shadow that runShadow started to
+// end, and returns what its Run returned.
+func shadowEnded(t *testing.T, done chan error, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Logf("shadow Run = %v", err)
+		return err
+	case <-time.After(within):
+		t.Fatal("the shadow did not end")
+		return nil
 	}
 }
 

@@ -76,15 +76,8 @@ func TestWasmTAFaults(t *testing.T) {
 		t.Run(tt.cmd, func(t *testing.T) {
 			root, done, _ := runShadow(t, w, "wfaulty", wasmFaultyUUID)
 			sendFault(t, root, tt.cmd)
-			select {
-			case err := <-done:
-				done <- err // for the cleanup
-				if !tt.want(err) {
-					t.Fatalf("shadow Run = %v", err)
-				}
-				t.Logf("shadow Run = %v", err)
-			case <-time.After(20 * time.Second):
-				t.Fatal("the shadow did not end")
+			if err := shadowEnded(t, done, 20*time.Second); !tt.want(err) {
+				t.Fatalf("shadow Run = %v", err)
 			}
 		})
 	}
