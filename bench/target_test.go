@@ -59,20 +59,30 @@ func TestResolveTarget(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := resolveTarget(tc.config, tc.ta)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-				}
+			if errCase(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("resolveTarget =\n%+v, want\n%+v", got, tc.want)
 			}
 		})
 	}
+}
+
+// errCase checks a table case's err: where want is not "" the case wants
+// an error containing want, and is done (true); otherwise it wants none.
+func errCase(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want one containing %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }
 
 // TestOptionsTransports: without --transports a run measures what the TA
@@ -95,14 +105,8 @@ func TestOptionsTransports(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := Options{Exe: "/bin/true", Config: tc.config, TA: tc.ta, Transports: tc.asked}
 			err := o.setDefaults()
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-				}
+			if errCase(t, err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(o.Transports, tc.want) {
 				t.Errorf("Transports = %v, want %v", o.Transports, tc.want)

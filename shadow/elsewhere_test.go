@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/porttest"
+
 	. "github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -173,7 +175,7 @@ func TestHostNamespacePortGroup(t *testing.T) {
 	for _, tt := range tests {
 		for _, hostNS := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s hostNS=%v", tt.name, hostNS), func(t *testing.T) {
-				addr := holdPort(t, tt.hostTyp, tt.opts)
+				addr := porttest.Hold(t, tt.hostTyp, tt.opts).String()
 				a := newTA(t, options{hostNS: hostNS})
 				s := a.ok(OpSocket, args(AF_INET, tt.typ), nil)
 				for _, o := range []int64{SO_REUSEADDR, SO_REUSEPORT} {
@@ -196,34 +198,4 @@ func TestHostNamespacePortGroup(t *testing.T) {
 			})
 		}
 	}
-}
-
-// holdPort binds a host service's socket of type typ with options opts to
-// a free port of 127.0.0.1 (a stream socket listens) and returns its
-// address; the socket is closed at the end of the test.
-func holdPort(t *testing.T, typ int, opts []int) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if typ == unix.SOCK_STREAM {
-		if err := unix.Listen(fd, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
 }

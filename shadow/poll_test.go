@@ -236,24 +236,7 @@ func TestPollReadAheadDatagram(t *testing.T) {
 // read is recorded instead, and then nothing more for that descriptor.)
 func TestPollReadAheadLeavesErrors(t *testing.T) {
 	a := newTA(t, options{})
-	peer, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peerAddr := peer.LocalAddr().String()
-	peer.Close() // nobody listens there now: a send is refused by ICMP
-	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
-	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
-	a.ok(OpConnect, args(u), inetAddr(t, peerAddr))
-	a.ok(OpSend, args(u, 0), []byte("refused"))
-	back, err := net.ListenPacket("udp", peerAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.Close()
-	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
-	dst, _ := net.ResolveUDPAddr("udp", uaddr.String())
-	back.WriteTo([]byte("after the error"), dst)
+	u := refusedThenDatagram(t, a)
 
 	p := AppendPollFd(AppendPollFd(nil, PollFd{Fd: int32(u), Events: POLLIN}), PollFd{Fd: int32(u), Events: POLLIN})
 	deadline := time.Now().Add(5 * time.Second)
@@ -283,26 +266,7 @@ func TestPollReadAheadLeavesErrors(t *testing.T) {
 // handing readAhead revents that say POLLIN only.
 func TestReadAheadNothingAfterErrno(t *testing.T) {
 	a := newTA(t, options{})
-	peer, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peerAddr := peer.LocalAddr().String()
-	peer.Close() // nobody listens there now: a send is refused by ICMP
-	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
-	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
-	a.ok(OpConnect, args(u), inetAddr(t, peerAddr))
-	a.ok(OpSend, args(u, 0), []byte("refused"))
-	back, err := net.ListenPacket("udp", peerAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer back.Close()
-	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
-	dst, _ := net.ResolveUDPAddr("udp", uaddr.String())
-	if _, err := back.WriteTo([]byte("after the error"), dst); err != nil {
-		t.Fatal(err)
-	}
+	u := refusedThenDatagram(t, a)
 	// Wait, without reading ahead (budget 0), until the error and the
 	// datagram are both queued.
 	p := AppendPollFd(AppendPollFd(nil, PollFd{Fd: int32(u), Events: POLLIN}), PollFd{Fd: int32(u), Events: POLLIN})
@@ -327,4 +291,36 @@ func TestReadAheadNothingAfterErrno(t *testing.T) {
 	} else if _, data := r.RecvfromParts(); string(data) != "after the error" {
 		t.Errorf("recvfrom %q, want the datagram left behind the error", data)
 	}
+}
+
+// refusedThenDatagram opens a's UDP socket connected to a port nobody
+// listens on, sends to it (an ICMP port unreachable comes back, to be
+// queued as an error), then has a socket that takes the port over send it
+// "after the error"; it returns the TA's descriptor.
+func refusedThenDatagram(t *testing.T, a *testTA) int64 {
+	t.Helper()
+	peer, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerAddr := peer.LocalAddr().String()
+	peer.Close() // nobody listens there now: a send is refused by ICMP
+	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
+	a.ok(OpConnect, args(u), inetAddr(t, peerAddr))
+	a.ok(OpSend, args(u, 0), []byte("refused"))
+	back, err := net.ListenPacket("udp", peerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
+	dst, err := net.ResolveUDPAddr("udp", uaddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := back.WriteTo([]byte("after the error"), dst); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

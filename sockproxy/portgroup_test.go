@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tzmediator/tzbridge/internal/porttest"
 )
 
 // TestNoPortGroup: a proxy address (Listen) or a published one (Bind)
@@ -27,7 +29,7 @@ func TestNoPortGroup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			held := holdPort(t, tt.typ, tt.opts)
+			held := porttest.Hold(t, tt.typ, tt.opts)
 			if l, err := Listen(tt.network, held.String(), ""); !errors.Is(err, unix.EADDRINUSE) {
 				if err == nil {
 					l.Close()
@@ -52,33 +54,4 @@ func TestNoPortGroup(t *testing.T) {
 			}
 		})
 	}
-}
-
-// holdPort binds a socket of type typ with options opts to a free port of
-// 127.0.0.1 (a stream socket listens), for the test's duration.
-func holdPort(t *testing.T, typ int, opts []int) netip.AddrPort {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if typ == unix.SOCK_STREAM {
-		if err := unix.Listen(fd, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
 }

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/porttest"
+
 	"github.com/tzmediator/tzbridge/internal/control"
 )
 
@@ -54,7 +56,7 @@ func TestHostSocketNoPortGroup(t *testing.T) {
 	for _, tt := range tests {
 		for _, uid := range []uint32{0, 65534} {
 			t.Run(fmt.Sprintf("%s uid %d", tt.name, uid), func(t *testing.T) {
-				addr := holdPort(t, tt.typ, tt.opts)
+				addr := porttest.Hold(t, tt.typ, tt.opts).String()
 				m := &control.Msg{Type: control.MsgBind, Network: tt.network, Addr: addr}
 				fd, err := hostSocket(m, true, false, false, uid)
 				if err == nil {
@@ -77,34 +79,4 @@ func TestHostSocketNoPortGroup(t *testing.T) {
 		t.Fatalf("a free port for uid 65534: %v", err)
 	}
 	unix.Close(free)
-}
-
-// holdPort binds a host service's socket of type typ with options opts to
-// a free port of 127.0.0.1 (a stream socket listens) and returns its
-// address; the socket is closed at the end of the test.
-func holdPort(t *testing.T, typ int, opts []int) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	for _, o := range opts {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if typ == unix.SOCK_STREAM {
-		if err := unix.Listen(fd, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
 }

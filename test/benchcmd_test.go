@@ -41,35 +41,8 @@ tas:
 // TA named, on the transports it serves, and the JSON names the TA and
 // the secure world of the round trips and of the null call.
 func TestBenchOtherTA(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "bench.yaml")
-	if err := os.WriteFile(cfg, []byte(benchOtherTAConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tzbridgeBin(), "bench", "--config", cfg, "--ta", "myecho",
-		"--samples", "40", "--warmup", "5", "--rounds", "2", "--bulk", "-1", "--null-calls", "200",
-		"--no-progress", "--json").Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("tzbridge bench: %v\n%s\n%s", err, out, stderr)
-	}
-	var rep struct {
-		TA          string `json:"ta"`
-		SecureWorld string `json:"secure_world"`
-		Results     []struct {
-			Transport string `json:"transport"`
-			Samples   int    `json:"samples"`
-		} `json:"results"`
-		NullCall *struct {
-			SecureWorld string `json:"secure_world"`
-			Samples     int    `json:"samples"`
-		} `json:"null_call"`
-	}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("bench --json: %v\n%s", err, out)
-	}
+	rep := benchJSON(t, benchOtherTAConfig, "--ta", "myecho",
+		"--samples", "40", "--warmup", "5", "--rounds", "2", "--bulk", "-1", "--null-calls", "200")
 	if rep.TA != "myecho" || rep.SecureWorld != "sim" {
 		t.Errorf("ta %q, secure_world %q: want myecho, sim", rep.TA, rep.SecureWorld)
 	}
@@ -91,26 +64,46 @@ func TestBenchOtherTA(t *testing.T) {
 // TestBenchCNullCall: the null call runs against the configured TA, here
 // the C example (libtzposix), whose entry point answers the NULL command.
 func TestBenchCNullCall(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "bench.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(cEchoConfig(cEchoTA(t)), "/tz")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tzbridgeBin(), "bench", "--config", cfg, "--transports", "none",
-		"--null-calls", "200", "--no-progress", "--json").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tzbridge bench: %v\n%s", err, out)
-	}
-	var rep struct {
-		TA       string `json:"ta"`
-		NullCall *struct {
-			SecureWorld string `json:"secure_world"`
-			Samples     int    `json:"samples"`
-		} `json:"null_call"`
-	}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("bench --json: %v\n%s", err, out)
-	}
+	rep := benchJSON(t, fmt.Sprintf(cEchoConfig(cEchoTA(t)), "/tz"), "--transports", "none", "--null-calls", "200")
 	if rep.TA != "cecho" || rep.NullCall == nil || rep.NullCall.Samples != 200 || rep.NullCall.SecureWorld != "sim" {
 		t.Errorf("ta %q, null_call %+v: want cecho, 200 samples on sim", rep.TA, rep.NullCall)
 	}
+}
+
+// benchReport is what the tests read of `tzbridge bench --json`.
+type benchReport struct {
+	TA          string `json:"ta"`
+	SecureWorld string `json:"secure_world"`
+	Results     []struct {
+		Transport string `json:"transport"`
+		Samples   int    `json:"samples"`
+	} `json:"results"`
+	NullCall *struct {
+		SecureWorld string `json:"secure_world"`
+		Samples     int    `json:"samples"`
+	} `json:"null_call"`
+}
+
+// benchJSON runs `tzbridge bench` with config as its configuration file,
+// args and --no-progress --json, and decodes its report.
+func benchJSON(t *testing.T, config string, args ...string) benchReport {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "bench.yaml")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = append(append([]string{"bench", "--config", cfg}, args...), "--no-progress", "--json")
+	out, err := exec.Command(tzbridgeBin(), args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("tzbridge bench: %v\n%s\n%s", err, out, stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	return rep
 }

@@ -108,17 +108,7 @@ func TestCEchoSocat(t *testing.T) {
 		"unix": "UNIX-CONNECT:" + b.path("cecho", "echo.sock"),
 		"tcp":  "TCP:" + cEchoTCP,
 	}
-	for proto, addr := range streams {
-		for _, sz := range echoSizes {
-			t.Run(proto+"/"+sz.name, func(t *testing.T) {
-				want := echotest.Payload(sz.n)
-				got := run(t, want, "socat", "-t", "10", "-", addr)
-				if !bytes.Equal(got, want) {
-					t.Fatalf("got %d bytes, want %d (first difference at %d)", len(got), len(want), echotest.FirstDiff(got, want))
-				}
-			})
-		}
-	}
+	socatStreams(t, streams)
 	for _, n := range []int{0, 1, 1500, 4096, 60000} {
 		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
 			if err := echotest.UDPEcho(cEchoUDP, echotest.Payload(n)); err != nil {

@@ -97,6 +97,22 @@ func TestEchoSocat(t *testing.T) {
 		"unix": "UNIX-CONNECT:" + b.path("echo", "echo.sock"),
 		"tcp":  "TCP:127.0.0.1:7000",
 	}
+	socatStreams(t, streams)
+	for _, n := range []int{1, 4096, 60000} {
+		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
+			want := echotest.Payload(n)
+			got := run(t, want, "socat", "-t", "5", "-T", "5", "-b", "65536", "-", "UDP:127.0.0.1:7001")
+			if !bytes.Equal(got, want) {
+				t.Fatalf("got %d bytes, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+// socatStreams sends each of echoSizes through socat to every stream
+// endpoint (protocol name to socat address) and wants it back whole.
+func socatStreams(t *testing.T, streams map[string]string) {
+	t.Helper()
 	for proto, addr := range streams {
 		for _, sz := range echoSizes {
 			t.Run(proto+"/"+sz.name, func(t *testing.T) {
@@ -108,15 +124,6 @@ func TestEchoSocat(t *testing.T) {
 				}
 			})
 		}
-	}
-	for _, n := range []int{1, 4096, 60000} {
-		t.Run("udp/"+strconv.Itoa(n), func(t *testing.T) {
-			want := echotest.Payload(n)
-			got := run(t, want, "socat", "-t", "5", "-T", "5", "-b", "65536", "-", "UDP:127.0.0.1:7001")
-			if !bytes.Equal(got, want) {
-				t.Fatalf("got %d bytes, want %d", len(got), len(want))
-			}
-		})
 	}
 }
 

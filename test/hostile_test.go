@@ -90,17 +90,7 @@ func squattedService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("host\n"))
-			c.Close()
-		}
-	}()
+	greet(t, l, "host\n")
 	pc, err := reuseListenConfig.ListenPacket(ctx, "udp", squatUDP)
 	if err != nil {
 		t.Fatal(err)

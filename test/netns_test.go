@@ -135,6 +135,13 @@ func hostService(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	greet(t, l, "hello from the host\n")
+	return l.Addr().String()
+}
+
+// greet writes line to every client l accepts, then hangs up, until the
+// test ends and closes l.
+func greet(t *testing.T, l net.Listener, line string) {
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -142,11 +149,10 @@ func hostService(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			fmt.Fprintf(c, "hello from the host\n")
+			c.Write([]byte(line))
 			c.Close()
 		}
 	}()
-	return l.Addr().String()
 }
 
 // TestNetnsProxiesAndIsolation runs, in one bridge: necho (own namespace,

@@ -222,41 +222,58 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			root, done, stop := runShadow(t, w, "faulty", faultyUUID)
-			fifo := filepath.Join(root, "cmd")
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				if _, err := os.Stat(fifo); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the TA did not make /cmd")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.WriteString(tt.cmd)
-			f.Close()
+			sendFault(t, root, tt.cmd)
 			if tt.cmd == "c" || tt.cmd == "m" || tt.cmd == "l" {
 				time.Sleep(50 * time.Millisecond) // let it spin
 				stop()
 			}
-			select {
-			case err := <-done:
-				done <- err // for the cleanup
-				if !tt.want(err) {
-					t.Fatalf("shadow Run = %v", err)
-				}
-				t.Logf("shadow Run = %v", err)
-				if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
-					t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("the shadow did not end")
+			if err := shadowEnded(t, done, 10*time.Second); !tt.want(err) {
+				t.Fatalf("shadow Run = %v", err)
+			}
+			if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
+				t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// shadowEnded waits up to within for the shadow that runShadow started to
+// end, and returns what its Run returned.
+func shadowEnded(t *testing.T, done chan error, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Logf("shadow Run = %v", err)
+		return err
+	case <-time.After(within):
+		t.Fatal("the shadow did not end")
+		return nil
+	}
+}
+
+// sendFault waits for the faulty TA under root to make its /cmd FIFO, then
+// writes cmd to it: the fault the TA is to commit.
+func sendFault(t *testing.T, root, cmd string) {
+	t.Helper()
+	fifo := filepath.Join(root, "cmd")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(fifo); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the TA did not make /cmd")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(cmd); err != nil {
+		t.Fatal(err)
 	}
 }
 

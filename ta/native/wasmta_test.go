@@ -2,7 +2,6 @@ package native
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -76,32 +75,9 @@ func TestWasmTAFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
 			root, done, _ := runShadow(t, w, "wfaulty", wasmFaultyUUID)
-			fifo := filepath.Join(root, "cmd")
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				if _, err := os.Stat(fifo); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the TA did not make /cmd")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.WriteString(tt.cmd)
-			f.Close()
-			select {
-			case err := <-done:
-				done <- err // for the cleanup
-				if !tt.want(err) {
-					t.Fatalf("shadow Run = %v", err)
-				}
-				t.Logf("shadow Run = %v", err)
-			case <-time.After(20 * time.Second):
-				t.Fatal("the shadow did not end")
+			sendFault(t, root, tt.cmd)
+			if err := shadowEnded(t, done, 20*time.Second); !tt.want(err) {
+				t.Fatalf("shadow Run = %v", err)
 			}
 		})
 	}

@@ -141,31 +141,33 @@ static uint8_t *span(const struct tzwasi *w, uint32_t ptr, uint32_t len)
 	return w->mem + ptr;
 }
 
-static int put16(struct tzwasi *w, uint32_t ptr, uint16_t v)
+/* put writes v as n little-endian bytes at ptr, as the guest reads them;
+ * 0 where [ptr, ptr+n) is outside its memory. */
+static int put(struct tzwasi *w, uint32_t ptr, uint64_t v, uint32_t n)
 {
-	uint8_t *b = span(w, ptr, 2);
+	uint8_t *b = span(w, ptr, n);
+	uint32_t i;
+
 	if (!b)
 		return 0;
-	tzp_put16(b, v);
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
 	return 1;
+}
+
+static int put16(struct tzwasi *w, uint32_t ptr, uint16_t v)
+{
+	return put(w, ptr, v, 2);
 }
 
 static int put32(struct tzwasi *w, uint32_t ptr, uint32_t v)
 {
-	uint8_t *b = span(w, ptr, 4);
-	if (!b)
-		return 0;
-	tzp_put32(b, v);
-	return 1;
+	return put(w, ptr, v, 4);
 }
 
 static int put64(struct tzwasi *w, uint32_t ptr, uint64_t v)
 {
-	uint8_t *b = span(w, ptr, 8);
-	if (!b)
-		return 0;
-	tzp_put64(b, v);
-	return 1;
+	return put(w, ptr, v, 8);
 }
 
 static void zero(uint8_t *b, size_t n)
@@ -645,17 +647,31 @@ int tzwasi_fd_close(struct tzwasi *w, uint32_t fd)
 	return 0;
 }
 
+/* record checks what the calls that fill in a record for fd share: fd is
+ * open (and a preopened directory where preopen is set), else EBADF; the
+ * record's n bytes at out lie in guest memory, else EFAULT. It zeroes them
+ * and returns the entry in *e and the record in *b. */
+static int record(struct tzwasi *w, uint32_t fd, int preopen, uint32_t out, uint32_t n,
+		  struct tzwasi_fd **e, uint8_t **b)
+{
+	*e = get(w, fd);
+	if (!*e || (preopen && !(*e)->preopen))
+		return TZWASI_EBADF;
+	*b = span(w, out, n);
+	if (!*b)
+		return TZWASI_EFAULT;
+	zero(*b, n);
+	return 0;
+}
+
 int tzwasi_fd_fdstat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 0, out, 24, &e, &b);
 
-	if (!e)
-		return TZWASI_EBADF;
-	b = span(w, out, 24);
-	if (!b)
-		return TZWASI_EFAULT;
-	zero(b, 24);
+	if (er)
+		return er;
 	b[0] = filetype(e);
 	tzp_put16(b + 2, e->flags);
 	tzp_put64(b + 8, ALL_RIGHTS);
@@ -701,29 +717,24 @@ static void filestat(uint8_t *b, uint8_t type)
 
 int tzwasi_fd_filestat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 0, out, 64, &e, &b);
 
-	if (!e)
-		return TZWASI_EBADF;
-	b = span(w, out, 64);
-	if (!b)
-		return TZWASI_EFAULT;
+	if (er)
+		return er;
 	filestat(b, filetype(e));
 	return 0;
 }
 
 int tzwasi_fd_prestat_get(struct tzwasi *w, uint32_t fd, uint32_t out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint8_t *b;
+	int er = record(w, fd, 1, out, 8, &e, &b);
 
-	if (!e || !e->preopen)
-		return TZWASI_EBADF;
-	b = span(w, out, 8);
-	if (!b)
-		return TZWASI_EFAULT;
-	zero(b, 8);
+	if (er)
+		return er;
 	tzp_put32(b + 4, (uint32_t)slen(e->path));
 	return 0;
 }
@@ -815,22 +826,36 @@ static ssize_t write1(const struct tzwasi_fd *e, const uint8_t *b, uint32_t n, i
 	return tzposix_write(e->host, b, n);
 }
 
+/* io_args checks what fd_read/fd_write and sock_recv/sock_send share: fd
+ * is open, the iovecs lie in guest memory (their total in *total), and so
+ * does the count written back at n_out. */
+static int io_args(struct tzwasi *w, uint32_t fd, uint32_t iovs, uint32_t niovs, uint32_t n_out,
+		   struct tzwasi_fd **e, uint64_t *total)
+{
+	int er;
+
+	*e = get(w, fd);
+	if (!*e)
+		return TZWASI_EBADF;
+	er = iovecs(w, iovs, niovs, total);
+	if (er)
+		return er;
+	return span(w, n_out, 4) ? 0 : TZWASI_EFAULT;
+}
+
 static int readv(struct tzwasi *w, uint32_t fd, uint32_t iovs, uint32_t niovs, int msg_flags,
 		 int recv, uint32_t n_out, uint32_t flags_out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint64_t total;
 	ssize_t n = 0;
 	uint32_t i, nonempty = 0, first = 0;
 	const uint8_t *v;
-	int er;
+	int er = io_args(w, fd, iovs, niovs, n_out, &e, &total);
 
-	if (!e)
-		return TZWASI_EBADF;
-	er = iovecs(w, iovs, niovs, &total);
 	if (er)
 		return er;
-	if (!span(w, n_out, 4) || (recv && !span(w, flags_out, 2)))
+	if (recv && !span(w, flags_out, 2))
 		return TZWASI_EFAULT;
 	v = w->mem + iovs;
 	for (i = 0; i < niovs; i++) {
@@ -884,20 +909,15 @@ static int readv(struct tzwasi *w, uint32_t fd, uint32_t iovs, uint32_t niovs, i
 static int writev(struct tzwasi *w, uint32_t fd, uint32_t iovs, uint32_t niovs, int send,
 		  uint32_t n_out)
 {
-	struct tzwasi_fd *e = get(w, fd);
+	struct tzwasi_fd *e;
 	uint64_t total;
 	ssize_t n = 0, k;
 	uint32_t i;
 	const uint8_t *v;
-	int er;
+	int er = io_args(w, fd, iovs, niovs, n_out, &e, &total);
 
-	if (!e)
-		return TZWASI_EBADF;
-	er = iovecs(w, iovs, niovs, &total);
 	if (er)
 		return er;
-	if (!span(w, n_out, 4))
-		return TZWASI_EFAULT;
 	if (send && !is_socket(e))
 		return TZWASI_ENOTSOCK;
 	v = w->mem + iovs;
