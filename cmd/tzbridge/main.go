@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
 		// A configuration error may list several problems, one a line;
@@ -94,16 +91,4 @@ func (g *globalFlags) logger() (*slog.Logger, error) {
 		return nil, err
 	}
 	return slog.New(h), nil
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the tzbridge version",
-		Example: "  tzbridge version",
-		Args:    cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "tzbridge", version)
-		},
-	}
 }
