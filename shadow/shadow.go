@@ -45,6 +45,7 @@
 package shadow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,6 +135,11 @@ type Shadow struct {
 	wakeMu sync.Mutex
 	wake   int
 
+	// debug: the logger takes debug records, so every call gets a line
+	// (logCall). Decided once, so that a call costs one test when it does
+	// not.
+	debug bool
+
 	dispatching atomic.Bool
 	ran         atomic.Bool
 	closeOnce   sync.Once
@@ -199,6 +205,7 @@ func New(cfg Config) (*Shadow, error) {
 	return &Shadow{
 		cfg:     cfg,
 		log:     log,
+		debug:   log.Enabled(context.Background(), slog.LevelDebug),
 		root:    root,
 		wake:    wake,
 		fds:     fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
