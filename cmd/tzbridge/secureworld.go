@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -59,6 +60,7 @@ with your own teeclient program.`,
 			if err != nil {
 				return err
 			}
+			prepare(defs, procs)
 			l, err := listener(socket, listenFD)
 			if err != nil {
 				return err
@@ -144,4 +146,35 @@ func adminConn(fd int) (*net.UnixConn, error) {
 		return nil, fmt.Errorf("--admin-fd %d is not a UNIX socket", fd)
 	}
 	return uc, nil
+}
+
+// prepare runs every definition's Prepare (a wasm TA's compilation) at
+// once, so that TAs are ready sooner than if each compiled at its first
+// session, one after the other. The simulator runs Go code on procs
+// threads (one by default, for fast hand-offs); while the compilations
+// run it may use one per CPU, so that they really run in parallel, and
+// goes back to procs when they are done.
+func prepare(defs []securesim.Definition, procs int) {
+	var fns []func()
+	for _, d := range defs {
+		if d.Prepare != nil {
+			fns = append(fns, d.Prepare)
+		}
+	}
+	if len(fns) == 0 {
+		return
+	}
+	if procs > 0 && procs < runtime.NumCPU() {
+		runtime.GOMAXPROCS(runtime.NumCPU())
+	}
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(fn)
+	}
+	go func() {
+		wg.Wait()
+		if procs > 0 {
+			runtime.GOMAXPROCS(procs)
+		}
+	}()
 }
