@@ -34,6 +34,8 @@ type options struct {
 	maxSockets int
 	mailbox    int
 	log        *slog.Logger
+	// onListening is Config.OnListening.
+	onListening func(addr string)
 }
 
 func newTA(t testing.TB, o options) *testTA {
@@ -49,7 +51,7 @@ func newTA(t testing.TB, o options) *testTA {
 	if o.mailbox == 0 {
 		o.mailbox = tzrpc.DefaultMailbox
 	}
-	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log})
+	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log, OnListening: o.onListening})
 	if err != nil {
 		t.Fatal(err)
 	}

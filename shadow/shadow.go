@@ -106,6 +106,11 @@ type Config struct {
 	// instead; or -1 to connect as usual. A socket the TA has bound keeps
 	// its own.
 	ConnectInet func(network string, addr netip.AddrPort) (fd int, err error)
+	// OnListening, when set, is told every address at which the TA
+	// serves from now on: a stream socket's at its LISTEN, a datagram
+	// socket's at its BIND, as tcp://IP:PORT, udp://IP:PORT or
+	// unix:/PATH (in the TA's root). It runs on the dispatch goroutine.
+	OnListening func(addr string)
 }
 
 // Stats is a snapshot of a shadow's counters.

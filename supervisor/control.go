@@ -30,12 +30,15 @@ import (
 //	                              answer: one descriptor, or Errno
 //	shadow → supervisor   exit    how the shadow ended, with its last Stats,
 //	                              sent just before it exits
+//	shadow → supervisor   listening  the TA serves at Addr from now on
+//	                              (shadow.Config.OnListening); no answer
 const (
-	msgSpec   = "spec"
-	msgStats  = "stats"
-	msgBind   = "bind"
-	msgSocket = "socket"
-	msgExit   = "exit"
+	msgSpec      = "spec"
+	msgStats     = "stats"
+	msgBind      = "bind"
+	msgSocket    = "socket"
+	msgExit      = "exit"
+	msgListening = "listening"
 )
 
 // maxCtlMsg bounds one control message.

@@ -130,6 +130,9 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 		MaxDescriptors: spec.MaxDescriptors,
 		MaxSockets:     spec.MaxSockets,
 		Logger:         log,
+		// For the supervisor's "ready": a lost message delays it at
+		// most until the TA's shadow ends.
+		OnListening: func(addr string) { _ = ctl.send(&ctlMsg{Type: msgListening, Addr: addr}) },
 	}
 	if ho.Len() > 0 || spec.Publish {
 		cfg.BindInet = func(network string, addr netip.AddrPort, taFD int) (int, error) {

@@ -44,6 +44,8 @@ type procOptions struct {
 	// started learns the child's pid before the child gets its spec
 	// (before it can do anything in the tree).
 	started func(pid int)
+	// serving learns each address the TA serves from (msgListening).
+	serving func(addr string)
 	log     *slog.Logger // tagged with the TA
 	// relayLog gets the shadow's own records, which it adds the TA's
 	// name to when they lack it.
@@ -162,6 +164,10 @@ func (p *shadowProc) serveControl(opt procOptions) {
 			p.outcome = m.Outcome
 			p.mu.Unlock()
 			p.takeStats(m.Stats)
+		case m.Type == msgListening:
+			if opt.serving != nil {
+				opt.serving(m.Addr)
+			}
 		case m.Type == msgBind || m.Type == msgSocket:
 			fd, err := opt.host(m)
 			a := &ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}

@@ -59,12 +59,13 @@ type Options struct {
 
 	// Ready, if set, is called once every TA's declared endpoints and
 	// proxy addresses exist — the tree is mounted, FIFOs made, proxy
-	// sockets listening — so that a CA started from then on finds them,
-	// and again when a reload has been handled. The TA itself may still
-	// be starting: a CA opening a FIFO waits for it, a proxy queues the
-	// connection; a declared unix endpoint in the tree appears when the
-	// TA binds it (a unix proxy address is a link to it, made already).
-	// For sd_notify READY=1.
+	// sockets listening — and every wasm TA serves its listen addresses
+	// (after its compilation) or has ended trying, so that a CA started
+	// from then on finds them; and again when a reload has been handled.
+	// A TA may still be starting otherwise: a CA opening a FIFO waits
+	// for it, a proxy queues the connection; a declared unix endpoint
+	// the TA binds itself appears when it does (a unix proxy address is
+	// a link to it, made already). For sd_notify READY=1.
 	Ready func()
 	// Reloading, if set, is called when a reload begins, before the
 	// configuration is read again; Ready follows when it has been
@@ -131,6 +132,10 @@ func Run(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	if !b.awaitListening(ctx) {
+		log.Info("shutting down")
+		return nil
+	}
 	b.ready()
 	var statusTick <-chan time.Time // nil, never ready, without opt.Status
 	if opt.Status != nil {
@@ -148,6 +153,10 @@ func Run(ctx context.Context, opt Options) error {
 				opt.Reloading()
 			}
 			err := b.reload(ctx)
+			if !b.awaitListening(ctx) {
+				log.Info("shutting down")
+				return nil
+			}
 			if opt.OnReload != nil {
 				opt.OnReload(err)
 			}
@@ -190,7 +199,8 @@ func (b *bridge) startTA(ctx context.Context, t config.TA) (err error) {
 		return fmt.Errorf("TA %s: %w", t.Name, err)
 	}
 	r := &taRunner{cfg: t, tree: b.tree, tee: b.tee, exe: b.opt.Executable, log: b.log.With("ta", t.Name), relayLog: b.log, logLevel: b.level,
-		privs: privs, pids: b.pids, state: "starting", since: time.Now(), timeCalls: b.metrics != nil}
+		privs: privs, pids: b.pids, state: "starting", since: time.Now(), timeCalls: b.metrics != nil,
+		listening: newListenWait(t.Listen)}
 	var undo []func()
 	defer func() {
 		if err != nil {

@@ -383,3 +383,40 @@ tas:
 		t.Errorf("%d log lines about the blocked call, want one", n)
 	}
 }
+
+// TestWasmReadyMeansListening: "ready" (the log line, READY=1) comes only
+// once the wasm TAs serve their listen sockets, so a CA that starts then
+// connects at the first try, even when the modules compile cold.
+func TestWasmReadyMeansListening(t *testing.T) {
+	dir := wasmModules(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // a cold compilation
+	mount := filepath.Join(t.TempDir(), "tz")
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(wasmEchoConfig(dir), "%[1]s", mount)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := launchBridge(t, mount, cfgPath, nil)
+	deadline := time.Now().Add(3 * time.Minute) // two cold compilations on a loaded machine
+	for !strings.Contains(b.log.String(), "ready: every TA's endpoints and listen sockets exist") {
+		select {
+		case <-b.done:
+			t.Fatalf("tzbridge exited before it was ready: %v", b.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ready line")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, dial := range []struct{ network, addr string }{
+		{"tcp", wasmTCP},
+		{"unix", filepath.Join(mount, "wecho", "echo.sock")},
+	} {
+		c, err := net.Dial(dial.network, dial.addr)
+		if err != nil {
+			t.Errorf("right after ready: %v", err)
+			continue
+		}
+		c.Close()
+	}
+}
