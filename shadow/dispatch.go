@@ -89,7 +89,9 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 // The arguments are copies, so that req does not escape to the heap on
 // every call.
 func (s *Shadow) logCall(op tzrpc.Op, args [3]int64, path string, r result) {
-	attrs := []any{"op", op, "args", args}
+	// Names, not numbers: the shadow process logs JSON, where an Op or
+	// an Errno would otherwise become its number.
+	attrs := []any{"op", op.String(), "args", args}
 	if path != "" {
 		attrs = append(attrs, "path", path)
 	}
