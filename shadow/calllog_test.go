@@ -9,20 +9,20 @@ import (
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-// TestCallLog: at debug level every performed call gets one line with its
-// op, path and outcome; at info level none does.
+// TestCallLog: at LevelCall every performed call gets one line with its
+// op, path and outcome; at debug level none does.
 func TestCallLog(t *testing.T) {
 	for _, tt := range []struct {
 		level slog.Level
 		want  []string // lines, in order, as substrings
 	}{
-		{slog.LevelDebug, []string{
+		{LevelCall, []string{
 			`msg=call ta=test op=MKFIFO args="[438 0 0]" path=f ret=0`,
 			`msg=call ta=test op=MKFIFO args="[438 0 0]" path=f errno=EEXIST`,
 			`msg=call ta=test op=RENAME args="[1 0 0]" path="f -> g" ret=0`,
 			`msg=call ta=test op=CLOSE args="[99 0 0]" errno=EBADF`,
 		}},
-		{slog.LevelInfo, nil},
+		{slog.LevelDebug, nil},
 	} {
 		t.Run(tt.level.String(), func(t *testing.T) {
 			var logged bytes.Buffer

@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -70,20 +71,25 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 		return true, int(req.Args[0])
 	}
 	var path string
-	if s.debug {
+	if s.traceCalls {
 		path = callPath(&req)
 	}
 	start := s.st.startCall()
 	r := s.perform(ctx, &req, mailbox)
 	s.performed(&req, &r, start)
 	s.respond(mailbox, req.Op, req.Seq, r)
-	if s.debug {
+	if s.traceCalls {
 		s.logCall(req.Op, [3]int64(req.Args[:3]), path, r)
 	}
 	return false, 0
 }
 
-// logCall writes the debug line of one performed call: the op, its first
+// LevelCall is the level of the line every performed call gets (logCall):
+// below debug, so that debug logging stays usable under load; tzbridge's
+// --log-level trace.
+const LevelCall = slog.LevelDebug - 4
+
+// logCall writes the line of one performed call: the op, its first
 // three arguments (descriptors, lengths, flags as the protocol has them,
 // docs/protocol.md), the path of a path op, and the outcome.
 // The arguments are copies, so that req does not escape to the heap on
@@ -100,7 +106,7 @@ func (s *Shadow) logCall(op tzrpc.Op, args [3]int64, path string, r result) {
 	} else {
 		attrs = append(attrs, "ret", r.ret)
 	}
-	s.log.Debug("call", attrs...)
+	s.log.Log(context.Background(), LevelCall, "call", attrs...)
 }
 
 // callPath is the path a path op names (both, for RENAME), each cut at

@@ -140,10 +140,10 @@ type Shadow struct {
 	wakeMu sync.Mutex
 	wake   int
 
-	// debug: the logger takes debug records, so every call gets a line
-	// (logCall). Decided once, so that a call costs one test when it does
-	// not.
-	debug bool
+	// traceCalls: the logger takes LevelCall records, so every call gets
+	// a line (logCall). Decided once, so that a call costs one test when
+	// it does not.
+	traceCalls bool
 
 	dispatching atomic.Bool
 	ran         atomic.Bool
@@ -208,16 +208,16 @@ func New(cfg Config) (*Shadow, error) {
 		return nil, fmt.Errorf("shadow %s: eventfd: %w", cfg.Name, err)
 	}
 	return &Shadow{
-		cfg:     cfg,
-		log:     log,
-		debug:   log.Enabled(context.Background(), slog.LevelDebug),
-		root:    root,
-		wake:    wake,
-		fds:     fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
-		payload: make([]byte, 0, 2*tzrpc.MaxPath+2),
-		pollFds: make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
-		pollIdx: make([]int32, 0, tzrpc.MaxPollFDs),
-		pollRev: make([]uint16, 0, tzrpc.MaxPollFDs),
+		cfg:        cfg,
+		log:        log,
+		traceCalls: log.Enabled(context.Background(), LevelCall),
+		root:       root,
+		wake:       wake,
+		fds:        fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
+		payload:    make([]byte, 0, 2*tzrpc.MaxPath+2),
+		pollFds:    make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
+		pollIdx:    make([]int32, 0, tzrpc.MaxPollFDs),
+		pollRev:    make([]uint16, 0, tzrpc.MaxPollFDs),
 	}, nil
 }
 

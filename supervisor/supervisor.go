@@ -31,6 +31,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
@@ -103,6 +104,9 @@ func Run(ctx context.Context, opt Options) error {
 		tee.close(log)
 	}()
 
+	if log.Enabled(ctx, slog.LevelDebug) && !log.Enabled(ctx, shadow.LevelCall) {
+		log.Debug("each TA call gets a line of its own with --log-level trace")
+	}
 	b := &bridge{opt: opt, cfg: cfg, log: log, tee: tee, level: lowestLevel(log),
 		pids: &shadowPIDs{m: map[int]string{}}, tas: map[string]*runningTA{}, metrics: metrics}
 	// The tree outlives ctx: it is unmounted only after the shadows have
@@ -389,7 +393,7 @@ func describeHostAccess(h config.HostAccess) any {
 
 // lowestLevel is the lowest level log shows.
 func lowestLevel(log *slog.Logger) slog.Level {
-	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
+	for _, l := range []slog.Level{shadow.LevelCall, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
 		if log.Enabled(context.Background(), l) {
 			return l
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tzmediator/tzbridge/shadow"
 )
 
 func main() {
@@ -45,7 +47,7 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (under journald, text leaves out the time)")
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: trace (debug and a line per TA call), debug, info, warn or error")
 	root.AddCommand(newRunCommand(g))
 	root.AddCommand(newStatusCommand())
 	root.AddCommand(newCheckCommand())
@@ -83,8 +85,10 @@ const helpTemplate = `{{.Short | trimTrailingWhitespaces}}
 
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	if g.logLevel == "trace" {
+		level = shadow.LevelCall
+	} else if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", g.logLevel)
 	}
 	h, err := newLogHandler(g.logFormat, os.Stderr, &slog.HandlerOptions{Level: level}, toJournal(os.Stderr))
 	if err != nil {
