@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tzmediator/tzbridge/internal/echotest"
 )
 
 // DefaultProfileWindow is how long the profile traces each side.
@@ -36,7 +38,7 @@ type profiler struct {
 // note, tracefs failing an error.
 func (p *profiler) profile(ctx context.Context, t string, size int, direct, bridged *conn) (Profile, error) {
 	prof := Profile{Transport: t, Size: size, WindowMS: round(float64(p.window)/float64(time.Millisecond), 1)}
-	msg := payload(size)
+	msg := echotest.Payload(size)
 	buf := make([]byte, size)
 	shadow, sw := bridgeThreads(p.proc, p.bridgePid)
 	peer := procThreads(p.proc, p.peerPid)

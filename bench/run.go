@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/syncbuf"
 )
 
@@ -380,7 +381,7 @@ func measureAll(ctx context.Context, opt *Options, rep *Report, cells []cell, bu
 // alternate direct and bridged (ABBA…), so that drift falls on both.
 func measureCell(opt *Options, c cell, direct, bridged *conn) (Result, error) {
 	label := fmt.Sprintf("%s %s", c.transport, FormatSize(int64(c.size)))
-	msg := payload(c.size)
+	msg := echotest.Payload(c.size)
 	buf := make([]byte, c.size)
 	pair := [2]*conn{direct, bridged}
 	names := [2]string{"direct", "bridged"}
@@ -459,20 +460,6 @@ func measureBulk(opt *Options, t string, direct, bridged *conn, units int64) (Th
 		opt.Progress.Add(units, label)
 	}
 	return NewThroughput(t, opt.BulkBytes, best[0], best[1]), nil
-}
-
-// payload returns n bytes that differ at every offset, so that a lost or
-// reordered chunk shows.
-func payload(n int) []byte {
-	b := make([]byte, n)
-	var x uint32 = 2463534242
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
 }
 
 // startPeer runs `exe bench --peer DIR` and reads its endpoints; stop ends

@@ -19,22 +19,33 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
+	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 )
 
 // Defaults applied to fields the file leaves out.
 const (
 	DefaultMount       = "/tz"
 	DefaultTEE         = "sim"
-	DefaultSimThreads  = 1
 	MaxSimThreads      = 1024
 	DefaultDescriptors = 256
 	DefaultMailbox     = 256 << 10
 	MinMailbox         = 8 << 10
-	MaxMailbox         = 16 << 20
-	MaxDescriptors     = 65536
-	DefaultUser        = "root"
-	DefaultGroup       = "root"
+	// MaxMailbox is what OP-TEE gives as registered shared memory (8 MiB
+	// seen with OP-TEE 4.10: 16 MiB fails in alloc_pgt); a device without
+	// REG_MEM gives at most shadow.MaxAllocatedMailbox.
+	MaxMailbox     = 8 << 20
+	MaxDescriptors = 65536
+	// DefaultNodes is limits.nodes when the file leaves it out: 16 times
+	// the default descriptor limit, room for a TA that keeps a node per
+	// client or per connection, at a few MB of the supervisor's memory
+	// (docs/reliability.md has the figures). MaxNodes bounds it.
+	DefaultNodes = 4096
+	MaxNodes     = 1 << 16
+	DefaultUser  = "root"
+	DefaultGroup = "root"
 	// MinMemory is the smallest memory limit a shadow process runs with.
 	MinMemory = 64 << 20
 	// MinWasmMemory and MaxWasmMemory bound a wasm TA's linear memory: one
@@ -59,15 +70,25 @@ type Config struct {
 	// docs/metrics.md lists the metrics.
 	Metrics string `yaml:"metrics"`
 	// SimThreads is how many threads run the simulated secure world's Go
-	// code at once (its GOMAXPROCS; tee: sim only). Default 1: every
-	// hand-off to a TA is then a goroutine switch on the running thread,
-	// measured several times faster per call than waking another thread.
-	// The price: a TA that computes for long delays the others' calls by
-	// up to the scheduler's time slice (about 20 ms). Raise it when TAs
-	// compute.
+	// code at once (its GOMAXPROCS; tee: sim only). Default 0, automatic:
+	// one, on which every hand-off to a TA is a goroutine switch (measured
+	// several times faster per call than waking another thread), plus one
+	// for each wasm TA program while it runs, so that a module computing
+	// without a call cannot hold the thread the other TAs' calls need.
+	// N fixes the count at N: round trips measured 13-20 % faster while
+	// wasm TAs run, but a wasm TA that computes then delays the others'
+	// hand-offs by Go's scheduler time slice (10 ms) each.
+	// configs/reference.yaml has the figures.
 	SimThreads int `yaml:"sim_threads"`
 	// TAs are the Trusted Applications to bridge; at least one.
 	TAs []TA `yaml:"tas"`
+}
+
+// TEEKind is TEE, typed (package teekind); the default when TEE is not
+// one the configuration allows.
+func (c *Config) TEEKind() teekind.Kind {
+	k, _ := teekind.Parse(c.TEE)
+	return k
 }
 
 // TA is one Trusted Application to bridge.
@@ -75,7 +96,7 @@ type TA struct {
 	// Name is the TA's directory under the mount and its name in logs.
 	Name string `yaml:"name"`
 	// UUID is the TA's identity in the secure world.
-	UUID teeclient.UUID `yaml:"uuid"`
+	UUID gp.UUID `yaml:"uuid"`
 	// Builtin names a TA compiled into the simulator (for example "echo").
 	Builtin string `yaml:"builtin"`
 	// Wasm is a WebAssembly (WASI preview 1) module the simulator runs as
@@ -154,6 +175,20 @@ type TA struct {
 	// are then reachable only from inside its namespace. See package
 	// sockproxy.
 	Proxies []Proxy `yaml:"proxies"`
+}
+
+// RestartPolicy is Restart, typed (package restart); the default when
+// Restart is not one the configuration allows.
+func (t TA) RestartPolicy() restart.Policy {
+	p, _ := restart.ParsePolicy(t.Restart)
+	return p
+}
+
+// OnRestartTree is OnRestart, typed (package restart); the default when
+// OnRestart is not one the configuration allows.
+func (t TA) OnRestartTree() restart.Tree {
+	tr, _ := restart.ParseTree(t.OnRestart)
+	return tr
 }
 
 // NetnsEnabled reports whether the TA gets a network namespace of its own.
@@ -243,6 +278,10 @@ type Limits struct {
 	// Sockets is the most of those descriptors that may be sockets; 0
 	// (the default) means Descriptors. A TA at either limit gets EMFILE.
 	Sockets int `yaml:"sockets"`
+	// Nodes is the most nodes (FIFOs, UNIX socket nodes, directories) the
+	// TA's directory may hold at once, the declared endpoints and their
+	// directories included. Past it, creating one fails with EDQUOT.
+	Nodes int `yaml:"nodes"`
 	// WasmMemory caps a wasm TA's linear memory in bytes (rounded down to
 	// 64 KiB pages); 0 means the default of 256 MiB. A module that grows
 	// past it gets a failed memory.grow, as on a full heap.
@@ -349,13 +388,10 @@ func (c *Config) applyDefaults() {
 	if c.TEE == "" {
 		c.TEE = DefaultTEE
 	}
-	if c.SimThreads == 0 {
-		c.SimThreads = DefaultSimThreads
-	}
 	for i := range c.TAs {
 		t := &c.TAs[i]
 		if t.Restart == "" {
-			t.Restart = "on-failure"
+			t.Restart = restart.OnFailure.String()
 		}
 		if t.Mailbox == 0 {
 			t.Mailbox = DefaultMailbox
@@ -363,8 +399,11 @@ func (c *Config) applyDefaults() {
 		if t.Limits.Descriptors == 0 {
 			t.Limits.Descriptors = DefaultDescriptors
 		}
+		if t.Limits.Nodes == 0 {
+			t.Limits.Nodes = DefaultNodes
+		}
 		if t.OnRestart == "" {
-			t.OnRestart = "keep"
+			t.OnRestart = restart.Keep.String()
 		}
 		if t.User == "" {
 			t.User = DefaultUser
@@ -407,14 +446,16 @@ func (c *Config) validate(pos positions) []*FieldError {
 	if !strings.HasPrefix(c.Mount, "/") {
 		bad("mount", "%q is not an absolute path: want one such as %s", c.Mount, DefaultMount)
 	}
-	if c.TEE != "sim" && c.TEE != "auto" && !strings.HasPrefix(c.TEE, "/dev/tee") {
+	tee, ok := teekind.Parse(c.TEE)
+	if !ok {
 		bad("tee", "%q: want sim, auto or a device such as /dev/tee0", c.TEE)
 	}
+	sim := ok && tee == teekind.Sim
 	if len(c.TAs) == 0 {
 		bad("tas", "no TAs: list at least one")
 	}
 	names := map[string]int{}
-	uuids := map[teeclient.UUID]int{}
+	uuids := map[gp.UUID]int{}
 	listens := map[string]string{} // proxy listen address → the field that has it
 	for i, t := range c.TAs {
 		f := fmt.Sprintf("tas[%d]", i)
@@ -424,7 +465,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".name", "%q is also the name of tas[%d]: want a name of its own", t.Name, j)
 		}
 		names[t.Name] = i
-		if t.UUID == (teeclient.UUID{}) {
+		if t.UUID == (gp.UUID{}) {
 			bad(f+".uuid", "missing: every TA needs its UUID, such as 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 		} else if j, dup := uuids[t.UUID]; dup {
 			bad(f+".uuid", "%v is also the UUID of tas[%d]: want a UUID of its own", t.UUID, j)
@@ -438,11 +479,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 			}
 		}
 		switch {
-		case c.TEE == "sim" && n == 0:
+		case sim && n == 0:
 			bad(f, "says nothing of what the TA is: give builtin (for example echo), wasm (a .wasm file) or native (a host-built TA program)")
-		case c.TEE == "sim" && n > 1:
+		case sim && n > 1:
 			bad(f, "gives more than one of builtin, wasm and native: want exactly one")
-		case c.TEE != "sim" && n > 0:
+		case !sim && n > 0:
 			bad(f+"."+kind, "TAs from builtin, wasm or native run only in the simulator (tee: sim); on a device the TA is the one installed for its UUID")
 		case kind == "wasm" && !strings.HasSuffix(t.Wasm, ".wasm"):
 			bad(f+".wasm", "%q: want a .wasm file", t.Wasm)
@@ -451,13 +492,11 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".listen", "only wasm TAs get preopened sockets: leave it out, other TAs create their own")
 		}
 		for j, l := range t.Listen {
-			if _, _, err := ParseListen(l); err != nil {
+			if _, err := netaddr.Parse(l); err != nil {
 				bad(fmt.Sprintf("%s.listen[%d]", f, j), "%v", err)
 			}
 		}
-		switch t.Restart {
-		case "always", "on-failure", "never":
-		default:
+		if _, ok := restart.ParsePolicy(t.Restart); !ok {
 			bad(f+".restart", "%q: want always, on-failure or never", t.Restart)
 		}
 		if t.Mailbox < MinMailbox || t.Mailbox > MaxMailbox {
@@ -469,12 +508,15 @@ func (c *Config) validate(pos positions) []*FieldError {
 		if s := t.Limits.Sockets; s < 0 || (s > 0 && s > t.Limits.Descriptors) { // 0 is the default, whatever descriptors says
 			bad(f+".limits.sockets", "%d: want 0 (as many as descriptors) to limits.descriptors (%d)", t.Limits.Sockets, t.Limits.Descriptors)
 		}
+		if need := endpointNodes(t.Endpoints); t.Limits.Nodes < max(need, 1) || t.Limits.Nodes > MaxNodes {
+			bad(f+".limits.nodes", "%d: want %d (the declared endpoints and their directories) to %d", t.Limits.Nodes, max(need, 1), MaxNodes)
+		}
 		if t.Limits.WasmMemory != 0 && (t.Limits.WasmMemory < MinWasmMemory || t.Limits.WasmMemory > MaxWasmMemory) {
 			bad(f+".limits.wasm_memory", "%d bytes: want 0 (the default, 256 MiB) or %d to %d", t.Limits.WasmMemory, MinWasmMemory, int64(MaxWasmMemory))
 		} else if t.Limits.WasmMemory != 0 && t.Wasm == "" {
 			bad(f+".limits.wasm_memory", "set, but the TA is not a wasm module: leave it out")
 		}
-		if t.OnRestart != "keep" && t.OnRestart != "clear" {
+		if _, ok := restart.ParseTree(t.OnRestart); !ok {
 			bad(f+".on_restart", "%q: want keep or clear", t.OnRestart)
 		}
 		if t.Limits.Memory != 0 && t.Limits.Memory < MinMemory {
@@ -490,7 +532,7 @@ func (c *Config) validate(pos positions) []*FieldError {
 			bad(f+".host_access", "needs netns: true (a TA without a namespace of its own reaches the host's services anyway)")
 		}
 		for j, a := range t.HostAccess.Addrs {
-			if network, _, err := ParseListen(a); err != nil || network == "unix" {
+			if na, err := netaddr.Parse(a); err != nil || na.Network == "unix" {
 				bad(fmt.Sprintf("%s.host_access[%d]", f, j), "%q: want tcp://IP:PORT or udp://IP:PORT", a)
 			}
 		}
@@ -511,8 +553,14 @@ func (c *Config) validate(pos positions) []*FieldError {
 			if e.Kind != "fifo" && e.Kind != "unix" {
 				bad(ef+".kind", "%q: want fifo or unix", e.Kind)
 			}
-			if e.Mode.Perm&^0o777 != 0 {
-				bad(ef+".mode", "%#o: want permission bits only (0 to 0777)", e.Mode.Perm)
+			switch {
+			case e.Mode.Perm&^0o777 != 0:
+				bad(ef+".mode", "%#o: want permission bits only (1 to 0777)", e.Mode.Perm)
+			case e.Mode.Perm == 0:
+				// The tree creates a zero mode as its default, 0600;
+				// and a real 0000 node no CA nor the shadow could
+				// open. Refused rather than silently changed.
+				bad(ef+".mode", "0000: nobody but root could open the endpoint: want at least one permission bit (1 to 0777), e.g. \"0600\"")
 			}
 			if _, err := LookupUser(e.Owner); err != nil {
 				bad(ef+".owner", "%v: want a user name or number", err)
@@ -522,8 +570,8 @@ func (c *Config) validate(pos positions) []*FieldError {
 			}
 		}
 	}
-	if c.SimThreads < 1 || c.SimThreads > MaxSimThreads {
-		bad("sim_threads", "%d: want 1 to %d", c.SimThreads, MaxSimThreads)
+	if c.SimThreads < 0 || c.SimThreads > MaxSimThreads {
+		bad("sim_threads", "%d: want 0 (automatic) or 1 to %d", c.SimThreads, MaxSimThreads)
 	}
 	if c.Metrics != "" {
 		if ap, err := netip.ParseAddrPort(c.Metrics); err != nil || ap.Port() == 0 {
@@ -541,17 +589,18 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 	tos := map[string]bool{}
 	for j, p := range t.Proxies {
 		pf := fmt.Sprintf("%s.proxies[%d]", f, j)
-		ln, laddr, lerr := ParseListen(p.Listen)
+		l, lerr := netaddr.Parse(p.Listen)
 		if lerr != nil {
 			bad(pf+".listen", "%v", lerr)
 		}
-		tn, taddr, terr := ParseListen(p.To)
+		to, terr := netaddr.Parse(p.To)
 		if terr != nil {
 			bad(pf+".to", "%v", terr)
 		}
 		if lerr != nil || terr != nil {
 			continue
 		}
+		ln, laddr, tn, taddr := l.Network, l.Addr, to.Network, to.Addr
 		if ln != tn {
 			bad(pf, "listen is %s but to is %s: want the same kind of socket at both ends", ln, tn)
 			continue
@@ -572,4 +621,16 @@ func (c *Config) validateProxies(f string, t TA, listens map[string]string, bad 
 		}
 		tos[tn+" "+taddr] = true
 	}
+}
+
+// endpointNodes counts the nodes a TA's declared endpoints put in its
+// directory once all exist: each endpoint and each directory above one.
+func endpointNodes(eps []Endpoint) int {
+	nodes := map[string]bool{}
+	for _, e := range eps {
+		for p := path.Clean(e.Name); p != "." && p != "/" && p != ""; p = path.Dir(p) {
+			nodes[p] = true
+		}
+	}
+	return len(nodes)
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/internal/restart"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -19,8 +22,11 @@ func TestParseDefaults(t *testing.T) {
 	if c.Metrics != "" {
 		t.Errorf("metrics %q, want none by default", c.Metrics)
 	}
+	if c.SimThreads != 0 {
+		t.Errorf("sim_threads %d, want 0 (automatic) by default", c.SimThreads)
+	}
 	ta := c.TAs[0]
-	if ta.Restart != "on-failure" || ta.Mailbox != DefaultMailbox || ta.Limits.Descriptors != DefaultDescriptors {
+	if ta.Restart != "on-failure" || ta.Mailbox != DefaultMailbox || ta.Limits.Descriptors != DefaultDescriptors || ta.Limits.Nodes != DefaultNodes {
 		t.Errorf("TA defaults not applied: %+v", ta)
 	}
 }
@@ -54,6 +60,7 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint twice", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo}\n      - {name: in, kind: unix}\n", `"in" is declared twice`},
 		{"endpoint kind", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: file}\n", `kind: "file": want fifo or unix`},
 		{"endpoint mode", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"4755\"}\n", "want permission bits only"},
+		{"endpoint mode zero", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: \"0000\"}\n", "endpoints[0].mode: 0000: nobody but root"},
 		{"endpoint mode syntax", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, mode: rw}\n", `endpoints[0].mode: "rw": want an octal mode`},
 		{"endpoint owner", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, owner: nosuchuser}\n", `unknown user "nosuchuser"`},
 		{"endpoint group", "tas:\n" + ok + "    endpoints:\n      - {name: in, kind: fifo, group: nosuchgroup}\n", `unknown group "nosuchgroup"`},
@@ -71,9 +78,14 @@ func TestParseErrors(t *testing.T) {
 		{"unknown user", "tas:\n" + ok + "    user: nosuchuser\n", `user: unknown user "nosuchuser"`},
 		{"unknown group", "tas:\n" + ok + "    group: nosuchgroup\n", `group: unknown group "nosuchgroup"`},
 		{"small memory", "tas:\n" + ok + "    limits:\n      memory: 1000\n", "limits.memory: 1000 bytes"},
-		{"sim threads negative", "sim_threads: -1\ntas:\n" + ok, "sim_threads: -1: want 1 to 1024"},
+		{"sim threads negative", "sim_threads: -1\ntas:\n" + ok, "sim_threads: -1: want 0 (automatic) or 1 to 1024"},
+		{"sim threads too many", "sim_threads: 1025\ntas:\n" + ok, "sim_threads: 1025: want 0 (automatic) or 1 to 1024"},
 		{"sockets over descriptors", "tas:\n" + ok + "    limits:\n      descriptors: 8\n      sockets: 9\n", "limits.sockets: 9: want 0 (as many as descriptors) to limits.descriptors (8)"},
 		{"negative sockets", "tas:\n" + ok + "    limits:\n      sockets: -1\n", "limits.sockets: -1"},
+		{"negative nodes", "tas:\n" + ok + "    limits:\n      nodes: -1\n", "limits.nodes: -1: want 1 (the declared endpoints and their directories) to 65536"},
+		{"too many nodes", "tas:\n" + ok + "    limits:\n      nodes: 65537\n", "limits.nodes: 65537: want 1"},
+		{"nodes below the endpoints", "tas:\n" + ok + "    limits:\n      nodes: 3\n    endpoints:\n      - {name: a/in, kind: fifo}\n      - {name: a/out, kind: fifo}\n      - {name: b/s, kind: unix}\n",
+			"limits.nodes: 3: want 5 (the declared endpoints and their directories) to 65536"},
 		{"wasm memory on a builtin", "tas:\n" + ok + "    limits:\n      wasm_memory: 1048576\n", "limits.wasm_memory: set, but the TA is not a wasm module"},
 		{"wasm memory too large", "tas:\n" + ok + "    limits:\n      wasm_memory: 8589934592\n", "limits.wasm_memory: 8589934592 bytes: want 0"},
 		{"netns not a bool", "tas:\n" + ok + "    netns: maybe\n", `line 5: tas[0].netns: "maybe": want true or false`},
@@ -102,6 +114,55 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTEEKind: tee: reaches the supervisor typed, the default as the
+// zero value.
+func TestTEEKind(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n"
+	tests := []struct {
+		yaml string
+		want teekind.Kind
+	}{
+		{ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: sim\n" + ta + "    builtin: echo\n", teekind.Sim},
+		{"tee: auto\n" + ta, teekind.Auto},
+		{"tee: /dev/tee0\n" + ta, teekind.Device},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := c.TEEKind(); got != tt.want {
+			t.Errorf("%q: TEEKind %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+}
+
+// TestRestartTyped: restart and on_restart reach the supervisor typed,
+// the defaults as the zero values.
+func TestRestartTyped(t *testing.T) {
+	const ta = "tas:\n  - name: echo\n    uuid: 0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60\n    builtin: echo\n"
+	tests := []struct {
+		extra  string
+		policy restart.Policy
+		tree   restart.Tree
+	}{
+		{"", restart.OnFailure, restart.Keep},
+		{"    restart: always\n    on_restart: clear\n", restart.Always, restart.Clear},
+		{"    restart: never\n    on_restart: keep\n", restart.Never, restart.Keep},
+		{"    restart: on-failure\n", restart.OnFailure, restart.Keep},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(ta + tt.extra))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.extra, err)
+		}
+		if p, tr := c.TAs[0].RestartPolicy(), c.TAs[0].OnRestartTree(); p != tt.policy || tr != tt.tree {
+			t.Errorf("%q: restart %v, on_restart %v; want %v, %v", tt.extra, p, tr, tt.policy, tt.tree)
+		}
 	}
 }
 

@@ -2,11 +2,8 @@ package config
 
 import (
 	"fmt"
-	"net/netip"
 	"os/user"
-	"path"
 	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -63,26 +60,4 @@ func LookupGroup(s string) (uint32, error) {
 		return 0, fmt.Errorf("group %q has gid %q", s, g.Gid)
 	}
 	return uint32(id), nil
-}
-
-// ParseListen splits a listen address into its network ("tcp", "udp" or
-// "unix") and address ("127.0.0.1:7100", or a path inside the TA's
-// directory for unix).
-func ParseListen(s string) (network, addr string, err error) {
-	switch {
-	case strings.HasPrefix(s, "tcp://"), strings.HasPrefix(s, "udp://"):
-		network, addr = s[:3], s[6:]
-		ap, err := netip.ParseAddrPort(addr)
-		if err != nil || ap.Port() == 0 {
-			return "", "", fmt.Errorf("%q: want %s://IP:PORT with a port, e.g. %s://127.0.0.1:7100", s, network, network)
-		}
-		return network, addr, nil
-	case strings.HasPrefix(s, "unix:"):
-		addr = strings.TrimPrefix(strings.TrimPrefix(s, "unix:"), "//")
-		if !strings.HasPrefix(addr, "/") || path.Clean(addr) != addr || len(addr) > 107 {
-			return "", "", fmt.Errorf("%q: want unix:/name.sock, a clean path inside the TA's directory", s)
-		}
-		return "unix", addr, nil
-	}
-	return "", "", fmt.Errorf("%q: want tcp://IP:PORT, udp://IP:PORT or unix:/PATH", s)
 }

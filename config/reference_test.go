@@ -70,8 +70,9 @@ func TestReferenceDefaults(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("reference TA differs from the defaults:\n got  %+v\n want %+v", got, want)
 	}
-	if ref.Mount != min.Mount || ref.TEE != min.TEE || ref.Metrics != min.Metrics {
-		t.Errorf("reference mount %q tee %q metrics %q, defaults %q %q %q", ref.Mount, ref.TEE, ref.Metrics, min.Mount, min.TEE, min.Metrics)
+	if ref.Mount != min.Mount || ref.TEE != min.TEE || ref.Metrics != min.Metrics || ref.SimThreads != min.SimThreads {
+		t.Errorf("reference mount %q tee %q metrics %q sim_threads %d, defaults %q %q %q %d",
+			ref.Mount, ref.TEE, ref.Metrics, ref.SimThreads, min.Mount, min.TEE, min.Metrics, min.SimThreads)
 	}
 	// The first endpoint writes out owner and group defaults.
 	e := got.Endpoints[0]

@@ -158,3 +158,30 @@ func BenchmarkFIFOOpenClose(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMkfifo measures one mkfifo (plus the unlink that keeps the size
+// steady) in a TA directory that already holds n nodes: the cost must not
+// grow with n.
+func BenchmarkMkfifo(b *testing.B) {
+	for _, n := range []int{0, 1000, 4000} {
+		b.Run(fmt.Sprintf("holding=%d", n), func(b *testing.B) {
+			f := mountTest(b, Options{})
+			dir := addTA(b, f, "bench", TAOptions{MaxNodes: n + 1})
+			for i := range n {
+				if err := unix.Mkfifo(filepath.Join(dir, fmt.Sprintf("f%d", i)), 0o600); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p := filepath.Join(dir, "new")
+			b.ResetTimer()
+			for b.Loop() {
+				if err := unix.Mkfifo(p, 0o600); err != nil {
+					b.Fatal(err)
+				}
+				if err := unix.Unlink(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,11 @@
 // [Options.MayModify] decides who may create, delete or rename nodes in a
 // TA's tree (see [TAOptions.CAMayModify]).
 //
+// A TA's directory holds at most [TAOptions.MaxNodes] nodes; past that,
+// creating one fails with EDQUOT. Creating, removing and renaming a node
+// and reading a directory's attributes cost the same however many nodes
+// the directory holds (only readdir grows with it).
+//
 // Declared endpoints ([TAOptions.Endpoints]) fix the owner and mode of the
 // names a TA serves: declared FIFOs exist from the moment the TA is added;
 // a declared socket node appears when someone binds it, and gets the

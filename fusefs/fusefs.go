@@ -103,6 +103,15 @@ type TAOptions struct {
 	// Options.MayModify. When false, Options.MayModify decides.
 	CAMayModify bool
 
+	// MaxNodes bounds the nodes (FIFOs, UNIX socket nodes, directories)
+	// the TA directory holds at once, the declared endpoints and their
+	// parent directories included, .tz not; zero means no bound. Past it
+	// mkdir and mknod (mkfifo, a UNIX socket's bind) fail with EDQUOT,
+	// whoever asks: the bound is the TA's quota of the tree, and each
+	// node costs the daemon memory. A TA whose declared endpoints alone
+	// exceed it still gets them.
+	MaxNodes int
+
 	// DirMode is the mode of the TA directory; zero means 0755.
 	DirMode os.FileMode
 	// DirUID and DirGID own the TA directory; zero means the mounting
@@ -392,7 +401,34 @@ type taState struct {
 	endpoints map[string]Endpoint // by cleaned name
 	root      *dir
 	removed   atomic.Bool // set by RemoveTA; refuses further changes
+	// nodes counts the nodes in the directory (TAOptions.MaxNodes);
+	// lastLimitLog is when a refusal was last logged (UnixNano).
+	nodes        atomic.Int64
+	lastLimitLog atomic.Int64
 }
+
+// limitLogInterval is how often at most one TA's refusals at MaxNodes are
+// logged: a TA retrying in a loop must not flood the log.
+const limitLogInterval = time.Second
+
+// reserveNode counts a node about to be created, or refuses it with
+// EDQUOT at the TA's bound (and says so in the log, at most once per
+// limitLogInterval).
+func (ta *taState) reserveNode() syscall.Errno {
+	n := ta.nodes.Add(1)
+	if ta.opts.MaxNodes <= 0 || n <= int64(ta.opts.MaxNodes) {
+		return 0
+	}
+	ta.nodes.Add(-1)
+	now, last := time.Now().UnixNano(), ta.lastLimitLog.Load()
+	if now-last >= int64(limitLogInterval) && ta.lastLimitLog.CompareAndSwap(last, now) {
+		ta.fsys.log.Warn("TA reached its node limit; creating a node fails with EDQUOT", "ta", ta.name, "max", ta.opts.MaxNodes)
+	}
+	return syscall.EDQUOT
+}
+
+// releaseNode counts a node removed.
+func (ta *taState) releaseNode() { ta.nodes.Add(-1) }
 
 // build creates the TA directory, .tz/status and the declared FIFOs and
 // their parent directories. It runs before the directory is linked into the
@@ -406,6 +442,7 @@ func (ta *taState) build(ctx context.Context) {
 	md := &metaDir{}
 	md.meta.init(0o555, f.owner)
 	ta.root.AddChild(metaDirName, ta.root.NewPersistentInode(ctx, md, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+	ta.root.linked(true) // not a node of the TA's: MaxNodes leaves it out
 	for _, st := range []struct {
 		name    string
 		produce func() []byte
@@ -427,6 +464,8 @@ func (ta *taState) build(ctx context.Context) {
 			sub := &dir{ta: ta}
 			sub.meta.init(0o755, f.owner)
 			parent.AddChild(e, parent.NewPersistentInode(ctx, sub, gofs.StableAttr{Mode: syscall.S_IFDIR}), false)
+			parent.linked(true)
+			ta.nodes.Add(1)
 			parent = sub
 		}
 		if ep.Kind != FIFO {
@@ -435,6 +474,8 @@ func (ta *taState) build(ctx context.Context) {
 		n := &special{}
 		n.meta.init(endpointPerm(ep.Mode), f.ownerOr(ep.UID, ep.GID))
 		parent.AddChild(elems[len(elems)-1], parent.NewPersistentInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFIFO}), false)
+		parent.linked(false)
+		ta.nodes.Add(1)
 	}
 }
 

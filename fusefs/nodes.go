@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,8 +92,9 @@ func (m *meta) setattr(in *fuse.SetAttrIn, out *fuse.AttrOut) {
 // FS API.
 type rootDir struct {
 	gofs.Inode
-	fsys *FS
-	meta meta
+	fixedEntries // top-level entries belong to the supervisor
+	fsys         *FS
+	meta         meta
 }
 
 var (
@@ -127,24 +129,28 @@ func (r *rootDir) Setattr(_ context.Context, _ gofs.FileHandle, in *fuse.SetAttr
 	return 0
 }
 
-// Top-level entries belong to the supervisor; through the mount they can be
-// neither created nor removed nor renamed, whoever asks.
+// fixedEntries refuses, whoever asks, every change to the entries of a
+// directory that only the bridge changes (the root, a TA's .tz): through
+// the mount they can be neither created nor removed nor renamed. go-fuse's
+// defaults would let unlink and rmdir succeed, hence the explicit
+// refusals.
+type fixedEntries struct{}
 
-func (r *rootDir) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (fixedEntries) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return nil, syscall.EPERM
 }
 
-func (r *rootDir) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+func (fixedEntries) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	return nil, syscall.EPERM
 }
 
-func (r *rootDir) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+func (fixedEntries) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	return nil, nil, 0, syscall.EPERM
 }
 
-func (r *rootDir) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
-func (r *rootDir) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
-func (r *rootDir) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
+func (fixedEntries) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
+func (fixedEntries) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
+func (fixedEntries) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
 	return syscall.EPERM
 }
 
@@ -160,6 +166,31 @@ type dir struct {
 	gofs.Inode
 	ta   *taState
 	meta meta
+	// entries and subdirs count the directory's children, and those of
+	// them that are directories, for rmdir's emptiness check and
+	// st_nlink: go-fuse's Children copies the whole child map, which
+	// would make every getattr of the directory — the kernel asks one
+	// after each creation in it — cost as much as the directory is
+	// large. Only the handlers that change the directory's children
+	// update them, under the kernel's lock of the directory (for rename,
+	// of both).
+	entries, subdirs atomic.Int64
+}
+
+// linked counts a child added to d.
+func (d *dir) linked(isDir bool) {
+	d.entries.Add(1)
+	if isDir {
+		d.subdirs.Add(1)
+	}
+}
+
+// unlinked counts a child removed from d.
+func (d *dir) unlinked(isDir bool) {
+	d.entries.Add(-1)
+	if isDir {
+		d.subdirs.Add(-1)
+	}
 }
 
 var (
@@ -180,7 +211,7 @@ func (d *dir) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
 
 func (d *dir) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.meta.fill(&out.Attr)
-	out.Nlink = dirNlink(&d.Inode)
+	out.Nlink = d.nlink()
 	return 0
 }
 
@@ -189,9 +220,13 @@ func (d *dir) Setattr(_ context.Context, _ gofs.FileHandle, in *fuse.SetAttrIn, 
 		return syscall.EISDIR
 	}
 	d.meta.setattr(in, out)
-	out.Nlink = dirNlink(&d.Inode)
+	out.Nlink = d.nlink()
 	return 0
 }
+
+// nlink counts "." and ".." plus one ".." per subdirectory, as find(1)'s
+// leaf optimisation expects.
+func (d *dir) nlink() uint32 { return uint32(2 + d.subdirs.Load()) }
 
 // mayCreate runs the checks every creation shares; the kernel has already
 // checked write and search permission on d.
@@ -233,11 +268,15 @@ func (d *dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.Ent
 	if setgid {
 		perm |= syscall.S_ISGID
 	}
+	if errno := d.ta.reserveNode(); errno != 0 {
+		return nil, errno
+	}
 	sub := &dir{ta: d.ta}
 	sub.meta.init(perm, owner)
 	ch := d.NewPersistentInode(ctx, sub, gofs.StableAttr{Mode: syscall.S_IFDIR})
 	sub.meta.fill(&out.Attr)
 	out.Nlink = 2
+	d.linked(true) // go-fuse links ch under name after this returns
 	d.meta.touch()
 	return ch, 0
 }
@@ -266,11 +305,15 @@ func (d *dir) Mknod(ctx context.Context, name string, mode uint32, _ uint32, out
 			perm, owner = endpointPerm(ep.Mode), d.ta.fsys.ownerOr(ep.UID, ep.GID)
 		}
 	}
+	if errno := d.ta.reserveNode(); errno != 0 {
+		return nil, errno
+	}
 	n := &special{}
 	n.meta.init(perm, owner)
 	ch := d.NewPersistentInode(ctx, n, gofs.StableAttr{Mode: typ})
 	n.meta.fill(&out.Attr)
 	out.Nlink = 1
+	d.linked(false)
 	d.meta.touch()
 	return ch, 0
 }
@@ -302,6 +345,8 @@ func (d *dir) Unlink(ctx context.Context, name string) syscall.Errno {
 	// stop being persistent, or it would outlive the kernel's last
 	// reference.
 	ch.ForgetPersistent()
+	d.unlinked(false)
+	d.ta.releaseNode()
 	d.meta.touch()
 	return 0
 }
@@ -311,20 +356,24 @@ func (d *dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if ch == nil {
 		return syscall.ENOENT
 	}
-	switch ch.Operations().(type) {
+	var sub *dir
+	switch o := ch.Operations().(type) {
 	case *metaDir:
 		return syscall.EPERM
 	case *dir:
+		sub = o
 	default:
 		return syscall.ENOTDIR
 	}
-	if len(ch.Children()) > 0 {
+	if sub.entries.Load() > 0 {
 		return syscall.ENOTEMPTY
 	}
 	if errno := d.ta.mayModify(ctx); errno != 0 {
 		return errno
 	}
 	ch.ForgetPersistent()
+	d.unlinked(true)
+	d.ta.releaseNode()
 	d.meta.touch()
 	return 0
 }
@@ -371,11 +420,23 @@ func (d *dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 			return syscall.ENOTDIR
 		case !srcDir && dstDir:
 			return syscall.EISDIR
-		case dstDir && len(dst.Children()) > 0:
+		case dstDir && dst.Operations().(*dir).entries.Load() > 0:
 			return syscall.ENOTEMPTY
 		}
 		// go-fuse drops the replaced entry after this returns.
 		dst.ForgetPersistent()
+		nd.unlinked(dstDir)
+		d.ta.releaseNode()
+	}
+	// go-fuse moves the entries after this returns: src from d to nd,
+	// and for an exchange dst from nd to d.
+	if nd != d {
+		d.unlinked(src.IsDir())
+		nd.linked(src.IsDir())
+		if flags&unix.RENAME_EXCHANGE != 0 {
+			nd.unlinked(dst.IsDir())
+			d.linked(dst.IsDir())
+		}
 	}
 	d.meta.touch()
 	if nd != d {
@@ -432,6 +493,7 @@ func (n *special) Setattr(_ context.Context, _ gofs.FileHandle, in *fuse.SetAttr
 // metaDir is a TA's read-only .tz directory.
 type metaDir struct {
 	gofs.Inode
+	fixedEntries
 	meta meta
 }
 
@@ -457,29 +519,9 @@ func (m *metaDir) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
-// .tz is the bridge's view of the TA, the same for everyone: no caller,
-// root included, may change it. go-fuse's defaults would let unlink and
-// rmdir succeed, hence the explicit refusals.
-
+// Setattr refuses: .tz is the bridge's view of the TA, the same for
+// everyone, and no caller, root included, may change it.
 func (m *metaDir) Setattr(context.Context, gofs.FileHandle, *fuse.SetAttrIn, *fuse.AttrOut) syscall.Errno {
-	return syscall.EPERM
-}
-
-func (m *metaDir) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (m *metaDir) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (m *metaDir) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (m *metaDir) Unlink(context.Context, string) syscall.Errno { return syscall.EPERM }
-func (m *metaDir) Rmdir(context.Context, string) syscall.Errno  { return syscall.EPERM }
-func (m *metaDir) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
 	return syscall.EPERM
 }
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // Define adds a TA to a running host, as installing a TA does on a device:
@@ -34,7 +34,7 @@ func (h *Host) Define(d Definition) error {
 // TA); a single instance is forgotten, so that a TA defined again under
 // the same UUID starts afresh rather than in the old definition's
 // instance. It reports whether the TA was hosted.
-func (h *Host) Undefine(uuid teeclient.UUID) bool {
+func (h *Host) Undefine(uuid gp.UUID) bool {
 	h.mu.Lock()
 	_, ok := h.defs[uuid]
 	delete(h.defs, uuid)
@@ -64,9 +64,9 @@ const (
 
 // AdminRequest is one admin request.
 type AdminRequest struct {
-	Op   string         `json:"op"`
-	Spec string         `json:"spec,omitempty"`
-	UUID teeclient.UUID `json:"uuid,omitzero"`
+	Op   string  `json:"op"`
+	Spec string  `json:"spec,omitempty"`
+	UUID gp.UUID `json:"uuid,omitzero"`
 }
 
 // AdminReply answers one AdminRequest; Error is empty on success.

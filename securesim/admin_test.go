@@ -10,20 +10,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/seqpacket"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 type nopTA struct{}
 
-func (nopTA) Create() teeclient.Result { return teeclient.Success }
-func (nopTA) Destroy()                 {}
-func (nopTA) OpenSession(context.Context, *Params) (any, teeclient.Result) {
-	return nil, teeclient.Success
+func (nopTA) Create() gp.Result { return gp.Success }
+func (nopTA) Destroy()          {}
+func (nopTA) OpenSession(context.Context, *Params) (any, gp.Result) {
+	return nil, gp.Success
 }
 func (nopTA) CloseSession(any) {}
-func (nopTA) Invoke(context.Context, any, uint32, *Params) teeclient.Result {
-	return teeclient.Success
+func (nopTA) Invoke(context.Context, any, uint32, *Params) gp.Result {
+	return gp.Success
 }
 
 // adminPair serves h's admin socket and returns the supervisor's end.
@@ -49,8 +49,8 @@ func adminPair(t *testing.T, h *Host, resolve func(string) (Definition, error)) 
 // TestAdmin drives a running host's catalog through the admin socket and
 // checks what a client opening a session sees after each step.
 func TestAdmin(t *testing.T) {
-	a := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
-	b := teeclient.MustParseUUID("5f1e2d3c-4b5a-4697-8877-665544332211")
+	a := gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
+	b := gp.MustParseUUID("5f1e2d3c-4b5a-4697-8877-665544332211")
 	defs := map[string]Definition{
 		"a":  {Name: "a", UUID: a, New: func() TA { return nopTA{} }},
 		"a2": {Name: "a2", UUID: a, New: func() TA { return nopTA{} }},
@@ -73,18 +73,18 @@ func TestAdmin(t *testing.T) {
 		req     string // raw JSON
 		wantErr string // "" for success
 		// open is the result of opening a session with a and b afterwards.
-		openA, openB teeclient.Result
+		openA, openB gp.Result
 	}{
-		{"ping", `{"op":"ping"}`, "", teeclient.ErrorItemNotFound, teeclient.Success},
-		{"define a", `{"op":"define","spec":"a"}`, "", teeclient.Success, teeclient.Success},
-		{"define a again", `{"op":"define","spec":"a2"}`, "share UUID", teeclient.Success, teeclient.Success},
-		{"unresolvable", `{"op":"define","spec":"zz"}`, "zz", teeclient.Success, teeclient.Success},
-		{"undefine b", `{"op":"undefine","uuid":"` + b.String() + `"}`, "", teeclient.Success, teeclient.ErrorItemNotFound},
-		{"undefine b again", `{"op":"undefine","uuid":"` + b.String() + `"}`, "no TA", teeclient.Success, teeclient.ErrorItemNotFound},
-		{"undefine a, define its successor", `{"op":"undefine","uuid":"` + a.String() + `"}`, "", teeclient.ErrorItemNotFound, teeclient.ErrorItemNotFound},
-		{"define a2", `{"op":"define","spec":"a2"}`, "", teeclient.Success, teeclient.ErrorItemNotFound},
-		{"unknown op", `{"op":"format"}`, "unknown admin request", teeclient.Success, teeclient.ErrorItemNotFound},
-		{"not JSON", `{`, "bad request", teeclient.Success, teeclient.ErrorItemNotFound},
+		{"ping", `{"op":"ping"}`, "", gp.ErrorItemNotFound, gp.Success},
+		{"define a", `{"op":"define","spec":"a"}`, "", gp.Success, gp.Success},
+		{"define a again", `{"op":"define","spec":"a2"}`, "share UUID", gp.Success, gp.Success},
+		{"unresolvable", `{"op":"define","spec":"zz"}`, "zz", gp.Success, gp.Success},
+		{"undefine b", `{"op":"undefine","uuid":"` + b.String() + `"}`, "", gp.Success, gp.ErrorItemNotFound},
+		{"undefine b again", `{"op":"undefine","uuid":"` + b.String() + `"}`, "no TA", gp.Success, gp.ErrorItemNotFound},
+		{"undefine a, define its successor", `{"op":"undefine","uuid":"` + a.String() + `"}`, "", gp.ErrorItemNotFound, gp.ErrorItemNotFound},
+		{"define a2", `{"op":"define","spec":"a2"}`, "", gp.Success, gp.ErrorItemNotFound},
+		{"unknown op", `{"op":"format"}`, "unknown admin request", gp.Success, gp.ErrorItemNotFound},
+		{"not JSON", `{`, "bad request", gp.Success, gp.ErrorItemNotFound},
 	}
 	buf := make([]byte, maxAdminMsg)
 	for _, s := range steps {
@@ -103,14 +103,14 @@ func TestAdmin(t *testing.T) {
 			t.Errorf("%s: error %q, want %q", s.name, rep.Error, s.wantErr)
 		}
 		for _, o := range []struct {
-			uuid teeclient.UUID
-			want teeclient.Result
+			uuid gp.UUID
+			want gp.Result
 		}{{a, s.openA}, {b, s.openB}} {
 			id, r, _ := h.OpenSession(context.Background(), t, o.uuid, Client{}, &Params{})
 			if r != o.want {
 				t.Errorf("%s: open %v: %v, want %v", s.name, o.uuid, r, o.want)
 			}
-			if r == teeclient.Success {
+			if r == gp.Success {
 				h.CloseSession(t, id)
 			}
 		}

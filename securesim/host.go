@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // Host runs TA instances and their sessions. It is transport-free: the
@@ -19,10 +19,15 @@ type Host struct {
 	mu sync.Mutex
 	// defs are the TAs hosted; Define and Undefine change them while the
 	// host runs (the supervisor's reload).
-	defs     map[teeclient.UUID]Definition
-	single   map[teeclient.UUID]*instance // live single-instance TAs
+	defs     map[gp.UUID]Definition
+	single   map[gp.UUID]*instance // live single-instance TAs
 	sessions map[uint32]*session
 	nextID   uint32
+
+	// threads, if set (ThreadPerProgram), gives each program that asks
+	// (OwnThread: a wasm TA's) a thread; OpenSession puts it in the
+	// context the TA's program inherits.
+	threads *threads
 }
 
 type instance struct {
@@ -58,8 +63,8 @@ type session struct {
 func NewHost(defs []Definition, log *slog.Logger) (*Host, error) {
 	h := &Host{
 		log:      log,
-		defs:     make(map[teeclient.UUID]Definition, len(defs)),
-		single:   make(map[teeclient.UUID]*instance),
+		defs:     make(map[gp.UUID]Definition, len(defs)),
+		single:   make(map[gp.UUID]*instance),
 		sessions: make(map[uint32]*session),
 	}
 	for _, d := range defs {
@@ -133,48 +138,51 @@ func (h *Host) kill(inst *instance) {
 }
 
 // OpenSession opens a session with the TA uuid for owner.
-func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, client Client, p *Params) (uint32, teeclient.Result, teeclient.Origin) {
+func (h *Host) OpenSession(ctx context.Context, owner any, uuid gp.UUID, client Client, p *Params) (uint32, gp.Result, gp.Origin) {
 	h.mu.Lock()
 	def, ok := h.defs[uuid]
 	h.mu.Unlock()
 	if !ok {
-		return 0, teeclient.ErrorItemNotFound, teeclient.OriginTEE
+		return 0, gp.ErrorItemNotFound, gp.OriginTEE
 	}
 	inst, created, r := h.instanceFor(def)
-	if r != teeclient.Success {
-		return 0, r, teeclient.OriginTEE
+	if r != gp.Success {
+		return 0, r, gp.OriginTEE
 	}
 	if created {
 		// instanceFor handed over the new instance locked: sessions joining
 		// it meanwhile wait for Create before they run anything.
-		var cr teeclient.Result
+		var cr gp.Result
 		if err := h.run(inst, func() { cr = inst.ta.Create() }); err != nil {
 			h.release(inst)
 			r, o := deadOrCancel(err)
 			return 0, r, o
 		}
-		if cr != teeclient.Success {
+		if cr != gp.Success {
 			// Sessions that joined meanwhile find the instance dead.
 			h.kill(inst)
 			h.release(inst)
-			return 0, cr, teeclient.OriginTrustedApp
+			return 0, cr, gp.OriginTrustedApp
 		}
 		h.mu.Lock()
 		inst.created = true
 		h.mu.Unlock()
 	}
 	var state any
-	var or teeclient.Result
+	var or gp.Result
 	ctx = context.WithValue(ctx, clientKey{}, client)
 	ctx = context.WithValue(ctx, loggerKey{}, h.log.With("ta", def.Name, "uuid", def.UUID))
+	if h.threads != nil {
+		ctx = context.WithValue(ctx, threadsKey{}, h.threads)
+	}
 	if err := h.call(ctx, inst, func() { state, or = inst.ta.OpenSession(ctx, p) }); err != nil {
 		h.release(inst)
 		r, o := deadOrCancel(err)
 		return 0, r, o
 	}
-	if or != teeclient.Success {
+	if or != gp.Success {
 		h.release(inst)
-		return 0, or, teeclient.OriginTrustedApp
+		return 0, or, gp.OriginTrustedApp
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -184,22 +192,22 @@ func (h *Host) OpenSession(ctx context.Context, owner any, uuid teeclient.UUID, 
 	}
 	s := &session{id: h.nextID, owner: owner, inst: inst, state: state, client: client, clientAny: client, inflight: map[*context.CancelFunc]struct{}{}}
 	h.sessions[s.id] = s
-	return s.id, teeclient.Success, teeclient.OriginTrustedApp
+	return s.id, gp.Success, gp.OriginTrustedApp
 }
 
 // instanceFor finds or makes the instance a new session of def goes to, and
 // counts the session in it. A new instance (created is true) is returned
 // with its lock held, for the caller to run Create before anyone else.
-func (h *Host) instanceFor(def Definition) (*instance, bool, teeclient.Result) {
+func (h *Host) instanceFor(def Definition) (*instance, bool, gp.Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if def.Props.SingleInstance {
 		if inst := h.single[def.UUID]; inst != nil {
 			if inst.nsessions > 0 && !def.Props.MultiSession {
-				return nil, false, teeclient.ErrorBusy
+				return nil, false, gp.ErrorBusy
 			}
 			inst.nsessions++
-			return inst, false, teeclient.Success
+			return inst, false, gp.Success
 		}
 	}
 	inst := &instance{def: def, ta: def.New(), busy: make(chan struct{}, 1), nsessions: 1}
@@ -207,7 +215,7 @@ func (h *Host) instanceFor(def Definition) (*instance, bool, teeclient.Result) {
 	if def.Props.SingleInstance {
 		h.single[def.UUID] = inst
 	}
-	return inst, true, teeclient.Success
+	return inst, true, gp.Success
 }
 
 // release uncounts a session from inst and destroys the instance when it has
@@ -228,11 +236,11 @@ func (h *Host) release(inst *instance) {
 }
 
 // deadOrCancel is the result of an entry point that did not run to the end.
-func deadOrCancel(err error) (teeclient.Result, teeclient.Origin) {
+func deadOrCancel(err error) (gp.Result, gp.Origin) {
 	if errors.Is(err, errPanicked) {
-		return teeclient.ErrorTargetDead, teeclient.OriginTEE
+		return gp.ErrorTargetDead, gp.OriginTEE
 	}
-	return teeclient.ErrorCancel, teeclient.OriginTEE
+	return gp.ErrorCancel, gp.OriginTEE
 }
 
 func (h *Host) lookup(owner any, id uint32) *session {
@@ -247,7 +255,7 @@ func (h *Host) lookup(owner any, id uint32) *session {
 
 // Invoke runs command cmd in session id. ctx is the client's call: its
 // cancellation is the client's cancellation request.
-func (h *Host) Invoke(ctx context.Context, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
+func (h *Host) Invoke(ctx context.Context, owner any, id, cmd uint32, p *Params) (gp.Result, gp.Origin) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	return h.invoke(ctx, &cancel, owner, id, cmd, p)
@@ -257,15 +265,15 @@ func (h *Host) Invoke(ctx context.Context, owner any, id, cmd uint32, p *Params)
 // cancels it, and closing the session calls it. The Server's calls have
 // such a context (the one their cancel id names), which saves a second
 // one per call on the hot path.
-func (h *Host) invoke(ctx context.Context, cancel *context.CancelFunc, owner any, id, cmd uint32, p *Params) (teeclient.Result, teeclient.Origin) {
+func (h *Host) invoke(ctx context.Context, cancel *context.CancelFunc, owner any, id, cmd uint32, p *Params) (gp.Result, gp.Origin) {
 	s := h.lookup(owner, id)
 	if s == nil {
-		return teeclient.ErrorBadParameters, teeclient.OriginTEE
+		return gp.ErrorBadParameters, gp.OriginTEE
 	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return teeclient.ErrorBadState, teeclient.OriginTEE
+		return gp.ErrorBadState, gp.OriginTEE
 	}
 	s.inflight[cancel] = struct{}{}
 	s.calls.Add(1)
@@ -278,11 +286,11 @@ func (h *Host) invoke(ctx context.Context, cancel *context.CancelFunc, owner any
 	}()
 
 	ctx = context.WithValue(ctx, clientKey{}, s.clientAny)
-	var r teeclient.Result
+	var r gp.Result
 	if err := h.call(ctx, s.inst, func() { r = s.inst.ta.Invoke(ctx, s.state, cmd, p) }); err != nil {
 		return deadOrCancel(err)
 	}
-	return r, teeclient.OriginTrustedApp
+	return r, gp.OriginTrustedApp
 }
 
 // CloseSession closes session id: calls in progress are cancelled and waited

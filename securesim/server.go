@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/simwire"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // Server serves a Host to clients on a SOCK_SEQPACKET UNIX socket, one
@@ -72,7 +72,7 @@ func (s *Server) Serve(ctx context.Context, l *net.UnixListener) error {
 // Limits on the shared memory one client (one TEE context) may have
 // registered at once: every region is mapped into the secure world, which
 // would otherwise die of one client's exhausting its address space. A
-// shadow needs its mailbox (at most 16 MiB), a doorbell page and the
+// shadow needs its mailbox (at most 8 MiB), a doorbell page and the
 // temporary memrefs of the calls in flight.
 const (
 	MaxSharedMemoryRegions = 1024
@@ -230,118 +230,22 @@ func (cn *conn) reply(m *simwire.Msg) {
 func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 	switch m.Kind {
 	case simwire.KindShmAdd:
-		if len(fds) != 1 {
-			closeAll(fds)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		// Each region is mapped into the secure world's address space,
-		// so one client must not be able to exhaust it for everyone.
-		cn.mu.Lock()
-		full := len(cn.shms) >= MaxSharedMemoryRegions || m.Size > MaxSharedMemory-cn.shmBytes
-		cn.mu.Unlock()
-		if full {
-			unix.Close(fds[0])
-			cn.s.log.Warn("secure world: refusing shared memory: the client's limit is reached",
-				"bytes", m.Size, "regions_max", MaxSharedMemoryRegions, "bytes_max", MaxSharedMemory)
-			m.Status = uint32(unix.ENOMEM)
-			cn.reply(&m)
-			return nil
-		}
-		sm, err := mapSharedMem(fds[0], m.Size)
-		if err != nil {
-			cn.s.log.Warn("secure world: refusing shared memory", "err", err)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		cn.mu.Lock()
-		cn.shmBytes += m.Size
-		sm.size = m.Size
-		cn.nextShm++
-		m.ShmID = cn.nextShm
-		cn.shms[m.ShmID] = sm
-		cn.mu.Unlock()
-		cn.reply(&m)
+		m.Status = uint32(cn.addShm(&m, fds))
 	case simwire.KindDoorbell:
-		// The page, and optionally the ring to sleep on.
-		if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
-			closeAll(fds)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		var ring *os.File
-		if len(fds) == 2 {
-			var err error
-			if ring, err = openRing(fds[1]); err != nil {
-				cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
-				unix.Close(fds[0])
-				m.Status = uint32(unix.EINVAL)
-				cn.reply(&m)
-				return nil
-			}
-		}
-		sm, err := mapSharedMem(fds[0], m.Size)
-		if err != nil {
-			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
-			closeRing(ring)
-			m.Status = uint32(unix.EINVAL)
-			cn.reply(&m)
-			return nil
-		}
-		cn.mu.Lock()
-		if len(cn.doorbells) >= maxDoorbells {
-			cn.mu.Unlock()
-			sm.remove()
-			closeRing(ring)
-			m.Status = uint32(unix.ENOSPC)
-			cn.reply(&m)
-			return nil
-		}
-		d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
-		if ring != nil {
-			if err := d.bell.SleepOnRing(ring); err != nil {
-				// Cannot happen for an open *os.File; the futex works
-				// all the same.
-				cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
-			}
-		}
-		cn.doorbells = append(cn.doorbells, d)
-		m.ShmID = uint64(len(cn.doorbells))
-		cn.bells.Add(1)
-		cn.mu.Unlock()
-		go func() {
-			defer cn.bells.Done()
-			d.serve(ctx)
-		}()
-		cn.reply(&m)
+		m.Status = uint32(cn.addDoorbell(ctx, &m, fds))
 	case simwire.KindShmRemove:
-		cn.mu.Lock()
-		sm := cn.shms[m.ShmID]
-		delete(cn.shms, m.ShmID)
-		if sm != nil {
-			cn.shmBytes -= sm.size
-		}
-		cn.mu.Unlock()
-		if sm == nil {
-			m.Status = uint32(unix.ENOENT)
-		} else {
-			sm.remove()
-		}
-		cn.reply(&m)
+		m.Status = uint32(cn.removeShm(m.ShmID))
 	case simwire.KindOpen, simwire.KindInvoke:
 		reg, ok := cn.begin(ctx, &m)
 		if !ok {
-			cn.reply(&m)
-			return nil
+			break
 		}
 		go func() {
 			defer reg.end()
 			cn.call(&reg, &m, new(Params))
 			cn.reply(&m)
 		}()
+		return nil
 	case simwire.KindCancel:
 		cn.mu.Lock()
 		cancel := cn.cancels[m.CancelID]
@@ -349,7 +253,6 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 		if cancel != nil {
 			cancel()
 		}
-		cn.reply(&m)
 	case simwire.KindClose:
 		cn.calls.Add(1)
 		go func() {
@@ -359,10 +262,112 @@ func (cn *conn) dispatch(ctx context.Context, m simwire.Msg, fds []int) error {
 			}
 			cn.reply(&m)
 		}()
+		return nil
 	default:
 		return fmt.Errorf("unexpected %v", m.Kind)
 	}
+	cn.reply(&m)
 	return nil
+}
+
+// addShm maps a client's shared memory region (fds: its one descriptor)
+// and numbers it in m.ShmID. A refusal is the errno the client gets; the
+// descriptors are closed then.
+func (cn *conn) addShm(m *simwire.Msg, fds []int) unix.Errno {
+	if len(fds) != 1 {
+		closeAll(fds)
+		return unix.EINVAL
+	}
+	// Each region is mapped into the secure world's address space,
+	// so one client must not be able to exhaust it for everyone.
+	cn.mu.Lock()
+	full := len(cn.shms) >= MaxSharedMemoryRegions || m.Size > MaxSharedMemory-cn.shmBytes
+	cn.mu.Unlock()
+	if full {
+		unix.Close(fds[0])
+		cn.s.log.Warn("secure world: refusing shared memory: the client's limit is reached",
+			"bytes", m.Size, "regions_max", MaxSharedMemoryRegions, "bytes_max", MaxSharedMemory)
+		return unix.ENOMEM
+	}
+	sm, err := mapSharedMem(fds[0], m.Size)
+	if err != nil {
+		cn.s.log.Warn("secure world: refusing shared memory", "err", err)
+		return unix.EINVAL
+	}
+	cn.mu.Lock()
+	cn.shmBytes += m.Size
+	sm.size = m.Size
+	cn.nextShm++
+	m.ShmID = cn.nextShm
+	cn.shms[m.ShmID] = sm
+	cn.mu.Unlock()
+	return 0
+}
+
+// addDoorbell maps a client's doorbell page (fds[0]), and the ring to
+// sleep on if there is one (fds[1]), and starts serving it; m.ShmID
+// numbers it. A refusal is the errno the client gets; the descriptors are
+// closed then.
+func (cn *conn) addDoorbell(ctx context.Context, m *simwire.Msg, fds []int) unix.Errno {
+	if len(fds) < 1 || len(fds) > 2 || m.Size != simwire.DoorbellSize {
+		closeAll(fds)
+		return unix.EINVAL
+	}
+	var ring *os.File
+	if len(fds) == 2 {
+		var err error
+		if ring, err = openRing(fds[1]); err != nil {
+			cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+			unix.Close(fds[0])
+			return unix.EINVAL
+		}
+	}
+	sm, err := mapSharedMem(fds[0], m.Size)
+	if err != nil {
+		cn.s.log.Warn("secure world: refusing a doorbell", "err", err)
+		closeRing(ring)
+		return unix.EINVAL
+	}
+	cn.mu.Lock()
+	if len(cn.doorbells) >= maxDoorbells {
+		cn.mu.Unlock()
+		sm.remove()
+		closeRing(ring)
+		return unix.ENOSPC
+	}
+	d := &doorbell{cn: cn, mem: sm, ring: ring, bell: simwire.NewDoorbell(sm.mem)}
+	if ring != nil {
+		if err := d.bell.SleepOnRing(ring); err != nil {
+			// Cannot happen for an open *os.File; the futex works
+			// all the same.
+			cn.s.log.Warn("secure world: doorbell ring unused", "err", err)
+		}
+	}
+	cn.doorbells = append(cn.doorbells, d)
+	m.ShmID = uint64(len(cn.doorbells))
+	cn.bells.Add(1)
+	cn.mu.Unlock()
+	go func() {
+		defer cn.bells.Done()
+		d.serve(ctx)
+	}()
+	return 0
+}
+
+// removeShm unmaps shared memory region id once no call uses it.
+func (cn *conn) removeShm(id uint64) unix.Errno {
+	cn.mu.Lock()
+	sm := cn.shms[id]
+	delete(cn.shms, id)
+	if sm != nil {
+		cn.shmBytes -= sm.size
+	}
+	cn.mu.Unlock()
+	if sm == nil {
+		return unix.ENOENT
+	}
+	sm.remove()
+	return 0
 }
 
 // callReg is a call registered under its cancel id (begin): its context,
@@ -414,7 +419,7 @@ func (r *callReg) end() {
 func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 	ctx := reg.ctx
 	*p = Params{}
-	var heldBuf [teeclient.NumParams]*sharedMem // no allocation per call
+	var heldBuf [gp.NumParams]*sharedMem // no allocation per call
 	held, ok := cn.mapParams(&m.Params, p, heldBuf[:0])
 	defer func() {
 		for _, sm := range held {
@@ -422,13 +427,13 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 		}
 	}()
 	if !ok {
-		m.Ret, m.Origin = teeclient.ErrorBadParameters, teeclient.OriginTEE
+		m.Ret, m.Origin = gp.ErrorBadParameters, gp.OriginTEE
 		return
 	}
 	if m.Kind == simwire.KindOpen {
-		client, r := cn.client(m.Login, m.ClientUUID)
-		if r != teeclient.Success {
-			m.Ret, m.Origin = r, teeclient.OriginTEE
+		client, errno := cn.client(m.Login, m.ClientUUID)
+		if errno != 0 {
+			m.Status = uint32(errno) // the driver refuses, as the kernel's does
 			return
 		}
 		m.Session, m.Ret, m.Origin = cn.s.host.OpenSession(ctx, cn, m.UUID, client, p)
@@ -437,9 +442,9 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 	}
 	for i := range p {
 		switch r := &m.Params[i]; {
-		case r.Attr == teeclient.AttrValueOutput || r.Attr == teeclient.AttrValueInout:
+		case r.Attr == gp.AttrValueOutput || r.Attr == gp.AttrValueInout:
 			r.A, r.B, r.C = uint64(p[i].A), uint64(p[i].B), 0
-		case r.Attr == teeclient.AttrMemrefOutput || r.Attr == teeclient.AttrMemrefInout:
+		case r.Attr == gp.AttrMemrefOutput || r.Attr == gp.AttrMemrefInout:
 			// As the Linux TEE driver: an input memref's size is the
 			// client's, whatever the TA wrote there.
 			r.B = p[i].Size
@@ -450,7 +455,7 @@ func (cn *conn) call(reg *callReg, m *simwire.Msg, p *Params) {
 // mapParams gives each memref a view of the shared memory it names, after
 // checking that the range lies inside it. The memory it acquires is
 // appended to held, and returned, also on failure.
-func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Params, held []*sharedMem) ([]*sharedMem, bool) {
+func (cn *conn) mapParams(raw *[gp.NumParams]gp.RawParam, p *Params, held []*sharedMem) ([]*sharedMem, bool) {
 	for i := range raw {
 		r := &raw[i]
 		p[i] = Param{Type: r.Attr}
@@ -462,7 +467,7 @@ func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Param
 			p[i].A, p[i].B = uint32(r.A), uint32(r.B)
 		case r.Attr.IsMemref():
 			p[i].Size = r.B
-			if r.C == teeclient.MemrefNull {
+			if r.C == gp.MemrefNull {
 				if r.A != 0 {
 					return held, false
 				}
@@ -489,30 +494,34 @@ func (cn *conn) mapParams(raw *[teeclient.NumParams]teeclient.RawParam, p *Param
 }
 
 // client derives the session's identity from the socket peer, as the
-// kernel does for /dev/teeN: the client's word is not taken for it.
-func (cn *conn) client(login teeclient.LoginMethod, connData [16]byte) (Client, teeclient.Result) {
+// kernel does for /dev/teeN: the client's word is not taken for it. It
+// refuses what Linux's TEE driver refuses (tee_session_calc_client_uuid),
+// with the same errno, before the secure world sees the open: the
+// application login methods (EINVAL: Linux does not support them), and a
+// group login for a group the caller is not in (EPERM).
+func (cn *conn) client(login gp.LoginMethod, connData [16]byte) (Client, unix.Errno) {
 	c := Client{Login: login}
 	switch login {
-	case teeclient.LoginPublic:
-		return c, teeclient.Success
-	case teeclient.LoginUser, teeclient.LoginApplication, teeclient.LoginUserApplication:
+	case gp.LoginPublic:
+		return c, 0
+	case gp.LoginUser:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, cn.cred.Gid
-		return c, teeclient.Success
-	case teeclient.LoginGroup, teeclient.LoginGroupApplication:
+		return c, 0
+	case gp.LoginGroup:
 		if cn.cred == nil {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		gid := binary.NativeEndian.Uint32(connData[:4]) // as the kernel reads it
 		if gid != cn.cred.Gid && !inGroups(cn.cred.Pid, gid) {
-			return c, teeclient.ErrorAccessDenied
+			return c, unix.EPERM
 		}
 		c.UID, c.GID = cn.cred.Uid, gid
-		return c, teeclient.Success
+		return c, 0
 	}
-	return c, teeclient.ErrorBadParameters
+	return c, unix.EINVAL
 }
 
 // inGroups reports whether process pid has gid among its supplementary

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/internal/simwire"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // slowOpenTA's OpenSession waits for release; it counts its sessions.
@@ -20,10 +20,10 @@ type slowOpenTA struct {
 	closed  chan struct{}
 }
 
-func (t *slowOpenTA) OpenSession(context.Context, *Params) (any, teeclient.Result) {
+func (t *slowOpenTA) OpenSession(context.Context, *Params) (any, gp.Result) {
 	t.entered <- struct{}{}
 	<-t.release
-	return nil, teeclient.Success
+	return nil, gp.Success
 }
 
 func (t *slowOpenTA) CloseSession(any) { t.closed <- struct{}{} }
@@ -33,7 +33,7 @@ func (t *slowOpenTA) CloseSession(any) { t.closed <- struct{}{} }
 // outlive the connection for ever, and a single-session TA would answer
 // every later client TEE_ERROR_BUSY.
 func TestOpenSessionOfLostClient(t *testing.T) {
-	uuid := teeclient.MustParseUUID("9d0c4c37-2a5e-4b0e-8d2a-0c1d2e3f4a5b")
+	uuid := gp.MustParseUUID("9d0c4c37-2a5e-4b0e-8d2a-0c1d2e3f4a5b")
 	ta := &slowOpenTA{entered: make(chan struct{}, 1), release: make(chan struct{}), closed: make(chan struct{}, 1)}
 	h, err := NewHost([]Definition{{Name: "slow", UUID: uuid, Props: Properties{SingleInstance: true}, New: func() TA { return ta }}},
 		slog.New(slog.DiscardHandler))
@@ -51,7 +51,7 @@ func TestOpenSessionOfLostClient(t *testing.T) {
 		s.serveConn(context.Background(), server)
 	}()
 
-	m := simwire.Msg{Kind: simwire.KindOpen, Tag: 1, UUID: uuid, Login: teeclient.LoginPublic, CancelID: 7}
+	m := simwire.Msg{Kind: simwire.KindOpen, Tag: 1, UUID: uuid, Login: gp.LoginPublic, CancelID: 7}
 	if _, err := client.Write(m.Append(nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -80,20 +80,20 @@ func TestOpenSessionOfLostClient(t *testing.T) {
 // sizeTA sets the size of every memref it gets to 1234.
 type sizeTA struct{ nopTA }
 
-func (sizeTA) Invoke(_ context.Context, _ any, _ uint32, p *Params) teeclient.Result {
+func (sizeTA) Invoke(_ context.Context, _ any, _ uint32, p *Params) gp.Result {
 	for i := range p {
 		if p[i].Type.IsMemref() {
 			p[i].Size = 1234
 		}
 	}
-	return teeclient.Success
+	return gp.Success
 }
 
 // TestInputMemrefSizeNotReported: as the Linux TEE driver does, only
 // output and inout memrefs report a size back to the client; an input
 // memref's size stays what the client passed, whatever the TA wrote.
 func TestInputMemrefSizeNotReported(t *testing.T) {
-	uuid := teeclient.MustParseUUID("4c1f3a9e-6b2d-4e8a-9f01-2b3c4d5e6f7a")
+	uuid := gp.MustParseUUID("4c1f3a9e-6b2d-4e8a-9f01-2b3c4d5e6f7a")
 	h, err := NewHost([]Definition{{Name: "size", UUID: uuid, New: func() TA { return sizeTA{} }}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -115,15 +115,15 @@ func TestInputMemrefSizeNotReported(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := simwire.Unmarshal(buf[:n])
-		if err != nil || r.Status != 0 || r.Ret != teeclient.Success {
+		if err != nil || r.Status != 0 || r.Ret != gp.Success {
 			t.Fatalf("%v: %+v, %v", m.Kind, r, err)
 		}
 		return r
 	}
-	open := roundTrip(simwire.Msg{Kind: simwire.KindOpen, Tag: 1, UUID: uuid, Login: teeclient.LoginPublic})
+	open := roundTrip(simwire.Msg{Kind: simwire.KindOpen, Tag: 1, UUID: uuid, Login: gp.LoginPublic})
 	inv := simwire.Msg{Kind: simwire.KindInvoke, Tag: 2, Session: open.Session}
-	for i, a := range []teeclient.Attr{teeclient.AttrMemrefInput, teeclient.AttrMemrefOutput, teeclient.AttrMemrefInout} {
-		inv.Params[i] = teeclient.RawParam{Attr: a, B: 16, C: teeclient.MemrefNull}
+	for i, a := range []gp.Attr{gp.AttrMemrefInput, gp.AttrMemrefOutput, gp.AttrMemrefInout} {
+		inv.Params[i] = gp.RawParam{Attr: a, B: 16, C: gp.MemrefNull}
 	}
 	r := roundTrip(inv)
 	for i, want := range []uint64{16, 1234, 1234} {

@@ -15,7 +15,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // Param is one TA entry-point parameter (TEE_Param with its type).
@@ -23,7 +23,7 @@ import (
 // memory the normal world can change at any time, so a TA copies what it
 // validates. Mem is valid only during the entry-point call.
 type Param struct {
-	Type teeclient.Attr
+	Type gp.Attr
 	A, B uint32 // values
 	Mem  []byte // memrefs: the referenced bytes (nil for a null memref)
 	// Size is, for memrefs, the size the client passed; a TA sets it to the
@@ -34,12 +34,12 @@ type Param struct {
 }
 
 // Params are the four parameters of an entry-point call.
-type Params [teeclient.NumParams]Param
+type Params [gp.NumParams]Param
 
 // Types reports the parameter types, for comparison with what a command
 // expects (the GP idiom of checking paramTypes first).
-func (p *Params) Types() [teeclient.NumParams]teeclient.Attr {
-	var t [teeclient.NumParams]teeclient.Attr
+func (p *Params) Types() [gp.NumParams]gp.Attr {
+	var t [gp.NumParams]gp.Attr
 	for i := range p {
 		t[i] = p[i].Type
 	}
@@ -48,17 +48,17 @@ func (p *Params) Types() [teeclient.NumParams]teeclient.Attr {
 
 // TA is a Trusted Application's entry points (TA_CreateEntryPoint …
 // TA_InvokeCommandEntryPoint). The host calls them one at a time per
-// instance. A Result other than teeclient.Success is the TA's error (origin
+// instance. A Result other than gp.Success is the TA's error (origin
 // TRUSTED_APP). A panic in any entry point kills the instance.
 type TA interface {
-	Create() teeclient.Result
+	Create() gp.Result
 	Destroy()
-	OpenSession(ctx context.Context, p *Params) (session any, r teeclient.Result)
+	OpenSession(ctx context.Context, p *Params) (session any, r gp.Result)
 	CloseSession(session any)
 	// Invoke runs command cmd. ctx is cancelled when the client requests
 	// cancellation or closes the session; a TA that honours it returns
-	// teeclient.ErrorCancel.
-	Invoke(ctx context.Context, session any, cmd uint32, p *Params) teeclient.Result
+	// gp.ErrorCancel.
+	Invoke(ctx context.Context, session any, cmd uint32, p *Params) gp.Result
 }
 
 // Properties are a TA's GP properties (gpd.ta.singleInstance,
@@ -72,7 +72,7 @@ type Properties struct {
 // Definition names a TA the host can instantiate.
 type Definition struct {
 	Name  string
-	UUID  teeclient.UUID
+	UUID  gp.UUID
 	Props Properties
 	New   func() TA
 	// Prepare, if set, does ahead of the first session what that session
@@ -89,7 +89,7 @@ type Definition struct {
 // the uid or gid the secure world saw — derived from the socket peer, never
 // taken from the client's word.
 type Client struct {
-	Login teeclient.LoginMethod
+	Login gp.LoginMethod
 	UID   uint32
 	GID   uint32
 }

@@ -79,6 +79,19 @@ func (s *Shadow) block(ctx context.Context, pfds []unix.PollFd, timeout int) (in
 	}
 }
 
+// again decides what a blocking call's loop does after the host call on fd
+// failed with err: try again (0) after EINTR, or after EAGAIN on a blocking
+// descriptor once fd has one of events; otherwise stop with the errno.
+func (s *Shadow) again(ctx context.Context, err error, fd int, events int16, nonblock bool) tzrpc.Errno {
+	switch {
+	case err == unix.EINTR:
+		return 0
+	case err == unix.EAGAIN && !nonblock:
+		return s.waitFD(ctx, fd, events)
+	}
+	return errno(err)
+}
+
 // waitFD blocks until fd has one of events (or an error or hangup), or ctx
 // is done.
 func (s *Shadow) waitFD(ctx context.Context, fd int, events int16) tzrpc.Errno {

@@ -29,8 +29,9 @@ func ok(ret int64) result { return result{ret: ret} }
 // in a mailbox smaller than tzrpc.MinMailbox (EINVAL). Calls must not
 // overlap.
 func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, status int) {
-	// Every path below counts the request once, by op (respond, or the
-	// EXIT case), which is where Stats.Calls comes from.
+	// Every path below counts the request once, by op, which is where
+	// Stats.Calls comes from: a performed one before it is performed
+	// (stats.called says why), the others as they are answered.
 	// The header is copied once by DecodeRequest; everything later reads
 	// req, never the header in the mailbox the TA may be rewriting.
 	req, err := tzrpc.DecodeRequest(mailbox)
@@ -38,14 +39,14 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 		var de *tzrpc.DecodeError
 		if errors.As(err, &de) {
 			s.log.Debug("undecodable request", "err", err)
-			s.respond(mailbox, de.Op, de.Seq, fail(de.Errno()))
+			s.refuse(mailbox, de.Op, de.Seq, de.Errno())
 		}
 		return false, 0
 	}
 	if len(mailbox) < tzrpc.MinMailbox {
 		// Below the protocol's minimum, not every result fits (a path,
 		// the longest address); no op has to consider such a mailbox.
-		s.respond(mailbox, req.Op, req.Seq, fail(tzrpc.EINVAL))
+		s.refuse(mailbox, req.Op, req.Seq, tzrpc.EINVAL)
 		return false, 0
 	}
 	switch req.Op {
@@ -58,7 +59,7 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 	}
 	if err := req.Validate(); err != nil {
 		s.log.Debug("invalid request", "op", req.Op, "err", err)
-		s.respond(mailbox, req.Op, req.Seq, fail(tzrpc.ErrnoOf(err)))
+		s.refuse(mailbox, req.Op, req.Seq, tzrpc.ErrnoOf(err))
 		if req.Op == tzrpc.OpExit {
 			// The TA asked to end even if it could not say how well
 			// (docs/protocol.md §7.1); the status saturates.
@@ -74,9 +75,11 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 	if s.traceCalls {
 		path = callPath(&req)
 	}
+	s.st.called(req.Op)
 	start := s.st.startCall()
 	r := s.perform(ctx, &req, mailbox)
 	s.performed(&req, &r, start)
+	s.st.answered(req.Op, r.errno)
 	s.respond(mailbox, req.Op, req.Seq, r)
 	if s.traceCalls {
 		s.logCall(req.Op, [3]int64(req.Args[:3]), path, r)
@@ -191,10 +194,15 @@ func capLen(n int64, buf []byte) int {
 	return int(min(n, int64(len(buf))))
 }
 
-// respond writes the response header. A failed call carries no result,
-// payload or aux, as tzrpc requires.
+// refuse counts and answers a request that is not performed.
+func (s *Shadow) refuse(mailbox []byte, op tzrpc.Op, seq uint32, e tzrpc.Errno) {
+	s.st.count(op, e)
+	s.respond(mailbox, op, seq, fail(e))
+}
+
+// respond writes the response header of a counted request. A failed call
+// carries no result, payload or aux, as tzrpc requires.
 func (s *Shadow) respond(mailbox []byte, op tzrpc.Op, seq uint32, r result) {
-	s.st.count(op, r.errno)
 	if r.errno != 0 {
 		s.errs.Add(1)
 		r = result{errno: r.errno}

@@ -9,9 +9,12 @@ import (
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-// Sockets made elsewhere: Config.BindInet and Config.ConnectInet let the
-// caller put a socket from another network namespace in the place of the
-// TA's (package sockproxy).
+// Sockets made elsewhere. Config.BindInet and Config.ConnectInet let the
+// caller put a socket from another network namespace — a proxy address or
+// a host-access destination (package sockproxy) — in the place of the
+// TA's. This file holds the swap (bindElsewhere, connectElsewhere,
+// replaceSocket) and what it implies: the options a socket in the host's
+// namespace keeps to itself (keptOption, Config.HostNamespace).
 
 // inetNetwork names an INET socket's kind for the hooks.
 func inetNetwork(d *desc) string {
@@ -43,7 +46,7 @@ func (s *Shadow) bindElsewhere(d *desc, sa tzrpc.Sockaddr) (r result, handled bo
 	if s.cfg.BindInet == nil || !inetMatch(d, sa) {
 		return result{}, false
 	}
-	fd, err := s.cfg.BindInet(inetNetwork(d), inetAddrPort(sa), d.fd)
+	fd, err := s.cfg.BindInet(inetNetwork(d), inetAddrPort(sa))
 	if err != nil {
 		return fail(hookErrno(err)), true
 	}
@@ -89,29 +92,53 @@ func boundInet(usa unix.Sockaddr) bool {
 
 // copiedOptions are the options a TA may have set on its socket that a
 // replacement for connect takes over.
-var copiedOptions = [...]struct{ level, name int }{
-	{unix.SOL_SOCKET, unix.SO_KEEPALIVE},
-	{unix.SOL_SOCKET, unix.SO_BROADCAST},
-	{unix.IPPROTO_TCP, unix.TCP_NODELAY},
-}
+var copiedOptions = [...]int64{tzrpc.SO_KEEPALIVE, tzrpc.SO_BROADCAST, tzrpc.TCP_NODELAY}
 
-// replaceSocket puts fd, made O_NONBLOCK, in the place of d's socket,
-// which is closed; copyOpts carries the TA's boolean options over.
+// replaceSocket puts fd, a host socket made O_NONBLOCK, in the place of
+// d's socket, which is closed; copyOpts carries the TA's boolean options
+// over. The options a host socket does not get (Config.HostNamespace) are
+// remembered as the TA set them, so that getsockopt still reads them.
 func (s *Shadow) replaceSocket(d *desc, fd int, copyOpts bool) tzrpc.Errno {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
 		return errno(err)
 	}
+	if !d.host {
+		for _, opt := range [...]int64{tzrpc.SO_REUSEADDR, tzrpc.SO_REUSEPORT} {
+			o, _ := tzrpc.LookupSockopt(opt)
+			if v, err := unix.GetsockoptInt(d.fd, o.Level, o.Option); err == nil && v != 0 && keptOption(d, opt) {
+				d.kept |= keptBit(opt)
+			}
+		}
+		d.host = true
+	}
 	if copyOpts {
-		for _, o := range copiedOptions {
-			if v, err := unix.GetsockoptInt(d.fd, o.level, o.name); err == nil && v != 0 {
-				_ = unix.SetsockoptInt(fd, o.level, o.name, v)
+		for _, opt := range copiedOptions {
+			o, _ := tzrpc.LookupSockopt(opt)
+			if v, err := unix.GetsockoptInt(d.fd, o.Level, o.Option); err == nil && v != 0 {
+				_ = unix.SetsockoptInt(fd, o.Level, o.Option, v)
 			}
 		}
 	}
 	unix.Close(d.fd)
 	d.fd = fd
 	return 0
+}
+
+// keptOption reports whether the shadow keeps option opt from host socket
+// d (Config.HostNamespace): SO_REUSEPORT, and SO_REUSEADDR of a datagram
+// socket. A TCP socket's SO_REUSEADDR never lets bind pass over a
+// listening socket, so it reaches the kernel.
+func keptOption(d *desc, opt int64) bool {
+	return opt == tzrpc.SO_REUSEPORT || (opt == tzrpc.SO_REUSEADDR && d.sockType == tzrpc.SOCK_DGRAM)
+}
+
+// keptBit is opt's bit in desc.kept.
+func keptBit(opt int64) uint8 {
+	if opt == tzrpc.SO_REUSEPORT {
+		return 2
+	}
+	return 1
 }
 
 // hookErrno is the errno a hook's error gives the TA.

@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -16,7 +17,7 @@ import (
 )
 
 // newHookedTA is newTA with the Config hooks set.
-func newHookedTA(t *testing.T, bind func(string, netip.AddrPort, int) (int, error), connect func(string, netip.AddrPort) (int, error)) *testTA {
+func newHookedTA(t *testing.T, bind func(string, netip.AddrPort) (int, error), connect func(string, netip.AddrPort) (int, error)) *testTA {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -47,7 +48,7 @@ func TestBindElsewhere(t *testing.T) {
 	}
 	defer hf.Close()
 	var asked []string
-	bind := func(network string, addr netip.AddrPort, taFD int) (int, error) {
+	bind := func(network string, addr netip.AddrPort) (int, error) {
 		asked = append(asked, network+" "+addr.String())
 		switch addr.Port() {
 		case 5555:
@@ -150,4 +151,79 @@ func TestConnectElsewhere(t *testing.T) {
 	refuse := newHookedTA(t, nil, func(string, netip.AddrPort) (int, error) { return -1, errors.New("no") })
 	r := refuse.ok(OpSocket, args(AF_INET, SOCK_STREAM), nil)
 	refuse.fails(EACCES, OpConnect, args(r), dest)
+}
+
+// TestHostNamespacePortGroup: a shadow in the host's namespace keeps a
+// TA's SO_REUSEPORT, and its SO_REUSEADDR on UDP, from the kernel socket,
+// so the TA's bind to a host service's port fails with EADDRINUSE however
+// the service set its options; the TA reads back what it set. In a
+// namespace of its own (the contrast) the options reach the socket and
+// the same bind joins the service's port.
+func TestHostNamespacePortGroup(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     int64
+		hostTyp int
+		opts    []int // the host service's
+	}{
+		{"tcp SO_REUSEPORT", SOCK_STREAM, unix.SOCK_STREAM, []int{unix.SO_REUSEPORT}},
+		{"udp SO_REUSEPORT", SOCK_DGRAM, unix.SOCK_DGRAM, []int{unix.SO_REUSEPORT}},
+		{"udp SO_REUSEADDR", SOCK_DGRAM, unix.SOCK_DGRAM, []int{unix.SO_REUSEADDR}},
+	}
+	for _, tt := range tests {
+		for _, hostNS := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s hostNS=%v", tt.name, hostNS), func(t *testing.T) {
+				addr := holdPort(t, tt.hostTyp, tt.opts)
+				a := newTA(t, options{hostNS: hostNS})
+				s := a.ok(OpSocket, args(AF_INET, tt.typ), nil)
+				for _, o := range []int64{SO_REUSEADDR, SO_REUSEPORT} {
+					a.ok(OpSetsockopt, args(s, o, 1), nil)
+					if v := a.ok(OpGetsockopt, args(s, o), nil); v != 1 {
+						t.Errorf("option %d reads %d after setting it", o, v)
+					}
+				}
+				r := a.call(OpBind, args(s), inetAddr(t, addr))
+				switch {
+				case hostNS && r.Errno != EADDRINUSE:
+					t.Errorf("bind over a host service's %s: errno %v, want EADDRINUSE", addr, r.Errno)
+				case !hostNS && r.Errno != 0:
+					t.Errorf("contrast: bind in a namespace that applies the options: %v, want success", r.Errno)
+				}
+				a.ok(OpSetsockopt, args(s, SO_REUSEPORT, 0), nil)
+				if v := a.ok(OpGetsockopt, args(s, SO_REUSEPORT), nil); v != 0 {
+					t.Errorf("SO_REUSEPORT reads %d after clearing it", v)
+				}
+			})
+		}
+	}
+}
+
+// holdPort binds a host service's socket of type typ with options opts to
+// a free port of 127.0.0.1 (a stream socket listens) and returns its
+// address; the socket is closed at the end of the test.
+func holdPort(t *testing.T, typ int, opts []int) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if typ == unix.SOCK_STREAM {
+		if err := unix.Listen(fd, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
 }

@@ -34,6 +34,11 @@ type desc struct {
 	// configuration names it (tcp://IP:PORT, udp://…, unix:/PATH); set
 	// only for Config.OnListening.
 	boundAddr string
+	// host: the socket is in the host's network namespace, and kept holds
+	// the options the shadow keeps from it (Config.HostNamespace), by
+	// tzrpc option number: bit 0 SO_REUSEADDR, bit 1 SO_REUSEPORT.
+	host bool
+	kept uint8
 }
 
 // fdTable maps a TA's virtual descriptors to host ones. Only the dispatch

@@ -192,17 +192,12 @@ func (s *Shadow) read(ctx context.Context, vfd int64, n int, out []byte) result 
 	buf := out[:n]
 	for {
 		m, err := unix.Read(d.fd, buf)
-		switch {
-		case err == nil:
+		if err == nil {
 			s.bytesIn.Add(uint64(m))
 			return result{ret: int64(m), plen: m}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !d.nonblock:
-			if e := s.waitFD(ctx, d.fd, unix.POLLIN); e != 0 {
-				return fail(e)
-			}
-		default:
-			return fail(errno(err))
+		}
+		if e := s.again(ctx, err, d.fd, unix.POLLIN, d.nonblock); e != 0 {
+			return fail(e)
 		}
 	}
 }
@@ -234,20 +229,16 @@ func (s *Shadow) writeAll(ctx context.Context, fd int, nonblock bool, data []byt
 		if n > 0 {
 			total += n
 		}
-		switch {
-		case err == nil:
-			// n == 0 with data left would loop forever; report it short.
-			if total == len(data) || nonblock || n == 0 {
-				s.bytesOut.Add(uint64(total))
-				return ok(int64(total))
-			}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !nonblock:
-			if e := s.waitFD(ctx, fd, unix.POLLOUT); e != 0 {
+		if err != nil {
+			if e := s.again(ctx, err, fd, unix.POLLOUT, nonblock); e != 0 {
 				return s.partialWrite(total, e)
 			}
-		default:
-			return s.partialWrite(total, errno(err))
+			continue
+		}
+		// n == 0 with data left would loop forever; report it short.
+		if total == len(data) || nonblock || n == 0 {
+			s.bytesOut.Add(uint64(total))
+			return ok(int64(total))
 		}
 	}
 }

@@ -193,7 +193,21 @@ func FuzzDispatch(f *testing.F) {
 		mb := make([]byte, MinMailbox)
 		for _, c := range chunks(data) {
 			copy(mb, c)
+			// The TA's own copy of what it asked, to check the answer
+			// against as a TA library would.
+			req, reqErr := DecodeRequest(mb)
+			req.Detach(nil)
 			exited, _ := s.Dispatch(cancelled, mb)
+			if reqErr == nil && req.Op != OpExit {
+				resp, err := DecodeResponse(mb)
+				if err == nil {
+					resp.Detach(nil)
+					err = CheckResponse(&req, &resp, PayloadCap(mb))
+				}
+				if err != nil {
+					t.Fatalf("the shadow's answer to %v fails the TA's check: %v", req.Op, err)
+				}
+			}
 			if n, want := countFDs(t), base+s.Stats().OpenDescriptors; n != want {
 				t.Fatalf("%d host descriptors open, want %d (table holds %d)", n, want, s.Stats().OpenDescriptors)
 			}

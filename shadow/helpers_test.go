@@ -36,6 +36,7 @@ type options struct {
 	log        *slog.Logger
 	// onListening is Config.OnListening.
 	onListening func(addr string)
+	hostNS      bool // Config.HostNamespace
 }
 
 func newTA(t testing.TB, o options) *testTA {
@@ -51,7 +52,7 @@ func newTA(t testing.TB, o options) *testTA {
 	if o.mailbox == 0 {
 		o.mailbox = tzrpc.DefaultMailbox
 	}
-	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log, OnListening: o.onListening})
+	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log, OnListening: o.onListening, HostNamespace: o.hostNS})
 	if err != nil {
 		t.Fatal(err)
 	}

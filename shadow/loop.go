@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -84,13 +85,13 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 
 	open := &teeclient.Operation{}
 	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(s.cfg.Mailbox))
-	sess, err = tc.OpenSession(ctx, s.cfg.UUID, teeclient.LoginPublic, 0, open)
+	sess, err = s.openSession(ctx, tc, open)
 	if err != nil {
 		return s.teeError(ctx, fmt.Sprintf("open session with TA %v", s.cfg.UUID), err)
 	}
-	shm, err = tc.AllocateSharedMemory(s.cfg.Mailbox, teeclient.MemInput|teeclient.MemOutput)
+	shm, err = s.mailbox(tc)
 	if err != nil {
-		return fmt.Errorf("shadow %s: allocate %d-byte mailbox: %w", s.cfg.Name, s.cfg.Mailbox, err)
+		return err
 	}
 
 	resume := &teeclient.Operation{}
@@ -110,6 +111,93 @@ func (s *Shadow) serve(ctx context.Context, tc *teeclient.Context) (err error) {
 			return fmt.Errorf("shadow %s: stopped: %w", s.cfg.Name, ctx.Err())
 		}
 	}
+}
+
+// What OP-TEE gives as shared memory (OP-TEE 4.10 on Linux 6.1 arm64):
+// registered memory (TEE_IOC_SHM_REGISTER, with REG_MEM) up to 8 MiB, 16
+// MiB failing inside OP-TEE (alloc_pgt); allocated memory
+// (TEE_IOC_SHM_ALLOC) up to 4 MiB, larger failing with ENOMEM, as the
+// driver needs physically contiguous pages.
+const (
+	MaxRegisteredMailbox = 8 << 20
+	MaxAllocatedMailbox  = 4 << 20
+)
+
+// mailbox makes the shared mailbox: memory of the shadow's own,
+// registered, where the TEE has REG_MEM; else allocated by the driver
+// (the simulator's, or a device's without REG_MEM). A size the TEE cannot
+// give fails with an error naming the limit.
+func (s *Shadow) mailbox(tc *teeclient.Context) (*teeclient.SharedMemory, error) {
+	const flags = teeclient.MemInput | teeclient.MemOutput
+	n := s.cfg.Mailbox
+	v := tc.Version()
+	switch {
+	case v.GenCaps&teeclient.CapRegMem != 0:
+		if n > MaxRegisteredMailbox {
+			return nil, fmt.Errorf("shadow %s: mailbox of %d bytes: OP-TEE gives at most %d (8 MiB) of registered shared memory", s.cfg.Name, n, MaxRegisteredMailbox)
+		}
+		shm, err := tc.RegisterSharedMemory(make([]byte, n), flags)
+		if err != nil {
+			return nil, fmt.Errorf("shadow %s: register %d-byte mailbox (at most %d): %w", s.cfg.Name, n, MaxRegisteredMailbox, err)
+		}
+		return shm, nil
+	case v.ImplID != teeclient.ImplSimulator && n > MaxAllocatedMailbox:
+		return nil, fmt.Errorf("shadow %s: mailbox of %d bytes: this TEE has no REG_MEM, and allocated shared memory is at most %d (4 MiB): the driver needs physically contiguous pages", s.cfg.Name, n, MaxAllocatedMailbox)
+	}
+	shm, err := tc.AllocateSharedMemory(n, flags)
+	if err != nil {
+		return nil, fmt.Errorf("shadow %s: allocate %d-byte mailbox: %w", s.cfg.Name, n, err)
+	}
+	return shm, nil
+}
+
+// DefaultOpenTimeout bounds a session open on a device; openWarnAfter is
+// when a slow one is logged. Loading a TA through tee-supplicant takes
+// well under a second where it runs.
+const (
+	DefaultOpenTimeout = 30 * time.Second
+	openWarnAfter      = 5 * time.Second
+)
+
+// errOpenTimeout is why an open on a device was given up.
+var errOpenTimeout = errors.New("no answer")
+
+// openSession opens the session with the TA. On a device the open waits
+// in the kernel for tee-supplicant, for ever if none runs: it is logged
+// with what to check after openWarnAfter, and given up after OpenTimeout
+// (linuxtee ends such a wait when the context ends). A stop requested
+// meanwhile is logged, since it is what ends the wait then.
+func (s *Shadow) openSession(ctx context.Context, tc *teeclient.Context, op *teeclient.Operation) (*teeclient.Session, error) {
+	logged := make(chan struct{})
+	stopping := context.AfterFunc(ctx, func() {
+		defer close(logged)
+		s.log.Info("stop requested while the session opens: cancelling the open", "ta", s.cfg.Name)
+	})
+	defer func() {
+		if !stopping() {
+			<-logged // the line comes before whatever Run logs next
+		}
+	}()
+	if tc.Version().ImplID == teeclient.ImplSimulator {
+		return tc.OpenSession(ctx, s.cfg.UUID, teeclient.LoginPublic, 0, op)
+	}
+	limit := s.cfg.OpenTimeout
+	if limit <= 0 {
+		limit = DefaultOpenTimeout
+	}
+	openCtx, cancel := context.WithTimeoutCause(ctx, limit, errOpenTimeout)
+	defer cancel()
+	warnAfter := min(openWarnAfter, limit/2)
+	warn := time.AfterFunc(warnAfter, func() {
+		s.log.Warn("the session open has no answer yet: OP-TEE loads the TA through tee-supplicant; is tee-supplicant running?",
+			"ta", s.cfg.Name, "uuid", s.cfg.UUID, "waited", warnAfter, "gives_up_after", limit)
+	})
+	defer warn.Stop()
+	sess, err := tc.OpenSession(openCtx, s.cfg.UUID, teeclient.LoginPublic, 0, op)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(openCtx), errOpenTimeout) {
+		return nil, fmt.Errorf("no answer within %v (OP-TEE loads the TA through tee-supplicant: is it running?): %w", limit, err)
+	}
+	return sess, err
 }
 
 // teeError wraps the failure of a TEE call; one that ctx cancelled is

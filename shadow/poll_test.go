@@ -274,3 +274,57 @@ func TestPollReadAheadLeavesErrors(t *testing.T) {
 		t.Errorf("recvfrom %q", data)
 	}
 }
+
+// TestReadAheadNothingAfterErrno: when a read ahead meets an error (one
+// that arrived between poll and read, which revents cannot show), the
+// errno record is the last for that descriptor: a datagram queued behind
+// the error is left for the TA's next read, which the protocol says
+// returns the error first (docs/protocol.md). The race is staged by
+// handing readAhead revents that say POLLIN only.
+func TestReadAheadNothingAfterErrno(t *testing.T) {
+	a := newTA(t, options{})
+	peer, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerAddr := peer.LocalAddr().String()
+	peer.Close() // nobody listens there now: a send is refused by ICMP
+	u := a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+	a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
+	a.ok(OpConnect, args(u), inetAddr(t, peerAddr))
+	a.ok(OpSend, args(u, 0), []byte("refused"))
+	back, err := net.ListenPacket("udp", peerAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	uaddr := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload)
+	dst, _ := net.ResolveUDPAddr("udp", uaddr.String())
+	if _, err := back.WriteTo([]byte("after the error"), dst); err != nil {
+		t.Fatal(err)
+	}
+	// Wait, without reading ahead (budget 0), until the error and the
+	// datagram are both queued.
+	p := AppendPollFd(AppendPollFd(nil, PollFd{Fd: int32(u), Events: POLLIN}), PollFd{Fd: int32(u), Events: POLLIN})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r := a.call(OpPoll, args(2, 5000, 0), p)
+		if rev := GetPollFd(r.Payload, 0).Revents; rev&POLLERR != 0 && rev&POLLIN != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ICMP error and the datagram were never both queued")
+		}
+	}
+
+	out := make([]byte, DefaultMailbox)
+	records, plen := a.s.readAhead(p, []uint16{POLLIN, POLLIN}, out, 1<<20, 2*PollFdSize)
+	got := readAheadRecords(t, Response{Payload: out[:plen], Aux: [4]int64{int64(records)}}, 2)
+	if records != 1 || got[0] != "ECONNREFUSED" {
+		t.Fatalf("read ahead %d records %v; want only entry 0's ECONNREFUSED", records, got)
+	}
+	if r := a.call(OpRecvfrom, args(u, 100), nil); r.Errno != 0 {
+		t.Errorf("recvfrom after the error: %v", r.Errno)
+	} else if _, data := r.RecvfromParts(); string(data) != "after the error" {
+		t.Errorf("recvfrom %q, want the datagram left behind the error", data)
+	}
+}

@@ -6,7 +6,8 @@
 // with plain Linux syscalls and writes the result back (Dispatch). CAs thus
 // talk to ordinary kernel FIFOs and sockets; the shadow holds the other end.
 //
-// The TA is not trusted (DESIGN.md, contract 1):
+// The TA is not trusted (docs/design.md, contract 1; the request checks are
+// docs/protocol.md §7.1):
 //
 //   - Descriptors are per-TA virtual numbers (lowest free, from 3 up, at most
 //     Config.MaxDescriptors open, EMFILE beyond); a host descriptor number
@@ -52,6 +53,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -88,6 +90,10 @@ type Config struct {
 	MaxSockets int
 	// Logger receives start, exit and error records; nil discards them.
 	Logger *slog.Logger
+	// OpenTimeout bounds the session open on a device (not the
+	// simulator), where OP-TEE loads the TA through tee-supplicant and
+	// the open waits for ever when none runs; 0 means DefaultOpenTimeout.
+	OpenTimeout time.Duration
 
 	// BindInet, when set, may serve a TA's bind of an INET address with a
 	// socket made elsewhere (a proxy address in another network
@@ -95,10 +101,10 @@ type Config struct {
 	// address, and returns a descriptor of a socket of the TA socket's
 	// family and type that is already bound (a TCP one may listen too)
 	// which then takes the place of the TA's; or -1 to bind as usual. An
-	// error fails the bind with its errno (EACCES when it has none). taFD
-	// is the TA's socket, for the hook to read its options from; the hook
-	// must not keep or close it.
-	BindInet func(network string, addr netip.AddrPort, taFD int) (fd int, err error)
+	// error fails the bind with its errno (EACCES when it has none). The
+	// TA's SO_REUSEADDR and SO_REUSEPORT do not reach that socket (see
+	// HostNamespace).
+	BindInet func(network string, addr netip.AddrPort) (fd int, err error)
 	// ConnectInet, when set, may give a TA's connect to an INET address a
 	// socket made elsewhere (host access from a TA's own network
 	// namespace): it returns an unbound socket of the TA socket's family
@@ -111,6 +117,18 @@ type Config struct {
 	// socket's at its BIND, as tcp://IP:PORT, udp://IP:PORT or
 	// unix:/PATH (in the TA's root). It runs on the dispatch goroutine.
 	OnListening func(addr string)
+	// HostNamespace says the shadow runs in the host's network namespace
+	// (a TA without a namespace of its own), so every INET socket it
+	// makes for the TA is a host socket. On a host socket — these, and
+	// the ones BindInet and ConnectInet give — the shadow keeps the TA's
+	// SO_REUSEPORT, and its SO_REUSEADDR on a datagram socket, to itself:
+	// setsockopt succeeds and getsockopt reads the value back, but the
+	// kernel socket never gets it. Either would let the TA's bind join
+	// the port of another host service (SO_REUSEPORT among sockets of
+	// one owner, and the shadow may run as root like the service;
+	// SO_REUSEADDR among UDP sockets of any owner) and take a share of
+	// its clients; without them such a bind fails with EADDRINUSE.
+	HostNamespace bool
 }
 
 // Stats is a snapshot of a shadow's counters.

@@ -56,6 +56,7 @@ func (s *Shadow) socket(domain, typ, flags int64) result {
 		nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
 		domain:   domain,
 		sockType: typ,
+		host:     s.cfg.HostNamespace && domain != tzrpc.AF_UNIX,
 	}))
 }
 
@@ -253,26 +254,23 @@ func (s *Shadow) accept(ctx context.Context, vfd, flags int64, out []byte) resul
 	}
 	for {
 		fd, usa, err := unix.Accept4(d.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch {
-		case err == nil:
-			plen := putSockaddr(out, s.taSockaddr(usa))
-			vfd := s.fds.add(desc{
-				socket:   true,
-				fd:       fd,
-				access:   tzrpc.O_RDWR,
-				nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
-				domain:   d.domain,
-				sockType: d.sockType,
-			})
-			return result{ret: vfd, plen: plen}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !d.nonblock:
-			if e := s.waitFD(ctx, d.fd, unix.POLLIN); e != 0 {
+		if err != nil {
+			if e := s.again(ctx, err, d.fd, unix.POLLIN, d.nonblock); e != 0 {
 				return fail(e)
 			}
-		default:
-			return fail(errno(err))
+			continue
 		}
+		plen := putSockaddr(out, s.taSockaddr(usa))
+		vfd := s.fds.add(desc{
+			socket:   true,
+			fd:       fd,
+			access:   tzrpc.O_RDWR,
+			nonblock: flags&tzrpc.SOCK_NONBLOCK != 0,
+			domain:   d.domain,
+			sockType: d.sockType,
+			host:     d.host,
+		})
+		return result{ret: vfd, plen: plen}
 	}
 }
 
@@ -417,23 +415,19 @@ func (s *Shadow) recvLoop(ctx context.Context, d *desc, buf []byte, flags int64)
 	var src unix.Sockaddr
 	for {
 		n, from, err := unix.Recvfrom(d.fd, buf[total:], hostFlags)
-		switch {
-		case err == nil:
-			if total == 0 {
-				src = from
-			}
-			total += n
-			if !waitAll || nonblock || n == 0 || total == len(buf) {
-				s.bytesIn.Add(uint64(total))
-				return total, src, 0
-			}
-		case err == unix.EINTR:
-		case err == unix.EAGAIN && !nonblock:
-			if e := s.waitFD(ctx, d.fd, unix.POLLIN); e != 0 {
+		if err != nil {
+			if e := s.again(ctx, err, d.fd, unix.POLLIN, nonblock); e != 0 {
 				return s.partialRead(total, src, e)
 			}
-		default:
-			return s.partialRead(total, src, errno(err))
+			continue
+		}
+		if total == 0 {
+			src = from
+		}
+		total += n
+		if !waitAll || nonblock || n == 0 || total == len(buf) {
+			s.bytesIn.Add(uint64(total))
+			return total, src, 0
 		}
 	}
 }
@@ -492,55 +486,31 @@ func (s *Shadow) sockname(vfd int64, peer bool, out []byte) result {
 	return result{plen: putSockaddr(out, sa)}
 }
 
-// sockopt maps a tzrpc option to its host level and name.
-func sockopt(opt int64) (level, name int) {
-	switch opt {
-	case tzrpc.SO_REUSEADDR:
-		return unix.SOL_SOCKET, unix.SO_REUSEADDR
-	case tzrpc.SO_KEEPALIVE:
-		return unix.SOL_SOCKET, unix.SO_KEEPALIVE
-	case tzrpc.SO_RCVBUF:
-		return unix.SOL_SOCKET, unix.SO_RCVBUF
-	case tzrpc.SO_SNDBUF:
-		return unix.SOL_SOCKET, unix.SO_SNDBUF
-	case tzrpc.TCP_NODELAY:
-		return unix.IPPROTO_TCP, unix.TCP_NODELAY
-	case tzrpc.SO_ERROR:
-		return unix.SOL_SOCKET, unix.SO_ERROR
-	case tzrpc.SO_TYPE:
-		return unix.SOL_SOCKET, unix.SO_TYPE
-	case tzrpc.SO_BROADCAST:
-		return unix.SOL_SOCKET, unix.SO_BROADCAST
-	}
-	return unix.SOL_SOCKET, unix.SO_REUSEPORT // SO_REUSEPORT; Validate admits no other
-}
-
-func isBoolOpt(opt int64) bool {
-	switch opt {
-	case tzrpc.SO_REUSEADDR, tzrpc.SO_KEEPALIVE, tzrpc.TCP_NODELAY, tzrpc.SO_BROADCAST, tzrpc.SO_REUSEPORT:
-		return true
-	}
-	return false
-}
-
 func (s *Shadow) setsockopt(vfd, opt, val int64) result {
 	d, e := s.socketDesc(vfd)
 	if e != 0 {
 		return fail(e)
 	}
-	switch {
-	case isBoolOpt(opt):
+	o, _ := tzrpc.LookupSockopt(opt)
+	switch o.Kind {
+	case tzrpc.SockoptBool:
 		// Any int32 turns a boolean on, as in C (docs/protocol.md §3).
 		if val != 0 {
 			val = 1
 		}
-	case opt == tzrpc.SO_RCVBUF || opt == tzrpc.SO_SNDBUF:
+	case tzrpc.SockoptSize:
 		val = min(max(val, minSockBuf), maxSockBuf)
 	default:
 		return fail(tzrpc.ENOPROTOOPT)
 	}
-	level, name := sockopt(opt)
-	return done(unix.SetsockoptInt(d.fd, level, name, int(val)))
+	if d.host && keptOption(d, opt) {
+		d.kept &^= keptBit(opt)
+		if val != 0 {
+			d.kept |= keptBit(opt)
+		}
+		return ok(0)
+	}
+	return done(unix.SetsockoptInt(d.fd, o.Level, o.Option, int(val)))
 }
 
 func (s *Shadow) getsockopt(vfd, opt int64) result {
@@ -548,18 +518,21 @@ func (s *Shadow) getsockopt(vfd, opt int64) result {
 	if e != 0 {
 		return fail(e)
 	}
-	if opt == tzrpc.SO_TYPE {
+	o, _ := tzrpc.LookupSockopt(opt) // Validate admits no other
+	if o.Kind == tzrpc.SockoptType {
 		return ok(d.sockType)
 	}
-	level, name := sockopt(opt)
-	v, err := unix.GetsockoptInt(d.fd, level, name)
+	if d.host && keptOption(d, opt) {
+		return ok(int64(min(d.kept&keptBit(opt), 1)))
+	}
+	v, err := unix.GetsockoptInt(d.fd, o.Level, o.Option)
 	if err != nil {
 		return fail(errno(err))
 	}
 	switch {
-	case opt == tzrpc.SO_ERROR:
+	case o.Kind == tzrpc.SockoptErrno:
 		return ok(int64(tzrpc.ErrnoFromSyscall(unix.Errno(v))))
-	case isBoolOpt(opt) && v != 0:
+	case o.Kind == tzrpc.SockoptBool && v != 0:
 		return ok(1)
 	}
 	return ok(int64(max(v, 0)))

@@ -2,9 +2,11 @@ package shadow
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +210,71 @@ func TestUDP(t *testing.T) {
 	}
 	a.fails(EAGAIN, OpRecvfrom, args(u, 100, MSG_DONTWAIT), nil)
 	a.fails(EDESTADDRREQ, OpSend, args(u), []byte("nowhere"))
+}
+
+// TestDatagramBoundaries: with a burst of datagrams queued, every receive
+// returns exactly one, whatever the call and its flags: MSG_WAITALL means
+// nothing for a datagram socket (recv(2)), so it must not merge them.
+func TestDatagramBoundaries(t *testing.T) {
+	msg := func(i int) []byte { return []byte(fmt.Sprintf("datagram %d %s", i, strings.Repeat("x", i))) }
+	for _, tt := range []struct {
+		name string
+		op   Op
+		args func(fd int64) [6]int64
+	}{
+		{"RECV MSG_WAITALL", OpRecv, func(fd int64) [6]int64 { return args(fd, 1000, MSG_WAITALL) }},
+		{"RECVFROM MSG_WAITALL", OpRecvfrom, func(fd int64) [6]int64 { return args(fd, 1000, MSG_WAITALL) }},
+		{"RECV", OpRecv, func(fd int64) [6]int64 { return args(fd, 1000, 0) }},
+		{"READ", OpRead, func(fd int64) [6]int64 { return args(fd, 1000) }},
+	} {
+		for _, family := range []string{"udp", "unixgram"} {
+			t.Run(tt.name+" "+family, func(t *testing.T) {
+				a := newTA(t, options{})
+				var u int64
+				var send func([]byte) error
+				// A UNIX datagram socket queues at most
+				// net.unix.max_dgram_qlen (10) datagrams; the
+				// sender blocks beyond.
+				burst := 8
+				if family == "udp" {
+					burst = 64
+					u = a.ok(OpSocket, args(AF_INET, SOCK_DGRAM), nil)
+					a.ok(OpBind, args(u), inetAddr(t, "127.0.0.1:0"))
+					to := parseAddr(t, a.call(OpGetsockname, args(u), nil).Payload).AddrPort()
+					ca, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer ca.Close()
+					send = func(b []byte) error { _, err := ca.WriteToUDPAddrPort(b, to); return err }
+				} else {
+					u = a.ok(OpSocket, args(AF_UNIX, SOCK_DGRAM), nil)
+					a.ok(OpBind, args(u), unixAddr(t, "dg"))
+					ca, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: a.path("dg"), Net: "unixgram"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer ca.Close()
+					send = func(b []byte) error { _, err := ca.Write(b); return err }
+				}
+				for i := range burst {
+					if err := send(msg(i)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for i := range burst {
+					r := a.call(tt.op, tt.args(u), nil)
+					got := r.Payload
+					if tt.op == OpRecvfrom {
+						_, got = r.RecvfromParts()
+					}
+					if r.Errno != 0 || !bytes.Equal(got, msg(i)) {
+						t.Fatalf("receive %d got %q, %v; want %q", i, got, r.Errno, msg(i))
+					}
+				}
+			})
+		}
+	}
 }
 
 // TestUnixDatagram: a UNIX datagram socket in the root, and the CA's

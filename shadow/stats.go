@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"path"
 	"slices"
@@ -223,17 +224,32 @@ func (st *stats) startCall() time.Time {
 	return time.Now()
 }
 
-// count counts one request, answered with e (0 for success).
+// count counts one request, answered with e (0 for success), that was
+// never performed.
 func (st *stats) count(op tzrpc.Op, e tzrpc.Errno) {
-	o := &st.ops[opSlot(op)]
-	o.calls.Add(1)
-	if e != 0 {
-		es := 0
-		if e.Valid() {
-			es = int(e)
-		}
-		o.errnos[es].Add(1)
+	st.called(op)
+	st.answered(op, e)
+}
+
+// called counts a request before it is performed. Every other counter a
+// call moves (its errno, latency, bytes, the Shadow's totals) is bumped
+// after this, and snapshot reads calls last: whoever sees a call's bytes
+// or errno sees the call counted, so a monitor that waits for bytes may
+// then rely on the calls that moved them.
+func (st *stats) called(op tzrpc.Op) {
+	st.ops[opSlot(op)].calls.Add(1)
+}
+
+// answered counts the errno of a request that called counted.
+func (st *stats) answered(op tzrpc.Op, e tzrpc.Errno) {
+	if e == 0 {
+		return
 	}
+	es := 0
+	if e.Valid() {
+		es = int(e)
+	}
+	st.ops[opSlot(op)].errnos[es].Add(1)
 }
 
 func opSlot(op tzrpc.Op) int {
@@ -443,43 +459,13 @@ func (st *stats) endpoint(kind int, name string) int {
 }
 
 // snapshot adds the detailed counters to out, and their sum to out.Calls.
-// Ops never called and
-// unnamed endpoints that moved nothing are left out; declared endpoints
-// are listed from the start.
+// Ops never called and unnamed endpoints that moved nothing are left out;
+// declared endpoints are listed from the start. It reads in the reverse
+// of the order a call writes (see called): bytes, then each op's errnos
+// and latency, then its calls, so that the snapshot never shows bytes or
+// an errno of a call it does not count. Stats loads the Shadow's totals
+// before calling it, for the same reason.
 func (st *stats) snapshot(out *Stats) {
-	for i := range st.ops {
-		o := &st.ops[i]
-		calls := o.calls.Load()
-		if calls == 0 {
-			continue
-		}
-		out.Calls += calls
-		op := "UNKNOWN"
-		if i > 0 {
-			op = tzrpc.Op(i).String()
-		}
-		x := OpStats{Op: op, Calls: calls}
-		for e := range o.errnos {
-			if n := o.errnos[e].Load(); n != 0 {
-				if x.Errors == nil {
-					x.Errors = map[string]uint64{}
-				}
-				name := "UNKNOWN"
-				if e > 0 {
-					name = tzrpc.Errno(e).String()
-				}
-				x.Errors[name] += n
-			}
-		}
-		if st.timed {
-			x.Latency = make([]uint64, len(o.lat))
-			for b := range o.lat {
-				x.Latency[b] = o.lat[b].Load()
-			}
-			x.LatencySum = time.Duration(o.latSum.Load())
-		}
-		out.Ops = append(out.Ops, x)
-	}
 	n := numKinds + int(st.named.Load())
 	for i := range n {
 		ep := &st.eps[i]
@@ -493,6 +479,41 @@ func (st *stats) snapshot(out *Stats) {
 			es.Kind, es.Name = kinds[ep.kind], ep.name
 		}
 		out.Endpoints = append(out.Endpoints, es)
+	}
+	for i := range st.ops {
+		o := &st.ops[i]
+		var errs map[string]uint64
+		for e := range o.errnos {
+			if n := o.errnos[e].Load(); n != 0 {
+				if errs == nil {
+					errs = map[string]uint64{}
+				}
+				name := "UNKNOWN"
+				if e > 0 {
+					name = tzrpc.Errno(e).String()
+				}
+				errs[name] += n
+			}
+		}
+		var lat []uint64
+		var latSum time.Duration
+		if st.timed {
+			lat = make([]uint64, len(o.lat))
+			for b := range o.lat {
+				lat[b] = o.lat[b].Load()
+			}
+			latSum = time.Duration(o.latSum.Load())
+		}
+		calls := o.calls.Load()
+		if calls == 0 {
+			continue
+		}
+		out.Calls += calls
+		op := "UNKNOWN"
+		if i > 0 {
+			op = tzrpc.Op(i).String()
+		}
+		out.Ops = append(out.Ops, OpStats{Op: op, Calls: calls, Errors: errs, Latency: lat, LatencySum: latSum})
 	}
 }
 
@@ -599,14 +620,30 @@ func (st *Stats) Check() error {
 		if n := len(o.Latency); n != 0 && n != len(latencyBounds)+1 {
 			return fmt.Errorf("stats: op %s: %d latency buckets, want %d", o.Op, n, len(latencyBounds)+1)
 		}
+		// The status views add the buckets up (cumulative counts): a
+		// sum that wraps would make a histogram that goes down.
+		var sum, carry uint64
+		for _, n := range o.Latency {
+			if sum, carry = bits.Add64(sum, n, 0); carry != 0 {
+				return fmt.Errorf("stats: op %s: latency buckets add up past 2^64", o.Op)
+			}
+		}
+		if o.LatencySum < 0 {
+			return fmt.Errorf("stats: op %s: negative latency sum", o.Op)
+		}
 	}
 	if len(st.Endpoints) > MaxEndpoints+numKinds {
 		return fmt.Errorf("stats: %d endpoints, at most %d", len(st.Endpoints), MaxEndpoints+numKinds)
 	}
+	eps := make(map[Endpoint]bool, len(st.Endpoints))
 	for _, e := range st.Endpoints {
 		if !slices.Contains(kinds[:], e.Kind) || len(e.Name) > MaxEndpointName || !utf8.ValidString(e.Name) {
 			return fmt.Errorf("stats: endpoint %.20q %.40q: unknown kind, or a name too long or not UTF-8", e.Kind, e.Name)
 		}
+		if eps[e.Endpoint] {
+			return fmt.Errorf("stats: endpoint %s %.40q repeated", e.Kind, e.Name)
+		}
+		eps[e.Endpoint] = true
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"reflect"
 	"strings"
@@ -538,6 +539,18 @@ func TestStatsCheck(t *testing.T) {
 		{"repeated op", func(st *Stats) { st.Ops = append(st.Ops, st.Ops[0]) }},
 		{"unknown errno", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"EWHATEVER": 1} }},
 		{"latency buckets", func(st *Stats) { st.Ops[0].Latency = make([]uint64, 3) }},
+		{"latency buckets overflow", func(st *Stats) {
+			st.Ops[0].Latency = make([]uint64, len(latencyBounds)+1)
+			st.Ops[0].Latency[0], st.Ops[0].Latency[1] = math.MaxUint64, 1
+		}},
+		{"negative latency sum", func(st *Stats) { st.Ops[0].LatencySum = -1 }},
+		{"undefined op", func(st *Stats) { st.Ops[0].Op = "Op(99)" }},
+		{"errno out of range", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"errno(134)": 1} }},
+		{"repeated endpoint", func(st *Stats) {
+			e := EndpointStats{Endpoint: Endpoint{Kind: KindFIFO, Name: "in"}}
+			st.Endpoints = append(st.Endpoints, e, e)
+		}},
+		{"name with a newline", func(st *Stats) { st.Ops[0].Errors = map[string]uint64{"EIO\nEVIL": 1} }},
 		{"unknown kind", func(st *Stats) { st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: "sctp"}}) }},
 		{"long name", func(st *Stats) {
 			st.Endpoints = append(st.Endpoints, EndpointStats{Endpoint: Endpoint{Kind: KindFIFO, Name: strings.Repeat("x", MaxEndpointName+1)}})
@@ -558,5 +571,58 @@ func TestStatsCheck(t *testing.T) {
 				t.Log(err)
 			}
 		})
+	}
+}
+
+// TestStatsCallBeforeBytes checks the order in which a call's counters
+// become visible: a snapshot that shows a call's bytes or errno also
+// counts the call, so a monitor that waits for bytes may then rely on
+// the calls that moved them (test/metrics_test.go does).
+func TestStatsCallBeforeBytes(t *testing.T) {
+	a := newTA(t, options{})
+	a.ok(OpMkfifo, args(0o600), []byte("p"))
+	fd := a.ok(OpOpen, args(O_RDWR|O_NONBLOCK), []byte("p"))
+	const size = 100
+	msg := []byte(strings.Repeat("x", size))
+
+	stop := make(chan struct{})
+	bad := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st := a.s.Stats()
+			w, r := opStats(st, "WRITE"), opStats(st, "READ")
+			var errs uint64
+			for _, n := range r.Errors {
+				errs += n
+			}
+			if st.BytesOut > size*w.Calls || st.BytesIn > size*r.Calls || errs > r.Calls {
+				select {
+				case bad <- fmt.Sprintf("%d bytes out by %d WRITEs, %d bytes in by %d READs with %d errors",
+					st.BytesOut, w.Calls, st.BytesIn, r.Calls, errs):
+				default:
+				}
+				return
+			}
+		}
+	}()
+	for range 20000 {
+		a.ok(OpWrite, args(fd), msg)
+		a.ok(OpRead, args(fd, size), nil)
+		a.fails(EAGAIN, OpRead, args(fd, size), nil)
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case b := <-bad:
+		t.Fatalf("a snapshot showed %s", b)
+	default:
 	}
 }

@@ -29,6 +29,14 @@
 // client that asked. The socket outlives restarts of the TA: connections
 // and datagrams that arrive while the TA restarts wait in it.
 //
+// A socket made here for a TA in the host namespace never joins a port
+// another socket holds: it gets no SO_REUSEPORT, and no SO_REUSEADDR if it
+// is UDP, whatever the TA set on its own socket (a TCP one gets
+// SO_REUSEADDR, which only passes over connections in TIME_WAIT). The
+// supervisor makes these sockets as root, like most host services, so a
+// port group would hand the TA a share of a service's clients; instead the
+// TA's bind of an address a host process holds fails with EADDRINUSE.
+//
 // A UNIX proxy address is a symbolic link to the TA's socket node under
 // the /tz tree: pathname UNIX sockets are not confined to a network
 // namespace, and connect(2) follows the link to the very socket the TA
@@ -42,6 +50,6 @@
 // a socket created in the host namespace, connects that one, and the TA
 // holds it from then on — again without a relay.
 //
-// Sockets cross process boundaries with SCM_RIGHTS ([SendFDs],
-// [RecvFDs]).
+// Sockets cross process boundaries with SCM_RIGHTS, on the control socket
+// between the supervisor and the shadow (package internal/control).
 package sockproxy

@@ -23,8 +23,8 @@ type Listener struct {
 }
 
 // Listen makes the proxy address network/addr. For tcp and udp it binds a
-// socket to addr (with SO_REUSEADDR; a TCP socket listens, with the
-// kernel's largest backlog). For unix it makes addr a symbolic link to
+// socket to addr with the options of hostOptions (a TCP socket listens,
+// with the kernel's largest backlog). For unix it makes addr a symbolic link to
 // target, the host path of the TA's socket node; what an earlier run left
 // at addr (a link to target, a socket nobody listens on) is replaced,
 // anything else there is an error.
@@ -36,7 +36,7 @@ func Listen(network, addr, target string) (*Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sockproxy: listen on %s://%s: %w", network, addr, err)
 		}
-		fd, err := bindInet(network, ap, BindOptions{ReuseAddr: true}, true)
+		fd, err := bindInet(network, ap, true)
 		if err == nil {
 			// Blocking, so that os.NewFile leaves it out of the
 			// runtime's netpoller: the supervisor only passes it on,
@@ -158,26 +158,40 @@ func sockaddr(ap netip.AddrPort) unix.Sockaddr {
 	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 }
 
-// BindOptions are the socket options a bound socket gets before bind.
-type BindOptions struct {
-	ReuseAddr, ReusePort bool
-}
-
 // Bind makes a socket bound to network ("tcp" or "udp") address ap in the
 // calling thread's namespace, O_NONBLOCK and O_CLOEXEC, not listening. It
-// publishes a TA's address in the host namespace. Errors wrap the errno
-// (EADDRINUSE, EACCES, …).
-func Bind(network string, ap netip.AddrPort, opts BindOptions) (int, error) {
-	fd, err := bindInet(network, ap, opts, false)
+// publishes a TA's address in the host namespace, with the options of
+// hostOptions whatever options the TA set on its own socket. Errors wrap
+// the errno (EADDRINUSE, EACCES, …).
+func Bind(network string, ap netip.AddrPort) (int, error) {
+	fd, err := bindInet(network, ap, false)
 	if err != nil {
 		return -1, fmt.Errorf("sockproxy: bind %s://%s: %w", network, ap, err)
 	}
 	return fd, nil
 }
 
+// hostOptions are the only socket options a socket bound in the host
+// namespace for a TA (a proxy address, a published address) gets before
+// bind. Never SO_REUSEPORT: a socket with it joins the port group of any
+// socket of the same owner that has it too, and the supervisor that makes
+// the socket is root, like most host services, so a TA would be handed a
+// share of another service's connections. Nor SO_REUSEADDR on UDP, where
+// it lets two sockets bind the same address whoever owns them and the
+// last one takes the unicast datagrams. A TCP socket does get
+// SO_REUSEADDR: there it only lets bind pass over connections of an
+// earlier run in TIME_WAIT (a restarted TA binds its port again at once),
+// never over a listening socket.
+func hostOptions(typ int) []int {
+	if typ == unix.SOCK_STREAM {
+		return []int{unix.SO_REUSEADDR}
+	}
+	return nil
+}
+
 // bindInet makes a bound socket (listening too, for tcp with listen),
-// O_NONBLOCK and O_CLOEXEC.
-func bindInet(network string, ap netip.AddrPort, opts BindOptions, listen bool) (int, error) {
+// O_NONBLOCK and O_CLOEXEC, with hostOptions.
+func bindInet(network string, ap netip.AddrPort, listen bool) (int, error) {
 	typ := unix.SOCK_STREAM
 	switch network {
 	case "tcp":
@@ -190,14 +204,8 @@ func bindInet(network string, ap netip.AddrPort, opts BindOptions, listen bool) 
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
-	for _, o := range []struct {
-		on   bool
-		name int
-	}{{opts.ReuseAddr, unix.SO_REUSEADDR}, {opts.ReusePort, unix.SO_REUSEPORT}} {
-		if !o.on {
-			continue
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o.name, 1); err != nil {
+	for _, o := range hostOptions(typ) {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, o, 1); err != nil {
 			unix.Close(fd)
 			return -1, fmt.Errorf("setsockopt: %w", err)
 		}

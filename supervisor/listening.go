@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 )
 
 // listenWait follows a TA's listen addresses (a wasm TA's listen:, made
@@ -17,13 +17,13 @@ type listenWait struct {
 	done    chan struct{}   // closed when missing is empty, or given up
 }
 
-// newListenWait waits for listen, entries that config.ParseListen accepts
+// newListenWait waits for listen, entries that netaddr.Parse accepts
 // (the configuration was checked).
 func newListenWait(listen []string) *listenWait {
 	w := &listenWait{missing: map[string]bool{}, done: make(chan struct{})}
 	for _, l := range listen {
-		if network, addr, err := config.ParseListen(l); err == nil {
-			w.missing[listenKey(network, addr)] = true
+		if a, err := netaddr.Parse(l); err == nil {
+			w.missing[listenKey(a)] = true
 		}
 	}
 	if len(w.missing) == 0 {
@@ -34,14 +34,14 @@ func newListenWait(listen []string) *listenWait {
 
 // listenKey is an address in the form the shadow reports it
 // (shadow.Config.OnListening).
-func listenKey(network, addr string) string {
-	if network == "unix" {
-		return "unix:" + addr
+func listenKey(a netaddr.Addr) string {
+	if a.Network == "unix" {
+		return "unix:" + a.Addr
 	}
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		addr = ap.String()
+	if ap, err := netip.ParseAddrPort(a.Addr); err == nil {
+		a.Addr = ap.String()
 	}
-	return network + "://" + addr
+	return a.Network + "://" + a.Addr
 }
 
 // serving notes that the TA serves addr.

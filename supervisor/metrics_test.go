@@ -21,6 +21,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
@@ -29,7 +30,7 @@ import (
 
 // fakeTA drives a real shadow.Shadow with requests, as a TA would, and
 // joins it to the supervisor's side by a real control socket, as
-// RunShadow does: what the supervisor reports goes the whole way.
+// shadowmain.Run does: what the supervisor reports goes the whole way.
 type fakeTA struct {
 	t   *testing.T
 	s   *shadow.Shadow
@@ -52,13 +53,13 @@ func newFakeTA(t *testing.T, opts shadow.StatsOptions) *fakeTA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shadowEnd, supEnd := newCtlConn(a), newCtlConn(b)
+	shadowEnd, supEnd := control.NewConn(a), control.NewConn(b)
 	var current atomic.Pointer[shadow.Shadow]
 	current.Store(s)
-	go serveControl(shadowEnd, make([]byte, maxCtlMsg), &current)
+	go control.ServeShadow(shadowEnd, make([]byte, control.MaxMsg), &current)
 	p := &shadowProc{Process: startChild(t, "sleep", "60"), ctl: supEnd}
 	go p.serveControl(procOptions{log: slog.New(slog.DiscardHandler)})
-	t.Cleanup(func() { shadowEnd.close(); supEnd.close() })
+	t.Cleanup(func() { shadowEnd.Close(); supEnd.Close() })
 	return &fakeTA{t: t, s: s, mb: make([]byte, tzrpc.MinMailbox), p: p}
 }
 
@@ -177,7 +178,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		state: "running", since: time.Now(), restarts: 1, current: ta.p, timeCalls: true,
 	}
 	dead := &teeclient.Error{Op: "InvokeCommand", Code: teeclient.ErrorTargetDead, Origin: teeclient.OriginTEE}
-	r.totals.ended(earlier, outcomeOf(fmt.Errorf("resume TA: %w", dead)).err())
+	r.totals.ended(earlier, control.OutcomeOf(fmt.Errorf("resume TA: %w", dead)).Err())
 	r.totals.ended(earlier, nil) // reported twice, counted once
 
 	m, err := startMetrics("127.0.0.1:0", slog.New(slog.DiscardHandler))
@@ -341,7 +342,7 @@ func TestTotals(t *testing.T) {
 	if st, _ := tot.with(second); st.Calls != 12 {
 		t.Errorf("with the current process: %d calls, want 12", st.Calls)
 	}
-	tot.ended(second, &shadowError{msg: "x", code: teeclient.ErrorCommunication})
+	tot.ended(second, &control.ShadowError{Msg: "x", Code: teeclient.ErrorCommunication})
 	st, tee := tot.with(second)
 	if st.Calls != 12 || tee["TEEC_ERROR_COMMUNICATION"] != 1 || len(tee) != 1 {
 		t.Errorf("after it ended: %d calls, TEE errors %v; want 12, one TEEC_ERROR_COMMUNICATION", st.Calls, tee)
@@ -355,7 +356,7 @@ func TestTotalsTEECodesBounded(t *testing.T) {
 	var tot taTotals
 	for i := range 100 {
 		p := &shadowProc{Process: endedChild(t)}
-		tot.ended(p, &shadowError{msg: "x", code: teeclient.Result(0x1000 + i)})
+		tot.ended(p, &control.ShadowError{Msg: "x", Code: teeclient.Result(0x1000 + i)})
 	}
 	_, tee := tot.with(nil)
 	if len(tee) > maxTEEErrorCodes+1 {

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/control"
 )
 
 // descriptorHeadroom is what a shadow process may hold beyond its TA's
@@ -27,14 +27,7 @@ type privileges struct {
 	keep []uintptr
 	// limits are set by the shadow process on itself before it does
 	// anything else.
-	limits []rlimit
-}
-
-// rlimit is one resource limit, as the shadow's spec carries it.
-type rlimit struct {
-	Resource int    `json:"resource"`
-	Name     string `json:"name"`
-	Value    uint64 `json:"value"`
+	limits []control.Rlimit
 }
 
 // privilegesFor works out a TA's shadow privileges from its config.
@@ -59,12 +52,12 @@ func privilegesFor(t config.TA) (privileges, error) {
 		p.keep = append(p.keep, unix.CAP_DAC_OVERRIDE)
 	}
 	nofile := uint64(t.Limits.Descriptors + descriptorHeadroom + len(t.Proxies))
-	p.limits = []rlimit{
+	p.limits = []control.Rlimit{
 		{Resource: unix.RLIMIT_NOFILE, Name: "RLIMIT_NOFILE", Value: nofile},
 		{Resource: unix.RLIMIT_CORE, Name: "RLIMIT_CORE"}, // the shadow holds TA data: no core dumps
 	}
 	if t.Limits.Memory > 0 {
-		p.limits = append(p.limits, rlimit{Resource: unix.RLIMIT_DATA, Name: "RLIMIT_DATA", Value: uint64(t.Limits.Memory)})
+		p.limits = append(p.limits, control.Rlimit{Resource: unix.RLIMIT_DATA, Name: "RLIMIT_DATA", Value: uint64(t.Limits.Memory)})
 	}
 	return p, nil
 }
@@ -163,29 +156,6 @@ func lastCap() (int, error) {
 		return 0, fmt.Errorf("read the last capability: %w", err)
 	}
 	return n, nil
-}
-
-// applyLimits sets limits on the calling process (soft and hard), as the
-// shadow does first thing: lowering one's own limits needs no privilege,
-// and setting another user's process's would need CAP_SYS_RESOURCE. A
-// limit above the hard limit inherited cannot be raised without that
-// capability either; it is kept at the inherited one, and log says so.
-func applyLimits(limits []rlimit, log *slog.Logger) error {
-	for _, l := range limits {
-		var old unix.Rlimit
-		if err := unix.Getrlimit(l.Resource, &old); err != nil {
-			return fmt.Errorf("get %s: %w", l.Name, err)
-		}
-		v := l.Value
-		if v > old.Max {
-			log.Warn("limit above the inherited hard limit; kept at that", "limit", l.Name, "want", v, "have", old.Max)
-			v = old.Max
-		}
-		if err := unix.Setrlimit(l.Resource, &unix.Rlimit{Cur: v, Max: v}); err != nil {
-			return fmt.Errorf("set %s to %d: %w", l.Name, v, err)
-		}
-	}
-	return nil
 }
 
 // capNames names the capabilities a shadow may keep, for the log.

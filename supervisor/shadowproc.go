@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/internal/seqpacket"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
@@ -28,10 +29,14 @@ import (
 // counters before it shows the last ones it had.
 const statsTimeout = 500 * time.Millisecond
 
+// maxMalformedLogged bounds the log lines about one shadow's malformed
+// control messages: a lying shadow must not flood the supervisor's log.
+const maxMalformedLogged = 10
+
 // procOptions say how to start one shadow process.
 type procOptions struct {
 	exe  string // the tzbridge binary, as os.Executable reported it
-	spec shadowSpec
+	spec control.Spec
 	// teeFile is the secure world's socket node (O_PATH), for sim.
 	teeFile *os.File
 	// proxies are the TCP and UDP proxy sockets, in spec.Proxies order.
@@ -40,7 +45,7 @@ type procOptions struct {
 	netns *sockproxy.Namespace
 	privs privileges
 	// host answers the shadow's bind and socket questions.
-	host func(m *ctlMsg) (fd int, err error)
+	host func(m *control.Msg) (fd int, err error)
 	// started learns the child's pid before the child gets its spec
 	// (before it can do anything in the tree).
 	started func(pid int)
@@ -56,12 +61,10 @@ type procOptions struct {
 // shadowProc is one running shadow process.
 type shadowProc struct {
 	*child.Process
-	ctl *ctlConn
-
-	log *slog.Logger // tagged with the TA
+	ctl *control.Conn
 
 	mu      sync.Mutex
-	outcome *outcome
+	outcome *control.Outcome
 	stats   shadow.Stats // the last counters seen
 	logDone chan struct{}
 }
@@ -76,10 +79,10 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	defer childEnd.Close()
-	ctl := newCtlConn(parentEnd)
+	ctl := control.NewConn(parentEnd)
 	logR, logW, err := os.Pipe()
 	if err != nil {
-		ctl.close()
+		ctl.Close()
 		return nil, fmt.Errorf("log pipe: %w", err)
 	}
 	defer logW.Close()
@@ -107,12 +110,12 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		ExtraFiles:  files,
 		SysProcAttr: opt.privs.sysProcAttr(),
 	}
-	p := &shadowProc{ctl: ctl, log: opt.log, logDone: make(chan struct{})}
+	p := &shadowProc{ctl: ctl, logDone: make(chan struct{})}
 
 	var nsFile *os.File
 	if opt.netns != nil {
 		if nsFile, err = opt.netns.Open(); err != nil {
-			ctl.close()
+			ctl.Close()
 			logR.Close()
 			return nil, err
 		}
@@ -127,7 +130,7 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		return opt.privs.restrictThread()
 	})
 	if err != nil {
-		ctl.close()
+		ctl.Close()
 		logR.Close()
 		return nil, fmt.Errorf("the shadow process: %w", err)
 	}
@@ -136,10 +139,10 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 		opt.started(p.Pid())
 	}
 	go p.relayLog(logR, opt.relayLog, spec.Name)
-	if err := ctl.send(&ctlMsg{Type: msgSpec, Spec: &spec}); err != nil {
+	if err := ctl.Send(&control.Msg{Type: control.MsgSpec, Spec: &spec}); err != nil {
 		_ = cmd.Process.Kill()
 		<-p.Done()
-		ctl.close()
+		ctl.Close()
 		return nil, err
 	}
 	go p.serveControl(opt)
@@ -148,40 +151,62 @@ func startShadowProc(opt procOptions) (*shadowProc, error) {
 
 // serveControl reads the shadow's messages until the socket closes.
 func (p *shadowProc) serveControl(opt procOptions) {
-	buf := make([]byte, maxCtlMsg)
+	buf := make([]byte, control.MaxMsg)
+	malformed := 0
 	for {
-		m, fds, err := p.ctl.recv(buf)
+		n, fds, err := p.ctl.RecvRaw(buf)
 		if err != nil {
-			p.ctl.close()
+			p.ctl.Close()
 			return
 		}
-		closeFDs(fds) // a shadow has no reason to send any
+		control.CloseFDs(fds) // a shadow has no reason to send any
+		m, err := control.DecodeShadowMsg(buf[:n])
+		if err != nil {
+			// Dropped. A question waiting for this answer gets none
+			// rather than wait for its timeout, and keeps what it had.
+			if malformed++; malformed <= maxMalformedLogged {
+				opt.log.Warn("shadow sent a malformed control message; dropped", "err", err, "pid", p.Pid(), "last_logged", malformed == maxMalformedLogged)
+			}
+			if m != nil && m.Reply {
+				p.ctl.Answered(&control.Msg{Type: m.Type, Seq: m.Seq, Reply: true}, nil)
+			}
+			continue
+		}
 		switch {
 		case m.Reply:
-			p.ctl.answered(m, nil)
-		case m.Type == msgExit:
+			p.ctl.Answered(m, nil)
+		case m.Type == control.MsgExit:
 			p.mu.Lock()
 			p.outcome = m.Outcome
 			p.mu.Unlock()
 			p.takeStats(m.Stats)
-		case m.Type == msgListening:
+		case m.Type == control.MsgListening:
 			if opt.serving != nil {
 				opt.serving(m.Addr)
 			}
-		case m.Type == msgBind || m.Type == msgSocket:
+		case m.Type == control.MsgBind || m.Type == control.MsgSocket:
 			fd, err := opt.host(m)
-			a := &ctlMsg{Type: m.Type, Seq: m.Seq, Reply: true}
+			a := &control.Msg{Type: m.Type, Seq: m.Seq, Reply: true}
 			if err != nil {
 				a.Errno, a.Error = errnoOf(err), err.Error()
 				opt.log.Debug("host socket refused", "request", m.Type, "network", m.Network, "addr", m.Addr, "err", err)
-				_ = p.ctl.send(a)
+				_ = p.ctl.Send(a)
 				continue
 			}
 			opt.log.Debug("host socket handed over", "request", m.Type, "network", m.Network, "addr", m.Addr)
-			_ = p.ctl.send(a, fd)
+			_ = p.ctl.Send(a, fd)
 			unix.Close(fd)
 		}
 	}
+}
+
+// errnoOf is the errno in err, if any.
+func errnoOf(err error) int {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return int(e)
+	}
+	return int(unix.EIO)
 }
 
 // relayLog re-emits the shadow's JSON log records through log, so that
@@ -257,16 +282,11 @@ func decodeRecord(line []byte) (slog.Record, bool) {
 	return rec, true
 }
 
-// takeStats keeps the counters a shadow sent, if they have the shape of a
-// shadow's (shadow.Stats.Check): their names become metric labels.
+// takeStats keeps the counters a shadow sent; decodeShadowMsg has
+// checked their shape (shadow.Stats.Check): their names become metric
+// labels. Nil keeps the last ones.
 func (p *shadowProc) takeStats(st *shadow.Stats) {
 	if st == nil {
-		return
-	}
-	if err := st.Check(); err != nil {
-		if p.log != nil {
-			p.log.Warn("shadow sent malformed counters; keeping the last ones", "err", err)
-		}
 		return
 	}
 	p.mu.Lock()
@@ -280,8 +300,8 @@ func (p *shadowProc) Stats() shadow.Stats {
 	select {
 	case <-p.Done():
 	default:
-		if a, err := p.ctl.call(&ctlMsg{Type: msgStats}, statsTimeout); err == nil {
-			p.takeStats(a.m.Stats)
+		if a, err := p.ctl.Call(&control.Msg{Type: control.MsgStats}, statsTimeout); err == nil {
+			p.takeStats(a.Msg.Stats)
 		}
 	}
 	p.mu.Lock()
@@ -295,12 +315,16 @@ func (p *shadowProc) Stats() shadow.Stats {
 	return st
 }
 
-// stop asks the shadow to finish (SIGTERM) and kills it after grace.
-func (p *shadowProc) stop(grace time.Duration) {
+// stop asks the shadow to finish (SIGTERM) and kills it after grace,
+// saying so in log.
+func (p *shadowProc) stop(grace time.Duration, log *slog.Logger) {
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.Done():
 	case <-time.After(grace):
+		// Tests look for this line: a shadow that needs SIGKILL to stop
+		// has a bug however quickly the kill follows.
+		log.Warn("shadow did not stop within its grace period after SIGTERM; killed", "grace", grace)
 		_ = p.Cmd.Process.Kill()
 		<-p.Done()
 	}
@@ -322,9 +346,9 @@ func (p *shadowProc) result() error {
 		o := p.outcome
 		p.mu.Unlock()
 		if o != nil {
-			return o.err()
+			return o.Err()
 		}
-		if p.ctl.isClosed() || time.Now().After(deadline) {
+		if p.ctl.IsClosed() || time.Now().After(deadline) {
 			return exitError(p.Pid(), p.Err())
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -349,16 +373,19 @@ func exitError(pid int, err error) error {
 // hostSocket makes a socket in the supervisor's (the host's) namespace
 // for a shadow's question, if the TA's config allows it. The supervisor
 // binds as root, so a published port below 1024 is refused unless the TA
-// has privileged_ports, as the shadow's own bind would be; and the socket
-// is made as uid, the TA's user (asUser), so that SO_REUSEPORT joins it
-// only to sockets of that user, not to root's.
-func hostSocket(m *ctlMsg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
+// has privileged_ports, as the shadow's own bind would be. The socket
+// never joins a port group (sockproxy.Bind sets no SO_REUSEPORT, and no
+// SO_REUSEADDR on UDP, whatever the TA set on its own socket), so an
+// address another process holds is EADDRINUSE for the TA; and it is made
+// as uid, the TA's user (asUser), so that the firewall's owner matches
+// see the TA's user, not root.
+func hostSocket(m *control.Msg, publish, hostAccess, privilegedPorts bool, uid uint32) (int, error) {
 	return asUser(uid, func() (int, error) { return hostSocketAsUser(m, publish, hostAccess, privilegedPorts) })
 }
 
-func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int, error) {
+func hostSocketAsUser(m *control.Msg, publish, hostAccess, privilegedPorts bool) (int, error) {
 	switch m.Type {
-	case msgBind:
+	case control.MsgBind:
 		if !publish {
 			return -1, fmt.Errorf("this TA publishes no address: %w", unix.EACCES)
 		}
@@ -369,8 +396,8 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 		if ap.Port() < 1024 && !privilegedPorts {
 			return -1, fmt.Errorf("port %d is below 1024 and the TA has no privileged_ports: %w", ap.Port(), unix.EACCES)
 		}
-		return sockproxy.Bind(m.Network, ap, sockproxy.BindOptions{ReuseAddr: m.ReuseAddr, ReusePort: m.ReusePort})
-	case msgSocket:
+		return sockproxy.Bind(m.Network, ap)
+	case control.MsgSocket:
 		if !hostAccess {
 			return -1, fmt.Errorf("this TA has no host access: %w", unix.EACCES)
 		}
@@ -381,8 +408,7 @@ func hostSocketAsUser(m *ctlMsg, publish, hostAccess, privilegedPorts bool) (int
 
 // asUser runs f on a thread whose filesystem uid is uid, so that a socket
 // f makes is owned by uid: the kernel takes a socket's owner (sk_uid) from
-// the fsuid of its maker, and lets SO_REUSEPORT share a port only among
-// sockets of one owner (owner matches in the firewall see it too). fsuid
+// the fsuid of its maker (owner matches in the firewall see it). fsuid
 // is per thread; the thread is thrown away if it cannot be set back.
 func asUser(uid uint32, f func() (int, error)) (int, error) {
 	if uid == 0 {

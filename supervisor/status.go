@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/control"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -116,13 +117,13 @@ func (t *taTotals) ended(p *shadowProc, err error) {
 		return
 	}
 	t.past, t.last = t.past.Add(st), p
-	var se *shadowError
-	if errors.As(err, &se) && se.code != 0 {
+	var se *control.ShadowError
+	if errors.As(err, &se) && se.Code != 0 {
 		if t.teeErrors == nil {
 			t.teeErrors = map[teeclient.Result]uint64{}
 		}
-		if _, ok := t.teeErrors[se.code]; ok || len(t.teeErrors) < maxTEEErrorCodes {
-			t.teeErrors[se.code]++
+		if _, ok := t.teeErrors[se.Code]; ok || len(t.teeErrors) < maxTEEErrorCodes {
+			t.teeErrors[se.Code]++
 		} else {
 			t.otherTEEErrors++
 		}
@@ -168,13 +169,13 @@ func (r *taRunner) statsOptions() shadow.StatsOptions {
 		addrs = append(addrs, p.To)
 	}
 	for _, a := range addrs {
-		network, addr, err := config.ParseListen(a)
+		na, err := netaddr.Parse(a)
 		if err != nil {
 			continue // the config was checked
 		}
-		switch network {
+		switch na.Network {
 		case "unix":
-			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindUnix, Name: addr})
+			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindUnix, Name: na.Addr})
 		case "tcp":
 			o.Endpoints = append(o.Endpoints, shadow.Endpoint{Kind: shadow.KindTCP, Name: a})
 		case "udp":

@@ -2,19 +2,20 @@
 // starts the simulated secure world when no device is configured, mounts
 // the /tz tree with each TA's directory and declared endpoints, gives each
 // TA its network namespace and proxy addresses (package sockproxy), runs
-// one shadow process per TA (`tzbridge shadow`, RunShadow) and restarts
-// it by policy, and on cancellation stops everything and leaves nothing
-// behind: no mount, no namespace, no process. It is not on the path of a
-// TA's calls. It also restarts the simulated secure world when it dies
-// (tee.go), and applies a changed configuration to the running set of TAs
-// on request (Options.Reload: SIGHUP).
+// one shadow process per TA (`tzbridge shadow`, package
+// internal/shadowmain) and restarts it by policy, and on cancellation
+// stops everything and leaves nothing behind: no mount, no namespace, no
+// process. It is not on the path of a TA's calls. It also restarts the
+// simulated secure world when it dies (tee.go), and applies a changed
+// configuration to the running set of TAs on request (Options.Reload:
+// SIGHUP).
 //
 // A shadow process starts inside its TA's namespace, as the TA's user,
 // with the TA's limits and without the capabilities it does not need; it
 // opens its own TEE context. A control socket joins it to the supervisor
-// (control.go): the spec at start, its counters for the status view, its
-// outcome at the end, and sockets from the host namespace when the TA's
-// config lets it have them.
+// (package internal/control): the spec at start, its counters for the
+// status view, its outcome at the end, and sockets from the host
+// namespace when the TA's config lets it have them.
 package supervisor
 
 import (
@@ -31,6 +32,7 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/ta/catalog"
@@ -359,23 +361,23 @@ func (b *bridge) reload(ctx context.Context) error {
 // listen makes the TA's proxy addresses in the host namespace.
 func (r *taRunner) listen(root string) error {
 	for _, p := range r.cfg.Proxies {
-		network, laddr, err := config.ParseListen(p.Listen)
+		la, err := netaddr.Parse(p.Listen)
 		if err != nil {
 			return err
 		}
-		_, to, err := config.ParseListen(p.To)
+		to, err := netaddr.Parse(p.To)
 		if err != nil {
 			return err
 		}
 		target := ""
-		if network == "unix" {
-			target = filepath.Join(root, to)
+		if la.Network == "unix" {
+			target = filepath.Join(root, to.Addr)
 		}
-		l, err := sockproxy.Listen(network, laddr, target)
+		l, err := sockproxy.Listen(la.Network, la.Addr, target)
 		if err != nil {
 			return err
 		}
-		r.proxies = append(r.proxies, proxy{l: l, to: to, config: p.To})
+		r.proxies = append(r.proxies, proxy{l: l, to: to.Addr, config: p.To})
 		r.log.Info("proxy address", "listen", p.Listen, "to", p.To)
 	}
 	return nil

@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -10,8 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/config"
-	"github.com/tzmediator/tzbridge/shadow"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 func TestDecodeRecord(t *testing.T) {
@@ -48,44 +44,6 @@ func TestDecodeRecord(t *testing.T) {
 			})
 			if rec.Level != tt.level || rec.Message != tt.msg || attrs != tt.attrs || rec.Time.IsZero() {
 				t.Errorf("got level %v msg %q attrs %q time %v", rec.Level, rec.Message, attrs, rec.Time)
-			}
-		})
-	}
-}
-
-// TestOutcome: a shadow's outcome crosses the control socket as JSON and
-// still says what the restart policy and the log need.
-func TestOutcome(t *testing.T) {
-	dead := fmt.Errorf("shadow echo: resume TA: %w", &teeclient.Error{Op: "InvokeCommand", Code: teeclient.ErrorTargetDead, Origin: teeclient.OriginTEE})
-	tests := []struct {
-		name       string
-		err        error
-		exited     bool
-		targetDead bool
-	}{
-		{"exit 0", nil, true, false},
-		{"TA panic", dead, false, true},
-		{"exit 1", &shadow.ExitError{TA: "echo", Status: 1}, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b, err := json.Marshal(&ctlMsg{Type: msgExit, Outcome: outcomeOf(tt.err)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m ctlMsg
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatal(err)
-			}
-			got := m.Outcome.err()
-			if (got == nil) != tt.exited {
-				t.Fatalf("err %v, want exited %v", got, tt.exited)
-			}
-			if errors.Is(got, teeclient.ErrorTargetDead) != tt.targetDead {
-				t.Errorf("errors.Is(%v, TargetDead) = %v", got, !tt.targetDead)
-			}
-			if got != nil && got.Error() != tt.err.Error() {
-				t.Errorf("message %q, want %q", got, tt.err)
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
+	"github.com/tzmediator/tzbridge/internal/control"
+	"github.com/tzmediator/tzbridge/internal/restart"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -74,7 +76,7 @@ func (r *taRunner) publish() bool { return r.netns != nil && r.cfg.Proxies == ni
 // treeOptions describes the TA's directory for the FUSE tree.
 func (r *taRunner) treeOptions() (fusefs.TAOptions, error) {
 	// The TA's shadow makes its nodes, so it owns the directory.
-	opts := fusefs.TAOptions{Status: r.status, StatusJSON: r.statusJSON, CAMayModify: r.cfg.CAMayModify, DirUID: r.privs.uid, DirGID: r.privs.gid}
+	opts := fusefs.TAOptions{Status: r.status, StatusJSON: r.statusJSON, CAMayModify: r.cfg.CAMayModify, MaxNodes: r.cfg.Limits.Nodes, DirUID: r.privs.uid, DirGID: r.privs.gid}
 	for _, e := range r.cfg.Endpoints {
 		uid, err := config.LookupUser(e.Owner)
 		if err != nil {
@@ -106,13 +108,14 @@ func (r *taRunner) run(ctx context.Context, root string) {
 			r.setState("stopped", nil)
 			return
 		}
+		policy := r.cfg.RestartPolicy()
 		switch {
-		case err == nil && r.cfg.Restart != "always":
-			r.log.Info("TA exited; not restarting", "restart", r.cfg.Restart)
+		case err == nil && policy != restart.Always:
+			r.log.Info("TA exited; not restarting", "restart", policy.String())
 			r.setState("exited", nil)
 			return
-		case err != nil && r.cfg.Restart == "never":
-			r.log.Error("TA failed; not restarting", "err", err, "restart", r.cfg.Restart)
+		case err != nil && policy == restart.Never:
+			r.log.Error("TA failed; not restarting", "err", err, "restart", policy.String())
 			r.setState("failed", err)
 			return
 		}
@@ -132,7 +135,7 @@ func (r *taRunner) run(ctx context.Context, root string) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
-		if r.cfg.OnRestart == "clear" {
+		if r.cfg.OnRestartTree() == restart.Clear {
 			if err := r.resetTree(); err != nil {
 				r.log.Error("cannot clear the TA's directory", "err", err)
 			}
@@ -147,7 +150,7 @@ const shadowGrace = 3 * time.Second
 // runOnce runs one shadow process until it ends, or stops it when ctx is
 // done.
 func (r *taRunner) runOnce(ctx context.Context, root string) error {
-	spec := shadowSpec{
+	spec := control.Spec{
 		Name:           r.cfg.Name,
 		UUID:           r.cfg.UUID,
 		Root:           root,
@@ -156,6 +159,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		MaxSockets:     r.cfg.Limits.Sockets,
 		TEE:            r.tee.device,
 		Publish:        r.publish(),
+		HostNetns:      r.netns == nil,
 		HostAll:        r.cfg.HostAccess.All,
 		HostAddrs:      r.cfg.HostAccess.Addrs,
 		Stats:          r.statsOptions(),
@@ -172,7 +176,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	var files []*os.File
 	for _, p := range r.proxies {
 		if f := p.l.File(); f != nil {
-			spec.Proxies = append(spec.Proxies, specProxy{Network: p.l.Network, To: p.to})
+			spec.Proxies = append(spec.Proxies, control.Proxy{Network: p.l.Network, To: p.to})
 			files = append(files, f)
 		}
 	}
@@ -193,7 +197,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		proxies:  files,
 		netns:    r.netns,
 		privs:    r.privs,
-		host:     func(m *ctlMsg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
+		host:     func(m *control.Msg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
 		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
 		serving:  r.listening.serving,
 		log:      r.log,
@@ -215,7 +219,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 	select {
 	case <-p.Done():
 	case <-ctx.Done():
-		p.stop(shadowGrace)
+		p.stop(shadowGrace, r.log)
 	}
 	err = p.result()
 	r.totals.ended(p, err)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 	"github.com/tzmediator/tzbridge/teeclient"
@@ -60,8 +61,8 @@ type tee struct {
 // /dev/teeN device, checked here so that a missing or foreign device fails
 // the start and not each shadow.
 func openTEE(ctx context.Context, exe, runDir string, cfg *config.Config, log *slog.Logger) (*tee, error) {
-	switch cfg.TEE {
-	case "sim":
+	switch cfg.TEEKind() {
+	case teekind.Sim:
 		t := &tee{device: "sim", exe: exe, runDir: runDir, threads: cfg.SimThreads, log: log, tas: map[teeclient.UUID]catalog.TA{},
 			up: make(chan struct{}), supervised: make(chan struct{})}
 		for _, ta := range cfg.TAs {
@@ -76,7 +77,7 @@ func openTEE(ctx context.Context, exe, runDir string, cfg *config.Config, log *s
 		}
 		go t.supervise(ctx)
 		return t, nil
-	case "auto":
+	case teekind.Auto:
 		path, _, err := linuxtee.Discover()
 		if err != nil {
 			return nil, fmt.Errorf("tee: auto: %w", err)

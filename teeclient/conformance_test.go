@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1006,12 +1007,29 @@ func TestOpenSession(t *testing.T) {
 			gid++
 		}
 		before := st.opens.Load()
+		// Linux's TEE driver refuses it with EPERM before OP-TEE sees
+		// it: TEEC_ERROR_GENERIC, origin COMMS, on a device.
 		_, err = tc.OpenSession(ctx, testUUID(1), teeclient.LoginGroup, uint32(gid), nil)
-		wantErr(t, err, teeclient.ErrorAccessDenied, 0)
-		_, err = tc.OpenSession(ctx, testUUID(1), teeclient.LoginGroupApplication, uint32(gid), nil)
-		wantErr(t, err, teeclient.ErrorAccessDenied, 0)
+		if e := wantErr(t, err, teeclient.ErrorGeneric, teeclient.OriginComms); !errors.Is(e, syscall.EPERM) {
+			t.Errorf("group login for a group not ours: %v, want the driver's EPERM", e)
+		}
 		if st.opens.Load() != before {
 			t.Error("a denied login reached the TA")
+		}
+	})
+	t.Run("ApplicationLogins", func(t *testing.T) {
+		// Linux's TEE driver does not support the application login
+		// methods: EINVAL, which is TEEC_ERROR_BAD_PARAMETERS, origin
+		// COMMS, whatever the group.
+		before := st.opens.Load()
+		for _, l := range []teeclient.LoginMethod{teeclient.LoginApplication, teeclient.LoginUserApplication, teeclient.LoginGroupApplication} {
+			_, err := tc.OpenSession(ctx, testUUID(1), l, uint32(os.Getgid()), nil)
+			if e := wantErr(t, err, teeclient.ErrorBadParameters, teeclient.OriginComms); !errors.Is(e, syscall.EINVAL) {
+				t.Errorf("%v: %v, want the driver's EINVAL", l, e)
+			}
+		}
+		if st.opens.Load() != before {
+			t.Error("an application login reached the TA")
 		}
 	})
 	t.Run("WithOperation", func(t *testing.T) {

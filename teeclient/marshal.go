@@ -32,84 +32,93 @@ func badParam(i int, format string, args ...any) error {
 
 // prepare converts op's GP parameters into raw ones, applying the GP Client
 // API's rules: temporary memrefs get shared memory for the call, registered
-// memrefs are checked against their parent's size and direction flags.
+// memrefs are checked against their parent's size and direction flags. On
+// an error, what it borrowed is released.
 func (c *Context) prepare(op *Operation, raw *[NumParams]RawParam) (*call, error) {
 	cl := &call{}
 	for i := range op.Params {
-		p := &op.Params[i]
-		r := &raw[i]
-		switch p.Type {
-		case None:
-			*r = RawParam{}
-		case ValueInput, ValueOutput, ValueInout:
-			*r = RawParam{Attr: Attr(p.Type), A: uint64(p.A), B: uint64(p.B)}
-		case MemrefTempInput, MemrefTempOutput, MemrefTempInout:
-			attr := Attr(p.Type) // the temp types share the raw memref numbering
-			if p.Buffer == nil {
-				if c.version.GenCaps&CapMemrefNull == 0 {
-					cl.release()
-					return nil, badParam(i, "null memref: the TEE does not support null memory references")
-				}
-				*r = RawParam{Attr: attr, B: uint64(p.Size), C: MemrefNull}
-				continue
-			}
-			if p.Size < 0 || p.Size > len(p.Buffer) {
-				cl.release()
-				return nil, badParam(i, "size %d outside buffer of %d bytes", p.Size, len(p.Buffer))
-			}
-			mem, err := c.tempMemory(p.Buffer[:p.Size], attr)
-			if err != nil {
-				cl.release()
-				return nil, err
-			}
-			cl.temps[i] = mem
-			*r = RawParam{Attr: attr, A: 0, B: uint64(p.Size), C: mem.ID()}
-		case MemrefWhole, MemrefPartialInput, MemrefPartialOutput, MemrefPartialInout:
-			m := p.Parent
-			if m == nil || m.mem == nil {
-				cl.release()
-				return nil, badParam(i, "%v without registered shared memory", p.Type)
-			}
-			off, size, attr := p.Offset, p.Size, Attr(0)
-			switch p.Type {
-			case MemrefWhole:
-				off, size = 0, len(m.Buffer)
-				switch m.Flags & (MemInput | MemOutput) {
-				case MemInput:
-					attr = AttrMemrefInput
-				case MemOutput:
-					attr = AttrMemrefOutput
-				default:
-					attr = AttrMemrefInout
-				}
-			case MemrefPartialInput:
-				attr = AttrMemrefInput
-			case MemrefPartialOutput:
-				attr = AttrMemrefOutput
-			case MemrefPartialInout:
-				attr = AttrMemrefInout
-			}
-			if attr.In() && m.Flags&MemInput == 0 || attr.Out() && m.Flags&MemOutput == 0 {
-				cl.release()
-				return nil, badParam(i, "%v on shared memory registered without that direction", p.Type)
-			}
-			if off < 0 || size < 0 || off > len(m.Buffer) || size > len(m.Buffer)-off {
-				cl.release()
-				return nil, badParam(i, "offset %d + size %d outside shared memory of %d bytes", off, size, len(m.Buffer))
-			}
-			if m.bounce {
-				cl.bounce[i] = bounced{m: m, off: off, size: size, out: attr.Out()}
-				if attr.In() {
-					copy(m.mem.Bytes()[off:off+size], m.Buffer[off:off+size])
-				}
-			}
-			*r = RawParam{Attr: attr, A: uint64(off), B: uint64(size), C: m.mem.ID()}
-		default:
+		if err := c.prepareParam(cl, i, &op.Params[i], &raw[i]); err != nil {
 			cl.release()
-			return nil, badParam(i, "unknown parameter type %v", p.Type)
+			return nil, err
 		}
 	}
 	return cl, nil
+}
+
+// prepareParam converts parameter i, p, into r, recording in cl what the
+// call borrows for it.
+func (c *Context) prepareParam(cl *call, i int, p *Parameter, r *RawParam) error {
+	switch p.Type {
+	case None:
+		*r = RawParam{}
+	case ValueInput, ValueOutput, ValueInout:
+		*r = RawParam{Attr: Attr(p.Type), A: uint64(p.A), B: uint64(p.B)}
+	case MemrefTempInput, MemrefTempOutput, MemrefTempInout:
+		attr := Attr(p.Type) // the temp types share the raw memref numbering
+		if p.Buffer == nil {
+			if c.version.GenCaps&CapMemrefNull == 0 {
+				return badParam(i, "null memref: the TEE does not support null memory references")
+			}
+			*r = RawParam{Attr: attr, B: uint64(p.Size), C: MemrefNull}
+			return nil
+		}
+		if p.Size < 0 || p.Size > len(p.Buffer) {
+			return badParam(i, "size %d outside buffer of %d bytes", p.Size, len(p.Buffer))
+		}
+		mem, err := c.tempMemory(p.Buffer[:p.Size], attr)
+		if err != nil {
+			return err
+		}
+		cl.temps[i] = mem
+		*r = RawParam{Attr: attr, A: 0, B: uint64(p.Size), C: mem.ID()}
+	case MemrefWhole, MemrefPartialInput, MemrefPartialOutput, MemrefPartialInout:
+		return cl.registered(i, p, r)
+	default:
+		return badParam(i, "unknown parameter type %v", p.Type)
+	}
+	return nil
+}
+
+// registered converts registered memref i, p, into r, checking the range
+// and direction against its shared memory.
+func (cl *call) registered(i int, p *Parameter, r *RawParam) error {
+	m := p.Parent
+	if m == nil || m.mem == nil {
+		return badParam(i, "%v without registered shared memory", p.Type)
+	}
+	off, size, attr := p.Offset, p.Size, Attr(0)
+	switch p.Type {
+	case MemrefWhole:
+		off, size = 0, len(m.Buffer)
+		switch m.Flags & (MemInput | MemOutput) {
+		case MemInput:
+			attr = AttrMemrefInput
+		case MemOutput:
+			attr = AttrMemrefOutput
+		default:
+			attr = AttrMemrefInout
+		}
+	case MemrefPartialInput:
+		attr = AttrMemrefInput
+	case MemrefPartialOutput:
+		attr = AttrMemrefOutput
+	case MemrefPartialInout:
+		attr = AttrMemrefInout
+	}
+	if attr.In() && m.Flags&MemInput == 0 || attr.Out() && m.Flags&MemOutput == 0 {
+		return badParam(i, "%v on shared memory registered without that direction", p.Type)
+	}
+	if off < 0 || size < 0 || off > len(m.Buffer) || size > len(m.Buffer)-off {
+		return badParam(i, "offset %d + size %d outside shared memory of %d bytes", off, size, len(m.Buffer))
+	}
+	if m.bounce {
+		cl.bounce[i] = bounced{m: m, off: off, size: size, out: attr.Out()}
+		if attr.In() {
+			copy(m.mem.Bytes()[off:off+size], m.Buffer[off:off+size])
+		}
+	}
+	*r = RawParam{Attr: attr, A: uint64(off), B: uint64(size), C: m.mem.ID()}
+	return nil
 }
 
 // tempMemory shares buf for one call: in place when the backend can

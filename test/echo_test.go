@@ -54,6 +54,40 @@ func shellFIFOEcho(t *testing.T, b *bridge, ta string) {
 	}
 }
 
+// TestEchoFIFOSessions: the demo FIFO's semantics (README, "The demo
+// FIFO"): 40 CAs one after another each open /tz/echo/out, write a
+// tagged message into /tz/echo/in, and read /out to end of file: each gets
+// exactly its own message. Then the README's line: cat prints hello and
+// ends.
+func TestEchoFIFOSessions(t *testing.T) {
+	b := startBridge(t, echoConfig("%[1]s"), echoReady)
+	fifoSessions(t, b, "echo")
+}
+
+// fifoSessions checks a demo FIFO pair /tz/<ta>/in → out: back-to-back
+// writer sessions each reach only their own reader, which sees end of
+// file after them; and `cat out & echo hello > in` prints hello and ends.
+func fifoSessions(t *testing.T, b *bridge, ta string) {
+	t.Helper()
+	in, out := b.path(ta, "in"), b.path(ta, "out")
+	wrong := 0
+	for i := range 40 {
+		n := []int{0, 100, 4096, 70000}[i%4]
+		msg := append(fmt.Appendf(nil, "round %02d ", i), echotest.Payload(n+i)...)
+		if err := echotest.FIFORound(in, out, msg, 30*time.Second); err != nil {
+			t.Errorf("round %d: %v", i, err)
+			wrong++
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of 40 FIFO rounds wrong", wrong)
+	}
+	script := fmt.Sprintf(`cat %q & echo hello > %q; wait`, out, in)
+	if got := run(t, nil, "timeout", "20", "sh", "-c", script); string(got) != "hello\n" {
+		t.Fatalf("cat out & echo hello > in: printed %q, want %q", got, "hello\n")
+	}
+}
+
 // TestEchoSocat drives the UNIX and TCP endpoints with socat, and UDP with
 // datagrams, as an unmodified CA would.
 func TestEchoSocat(t *testing.T) {
@@ -113,9 +147,9 @@ func TestEchoGoClients(t *testing.T) {
 
 func udpEcho(msg []byte) error { return echotest.UDPEcho("127.0.0.1:7001", msg) }
 
-// TestShutdownWhileBlocked: SIGTERM ends the bridge within 2 s even while
-// the TA is blocked waiting for CAs that never send, and leaves no
-// process behind.
+// TestShutdownWhileBlocked: SIGTERM ends the bridge, with no process
+// killed for want of stopping, even while the TA is blocked waiting for
+// CAs that never send, and leaves no process behind.
 func TestShutdownWhileBlocked(t *testing.T) {
 	b := startBridge(t, echoConfig("%[1]s"), echoReady)
 	idle, err := net.Dial("tcp", "127.0.0.1:7000")
@@ -132,9 +166,7 @@ func TestShutdownWhileBlocked(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let the TA settle into its blocking poll
 	took := b.stop()
 	t.Logf("tzbridge exited %v after SIGTERM", took)
-	if took > 2*time.Second {
-		t.Errorf("tzbridge took %v to exit on SIGTERM, want under 2s", took)
-	}
+	checkStoppedInGrace(t, b)
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v\n%s", b.err, b.log.String())
 	}

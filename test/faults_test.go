@@ -1,6 +1,6 @@
 package test
 
-// Fault tests under load (DESIGN.md, contract 6: nothing is lost
+// Fault tests under load (docs/design.md, contract 6: nothing is lost
 // silently): a TA dies while other CAs stream, a CA is killed in the
 // middle of a message, the simulated secure world is killed, SIGTERM
 // arrives while CAs stream, and the supervisor is killed and started
@@ -273,9 +273,9 @@ func startStreamer(t *testing.T, network, addr string, stop <-chan struct{}) *st
 }
 
 // startFIFOStreamer streams through the echo TA's FIFO pair: into
-// /tz/echo/in, out of /tz/echo/out. The TA keeps /out open, so its reader
-// sees no EOF: once the writer is done, the reader stops at the count
-// written.
+// /tz/echo/in, out of /tz/echo/out. The stream is one writer session;
+// the reader stops at the count written rather than wait for the end of
+// file that follows the session's echo.
 func startFIFOStreamer(t *testing.T, b *bridge, stop <-chan struct{}) *streamer {
 	t.Helper()
 	in, err := os.OpenFile(b.path("echo", "in"), os.O_WRONLY, 0)
@@ -763,9 +763,9 @@ func TestFaultSimulatorKilled(t *testing.T) {
 }
 
 // TestFaultSIGTERMUnderLoad: SIGTERM while ten CAs stream over TCP and
-// UNIX sockets and one through the FIFO pair ends tzbridge within a few
-// seconds with status 0; every CA is told (its writes fail), and nothing
-// is left behind.
+// UNIX sockets and one through the FIFO pair ends tzbridge with status
+// 0, no process killed for want of stopping; every CA is told (its
+// writes fail), and nothing is left behind.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	b := startEchoBridge(t, faultyConfig("always"), faultyReady)
 	ss := append(startStreamers(t, b, 10, nil), startFIFOStreamer(t, b, nil))
@@ -775,9 +775,8 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v", b.err)
 	}
-	if took > 5*time.Second {
-		t.Errorf("tzbridge took %v to exit on SIGTERM under load, want under 5s", took)
-	} else if took > time.Second && !t.Failed() {
+	checkStoppedInGrace(t, b)
+	if took > time.Second && !t.Failed() {
 		t.Logf("slow exit; the bridge's log:\n%s", b.log.String())
 	}
 	for _, s := range ss {

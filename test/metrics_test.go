@@ -129,10 +129,12 @@ func TestMetricsEcho(t *testing.T) {
 	if err := cFIFOEcho(b.path("echo", "in"), b.path("echo", "out"), echotest.Payload(4096)); err != nil {
 		t.Fatal(err)
 	}
-	// The shadow counts a call after its syscall returns, so the CA can
-	// have its echo before the TA's last WRITE is counted (the shadow's
-	// thread may wait for the Go scheduler on its way back from the
-	// syscall): scrape until that WRITE shows.
+	// The shadow counts a call's bytes after its syscall returns, so the
+	// CA can have its echo before the TA's last WRITE's bytes show (the
+	// shadow's thread may wait for the Go scheduler on its way back from
+	// the syscall): scrape until they do. The shadow counts a call before
+	// its bytes and a scrape reads them in the other order
+	// (shadow.stats.called), so the WRITE is counted by then.
 	fifoOut := []string{"ta", "echo", "kind", "fifo", "endpoint", "out"}
 	after := scrapeMetrics(t, url)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); after = scrapeMetrics(t, url) {

@@ -42,8 +42,9 @@ var wasmBuild struct {
 }
 
 // wasmModules returns the directory holding echo.wasm, udpecho.wasm,
-// trap.wasm, spin.wasm and fifoblock.wasm, skipping the test if the local toolchain cannot
-// build for wasip1. It also points the bridge's compilation cache into
+// trap.wasm, spin.wasm and fifoblock.wasm, failing the test if the local toolchain cannot
+// build for wasip1 (Go builds for it everywhere: a failure is a broken
+// toolchain or a broken TA, never a reason to skip). It also points the bridge's compilation cache into
 // that directory, so that each module is compiled once per run.
 func wasmModules(t *testing.T) string {
 	t.Helper()
@@ -67,7 +68,7 @@ func wasmModules(t *testing.T) string {
 		wasmBuild.dir = dir
 	})
 	if wasmBuild.err != nil {
-		t.Skipf("cannot build wasm TAs here: %v", wasmBuild.err)
+		t.Fatalf("cannot build the wasm TAs: %v", wasmBuild.err)
 	}
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(wasmBuild.dir, "cache"))
 	return wasmBuild.dir
@@ -184,10 +185,10 @@ func TestWasmEchoSocat(t *testing.T) {
 
 // TestWasmContainment: a TA whose module traps is declared dead
 // (TEE_ERROR_TARGET_DEAD) and restarted by its policy, and one whose module
-// spins for ever blocks no other TA (with the default sim_threads: 1 it
-// slows their wake-ups by up to a scheduler time slice); meanwhile the wasm
+// spins for ever blocks no other TA (it has a thread of its own in the
+// simulator: TestSpinningNeighbour); meanwhile the wasm
 // echo TA keeps serving its CAs, and SIGTERM still stops everything
-// promptly.
+// without killing a process that would not stop.
 func TestWasmContainment(t *testing.T) {
 	dir := wasmModules(t)
 	cfg := wasmEchoConfig(dir,
@@ -235,9 +236,7 @@ func TestWasmContainment(t *testing.T) {
 
 	took := b.stop()
 	t.Logf("tzbridge exited %v after SIGTERM", took)
-	if took > 5*time.Second {
-		t.Errorf("tzbridge took %v to stop with a spinning TA, want under 5s", took)
-	}
+	checkStoppedInGrace(t, b)
 	if b.err != nil {
 		t.Errorf("tzbridge exit: %v", b.err)
 	}

@@ -164,20 +164,21 @@ func checkRecvfrom(req *Request, resp *Response) fault {
 }
 
 func checkSockoptValue(opt, v int64) fault {
-	switch opt {
-	case SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_BROADCAST, SO_REUSEPORT:
+	o, _ := LookupSockopt(opt)
+	switch o.Kind {
+	case SockoptBool:
 		if v > 1 {
 			return bad("ret", v, "boolean option must be 0 or 1")
 		}
-	case SO_RCVBUF, SO_SNDBUF:
+	case SockoptSize:
 		if v > math.MaxInt32 {
 			return bad("ret", v, "buffer size out of range")
 		}
-	case SO_ERROR:
+	case SockoptErrno:
 		if v > int64(MaxErrno) { // ret >= 0 is checked already; 0 is "no error"
 			return bad("ret", v, "SO_ERROR is not a tzrpc errno")
 		}
-	case SO_TYPE:
+	case SockoptType:
 		if v != SOCK_STREAM && v != SOCK_DGRAM {
 			return bad("ret", v, "unknown socket type")
 		}

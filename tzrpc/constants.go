@@ -109,7 +109,8 @@ const (
 )
 
 // Socket options, with the level folded into the number so that one integer
-// names an option on every host.
+// names an option on every host. What each takes, and the host's pair for
+// it, is in one table (LookupSockopt).
 const (
 	SO_REUSEADDR = 1
 	SO_KEEPALIVE = 2

@@ -98,7 +98,7 @@ func (r *Request) validate() fault {
 	case OpSetsockopt:
 		return first(r.fd(0), r.setsockopt(), r.unused(3), r.noPayload())
 	case OpGetsockopt:
-		return first(r.fd(0), r.argRange(1, SO_REUSEADDR, SO_REUSEPORT, ENOPROTOOPT, "unknown socket option"), r.unused(2), r.noPayload())
+		return first(r.fd(0), r.getsockopt(), r.unused(2), r.noPayload())
 	case OpPoll:
 		return first(r.argRange(0, 0, MaxPollFDs, EINVAL, "nfds out of range"),
 			r.argRange(1, PollInfinite, math.MaxInt32, EINVAL, "timeout out of range"),
@@ -224,14 +224,22 @@ func (r *Request) sendtoAddr() fault {
 }
 
 func (r *Request) setsockopt() fault {
-	switch opt := r.Args[1]; opt {
-	case SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, SO_BROADCAST, SO_REUSEPORT:
+	o, _ := LookupSockopt(r.Args[1])
+	switch o.Kind {
+	case SockoptBool:
 		return r.argRange(2, math.MinInt32, math.MaxInt32, EINVAL, "option value must fit an int32")
-	case SO_RCVBUF, SO_SNDBUF:
+	case SockoptSize:
 		return r.argRange(2, 0, math.MaxInt32, EINVAL, "buffer size out of range")
 	default:
-		return fault{argNames[1], "unknown or read-only socket option", opt, ENOPROTOOPT}
+		return fault{argNames[1], "unknown or read-only socket option", r.Args[1], ENOPROTOOPT}
 	}
+}
+
+func (r *Request) getsockopt() fault {
+	if _, ok := LookupSockopt(r.Args[1]); !ok {
+		return fault{argNames[1], "unknown socket option", r.Args[1], ENOPROTOOPT}
+	}
+	return fault{}
 }
 
 func (r *Request) pollFds() fault {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,9 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // simulatorCanRun reports each TA the simulator cannot run: an unknown
-// built-in, a wasm module that does not load, a native program missing.
+// built-in, a wasm module that does not load, a native program that is
+// missing or not a static ELF executable for this machine. It runs no TA
+// code (catalog.Validate).
 func simulatorCanRun(cfg *config.Config) []*config.FieldError {
 	var errs []*config.FieldError
 	for i, t := range cfg.TAs {
@@ -57,7 +58,7 @@ func simulatorCanRun(cfg *config.Config) []*config.FieldError {
 		if kind == "" {
 			continue // a TA installed on the device
 		}
-		if _, err := catalog.Definition(catalog.FromConfig(t), slog.New(slog.DiscardHandler)); err != nil {
+		if err := catalog.Validate(catalog.FromConfig(t)); err != nil {
 			errs = append(errs, &config.FieldError{Field: fmt.Sprintf("tas[%d].%s", i, kind), Problem: err.Error()})
 		}
 	}

@@ -36,18 +36,19 @@ with your own teeclient program.`,
 				return err
 			}
 			log = log.With("component", "secure-world")
-			if procs < 0 {
-				return fmt.Errorf("--procs %d: want 0 or more", procs)
+			if procs < 0 || procs > securesim.MaxThreads {
+				return fmt.Errorf("--procs %d: want 0 to %d", procs, securesim.MaxThreads)
 			}
-			if procs > 0 {
-				// One P by default: every hand-off inside the simulator (a
-				// RESUME to the TA's program goroutine and back) is then a
-				// goroutine switch on the running thread. With more, the
-				// runtime wakes an idle thread (a futex, often another
-				// CPU) at each hand-off, which measured several times
-				// slower per RESUME on a 2-core machine.
-				runtime.GOMAXPROCS(procs)
-			}
+			// One P by default: every hand-off inside the simulator (a
+			// RESUME to the TA's program goroutine and back) is then a
+			// goroutine switch on the running thread. With more, the
+			// runtime wakes an idle thread (a futex, often another CPU)
+			// at each hand-off, which measured several times slower per
+			// RESUME on a 2-core machine. But with one P, a wasm module
+			// that computes holds it for a scheduler time slice (10 ms)
+			// each time: so each running wasm program gets a P of its own
+			// (--procs 0, the default), or the P count is fixed (--procs N).
+			runtime.GOMAXPROCS(max(procs, 1))
 			var defs []securesim.Definition
 			for _, spec := range tas {
 				d, err := resolveSpec(spec, log)
@@ -60,7 +61,10 @@ with your own teeclient program.`,
 			if err != nil {
 				return err
 			}
-			prepare(defs, procs)
+			if procs == 0 {
+				host.ThreadPerProgram(1)
+			}
+			prepare(host, defs, procs)
 			l, err := listener(socket, listenFD)
 			if err != nil {
 				return err
@@ -86,7 +90,7 @@ with your own teeclient program.`,
 	cmd.Flags().StringVar(&socket, "socket", "", "listen on this UNIX socket path")
 	cmd.Flags().IntVar(&listenFD, "listen-fd", -1, "serve an inherited listening socket (used by run)")
 	cmd.Flags().IntVar(&adminFD, "admin-fd", -1, "take TA definitions and removals on this inherited socket (used by run's reload)")
-	cmd.Flags().IntVar(&procs, "procs", 1, "threads running Go code at once (GOMAXPROCS); 0: the Go default, one per CPU")
+	cmd.Flags().IntVar(&procs, "procs", 0, "threads running Go code at once (GOMAXPROCS); 0: one, plus one for each running wasm TA program")
 	cmd.Flags().StringArrayVar(&tas, "ta", nil, "host a TA, as NAME=UUID=KIND:VALUE with KIND builtin, wasm or native (repeatable)")
 	return cmd
 }
@@ -150,11 +154,13 @@ func adminConn(fd int) (*net.UnixConn, error) {
 
 // prepare runs every definition's Prepare (a wasm TA's compilation) at
 // once, so that TAs are ready sooner than if each compiled at its first
-// session, one after the other. The simulator runs Go code on procs
-// threads (one by default, for fast hand-offs); while the compilations
-// run it may use one per CPU, so that they really run in parallel, and
-// goes back to procs when they are done.
-func prepare(defs []securesim.Definition, procs int) {
+// session, one after the other. The simulator runs Go code on few
+// threads, for fast hand-offs: with --procs 0 (the default) each
+// compilation holds a thread of its own while it runs (Host.HoldThread),
+// as a running wasm program does; with --procs N it may use one per CPU
+// while the compilations run, so that they really run in parallel, and
+// goes back to N when they are done.
+func prepare(host *securesim.Host, defs []securesim.Definition, procs int) {
 	var fns []func()
 	for _, d := range defs {
 		if d.Prepare != nil {
@@ -169,7 +175,11 @@ func prepare(defs []securesim.Definition, procs int) {
 	}
 	var wg sync.WaitGroup
 	for _, fn := range fns {
-		wg.Go(fn)
+		release := host.HoldThread()
+		wg.Go(func() {
+			defer release()
+			fn()
+		})
 	}
 	go func() {
 		wg.Wait()

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tzmediator/tzbridge/supervisor"
+	"github.com/tzmediator/tzbridge/internal/shadowmain"
 )
 
 // newShadowCommand is the hidden `tzbridge shadow`: one TA's shadow
@@ -41,7 +41,7 @@ func newShadowCommand(g *globalFlags) *cobra.Command {
 			// does not reach this process group.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			err := supervisor.RunShadow(ctx, supervisor.ShadowOptions{
+			err := shadowmain.Run(ctx, shadowmain.Options{
 				Control: os.NewFile(uintptr(controlFD), "control"),
 				Logger:  log,
 			})

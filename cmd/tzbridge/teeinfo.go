@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/teeclient/linuxtee"
 )
 
@@ -34,15 +36,20 @@ its built-in simulator (tee: sim in the configuration).`,
 				return err
 			}
 			defer d.Close()
-			v := d.Version()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "device:          %s\n", path)
-			fmt.Fprintf(out, "implementation:  %s (impl id %d, impl caps 0x%x)\n", linuxtee.ImplName(v.ImplID), v.ImplID, v.ImplCaps)
-			fmt.Fprintf(out, "capabilities:    %s\n", linuxtee.FormatGenCaps(v.GenCaps))
-			fmt.Fprintf(out, "use it with:     tee: %s\n", path)
-			return nil
+			_, err = io.WriteString(cmd.OutOrStdout(), teeInfo(path, d.Version()))
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&device, "device", "", "query this device instead of searching /dev/tee*")
 	return cmd
+}
+
+// teeInfo is what tee-info prints for the device at path. docs/hardware.md
+// shows it for OP-TEE; TestTEEInfoInDocs keeps the two the same.
+func teeInfo(path string, v teeclient.Version) string {
+	return fmt.Sprintf("device:          %s\n"+
+		"implementation:  %s (impl id %d, impl caps 0x%x)\n"+
+		"capabilities:    %s\n"+
+		"use it with:     tee: %s\n",
+		path, linuxtee.ImplName(v.ImplID), v.ImplID, v.ImplCaps, linuxtee.FormatGenCaps(v.GenCaps), path)
 }

@@ -34,8 +34,8 @@ import (
 // runtime's netpoller) gives its P back at once; sleeping in FUTEX_WAIT it
 // would hold the P until the runtime's monitor takes it back (20 µs to
 // 10 ms later). That matters to the simulator, which by default runs on
-// one P (secure-world --procs, config sim_threads): every other doorbell
-// and session waits for it.
+// one P, plus one per running wasm TA (secure-world --procs, config
+// sim_threads): every other doorbell and session waits for it.
 const (
 	DoorbellSize      = 4096
 	DoorbellMsgOffset = 64

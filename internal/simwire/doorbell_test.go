@@ -68,14 +68,24 @@ func TestDoorbellPingPong(t *testing.T) {
 }
 
 func pingPong(t *testing.T, c, d *simwire.Doorbell) {
-	never := func() bool { return false }
+	// A lost wake-up leaves a side asleep for good: a watchdog ends both
+	// Waits after a bound no correct run comes near (the 2,000 rounds
+	// take milliseconds), so that the test fails instead of hanging
+	// until go test's timeout.
+	var hung atomic.Bool
+	watchdog := time.AfterFunc(20*time.Second, func() {
+		hung.Store(true)
+		c.Wake()
+		d.Wake()
+	})
+	defer watchdog.Stop()
 	const rounds = 2000
-	done := make(chan error, 1)
+	done := make(chan int, 1)
 	go func() {
 		var sp simwire.Spinner
 		for i := range rounds {
-			if !d.Wait(&sp, false, func(s uint32) bool { return s == simwire.StatePosted }, never, nil) {
-				done <- nil
+			if !d.Wait(&sp, false, func(s uint32) bool { return s == simwire.StatePosted }, hung.Load, nil) {
+				done <- i
 				return
 			}
 			if i%100 == 0 {
@@ -83,7 +93,7 @@ func pingPong(t *testing.T, c, d *simwire.Doorbell) {
 			}
 			d.Post(simwire.StateDone, false)
 		}
-		done <- nil
+		done <- rounds
 	}()
 	var sp simwire.Spinner
 	for i := range rounds {
@@ -91,11 +101,13 @@ func pingPong(t *testing.T, c, d *simwire.Doorbell) {
 			time.Sleep(200 * time.Microsecond) // the server sleeps
 		}
 		c.Post(simwire.StatePosted, true)
-		if !c.Wait(&sp, true, func(s uint32) bool { return s == simwire.StateDone }, never, nil) {
-			t.Fatal("Wait gave up")
+		if !c.Wait(&sp, true, func(s uint32) bool { return s == simwire.StateDone }, hung.Load, nil) {
+			t.Fatalf("round %d: the client never saw the reply (lost wake-up); the server got %d requests", i, <-done)
 		}
 	}
-	<-done
+	if n := <-done; n != rounds {
+		t.Fatalf("the server gave up after %d of %d requests", n, rounds)
+	}
 }
 
 // TestDoorbellWakeNotLost: a stop condition set with Wake ends a sleeping

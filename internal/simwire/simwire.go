@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // Kind is a message type. A reply has ReplyBit set on its request's kind.
@@ -46,7 +46,7 @@ func (k Kind) String() string {
 const (
 	headerSize = 16 // kind, tag, status, reserved
 	paramSize  = 32
-	paramsSize = teeclient.NumParams * paramSize
+	paramsSize = gp.NumParams * paramSize
 )
 
 // Size of each message body after the header, by base kind. Requests and
@@ -72,15 +72,15 @@ type Msg struct {
 
 	Size, ShmID uint64 // shm-add, shm-remove
 
-	UUID       teeclient.UUID
-	Login      teeclient.LoginMethod
+	UUID       gp.UUID
+	Login      gp.LoginMethod
 	ClientUUID [16]byte
 	Session    uint32
 	Func       uint32
 	CancelID   uint32
-	Ret        teeclient.Result
-	Origin     teeclient.Origin
-	Params     [teeclient.NumParams]teeclient.RawParam
+	Ret        gp.Result
+	Origin     gp.Origin
+	Params     [gp.NumParams]gp.RawParam
 }
 
 // ErrMalformed is wrapped by every Unmarshal error.
@@ -125,7 +125,7 @@ func (m *Msg) Append(b []byte) []byte {
 	return b
 }
 
-func appendParams(b []byte, ps *[teeclient.NumParams]teeclient.RawParam) []byte {
+func appendParams(b []byte, ps *[gp.NumParams]gp.RawParam) []byte {
 	le := binary.LittleEndian
 	for _, p := range ps {
 		b = le.AppendUint64(b, uint64(p.Attr))
@@ -171,19 +171,19 @@ func Unmarshal(b []byte) (Msg, error) {
 		m.ShmID = le.Uint64(body)
 	case KindOpen:
 		copy(m.UUID[:], body)
-		m.Login = teeclient.LoginMethod(le.Uint32(body[16:]))
+		m.Login = gp.LoginMethod(le.Uint32(body[16:]))
 		copy(m.ClientUUID[:], body[20:36])
 		m.CancelID = le.Uint32(body[36:])
 		m.Session = le.Uint32(body[40:])
-		m.Ret = teeclient.Result(le.Uint32(body[44:]))
-		m.Origin = teeclient.Origin(le.Uint32(body[48:]))
+		m.Ret = gp.Result(le.Uint32(body[44:]))
+		m.Origin = gp.Origin(le.Uint32(body[48:]))
 		err = parseParams(body[52:], &m.Params)
 	case KindInvoke:
 		m.Session = le.Uint32(body)
 		m.Func = le.Uint32(body[4:])
 		m.CancelID = le.Uint32(body[8:])
-		m.Ret = teeclient.Result(le.Uint32(body[12:]))
-		m.Origin = teeclient.Origin(le.Uint32(body[16:]))
+		m.Ret = gp.Result(le.Uint32(body[12:]))
+		m.Origin = gp.Origin(le.Uint32(body[16:]))
 		if le.Uint32(body[20:]) != 0 {
 			return m, fmt.Errorf("%w: reserved invoke field set", ErrMalformed)
 		}
@@ -197,15 +197,15 @@ func Unmarshal(b []byte) (Msg, error) {
 	return m, err
 }
 
-func parseParams(b []byte, ps *[teeclient.NumParams]teeclient.RawParam) error {
+func parseParams(b []byte, ps *[gp.NumParams]gp.RawParam) error {
 	le := binary.LittleEndian
 	for i := range ps {
 		p := b[i*paramSize:]
-		attr := teeclient.Attr(le.Uint64(p))
-		if attr != teeclient.AttrNone && !attr.IsValue() && !attr.IsMemref() {
+		attr := gp.Attr(le.Uint64(p))
+		if attr != gp.AttrNone && !attr.IsValue() && !attr.IsMemref() {
 			return fmt.Errorf("%w: param %d has attribute 0x%x", ErrMalformed, i, uint64(attr))
 		}
-		ps[i] = teeclient.RawParam{Attr: attr, A: le.Uint64(p[8:]), B: le.Uint64(p[16:]), C: le.Uint64(p[24:])}
+		ps[i] = gp.RawParam{Attr: attr, A: le.Uint64(p[8:]), B: le.Uint64(p[16:]), C: le.Uint64(p[24:])}
 	}
 	return nil
 }

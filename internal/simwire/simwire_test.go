@@ -7,21 +7,21 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/simwire"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 var le = binary.LittleEndian
 
-var params = [teeclient.NumParams]teeclient.RawParam{
-	{Attr: teeclient.AttrValueInout, A: 0x0102030405060708, B: 0x1112131415161718},
-	{Attr: teeclient.AttrMemrefOutput, A: 16, B: 4096, C: 7},
-	{Attr: teeclient.AttrMemrefInput, A: 0, B: 3, C: teeclient.MemrefNull},
+var params = [gp.NumParams]gp.RawParam{
+	{Attr: gp.AttrValueInout, A: 0x0102030405060708, B: 0x1112131415161718},
+	{Attr: gp.AttrMemrefOutput, A: 16, B: 4096, C: 7},
+	{Attr: gp.AttrMemrefInput, A: 0, B: 3, C: gp.MemrefNull},
 	{},
 }
 
 var (
-	uuid       = teeclient.MustParseUUID("8aaaf200-2450-11e4-abe2-0002a5d5c51b")
+	uuid       = gp.MustParseUUID("8aaaf200-2450-11e4-abe2-0002a5d5c51b")
 	clientUUID = [16]byte{0xe8, 0x03, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 )
 
@@ -37,10 +37,10 @@ func kindCases() []struct {
 	}{
 		{simwire.Msg{Kind: simwire.KindShmAdd, Tag: 1, Size: 1 << 33, ShmID: 9}, 16 + 16},
 		{simwire.Msg{Kind: simwire.KindShmRemove, Tag: 2, ShmID: 0xfeedfacecafebeef}, 16 + 8},
-		{simwire.Msg{Kind: simwire.KindOpen, Tag: 3, UUID: uuid, Login: teeclient.LoginGroup, ClientUUID: clientUUID,
-			CancelID: 77, Session: 5, Ret: teeclient.ErrorBusy, Origin: teeclient.OriginTEE, Params: params}, simwire.MaxSize},
+		{simwire.Msg{Kind: simwire.KindOpen, Tag: 3, UUID: uuid, Login: gp.LoginGroup, ClientUUID: clientUUID,
+			CancelID: 77, Session: 5, Ret: gp.ErrorBusy, Origin: gp.OriginTEE, Params: params}, simwire.MaxSize},
 		{simwire.Msg{Kind: simwire.KindInvoke, Tag: 4, Session: 5, Func: 0xdeadbeef, CancelID: 78,
-			Ret: teeclient.ErrorShortBuffer, Origin: teeclient.OriginTrustedApp, Params: params}, 16 + 24 + 128},
+			Ret: gp.ErrorShortBuffer, Origin: gp.OriginTrustedApp, Params: params}, 16 + 24 + 128},
 		{simwire.Msg{Kind: simwire.KindCancel, Tag: 5, Session: 5, CancelID: 78}, 16 + 8},
 		{simwire.Msg{Kind: simwire.KindClose, Tag: 0xffffffff, Session: 5}, 16 + 4},
 	}
@@ -96,8 +96,8 @@ func TestRoundTrip(t *testing.T) {
 func TestFieldsOfOtherKinds(t *testing.T) {
 	for _, c := range kindCases() {
 		m := c.m
-		m.Size, m.ShmID, m.UUID, m.Login, m.ClientUUID = 1, 2, uuid, teeclient.LoginUser, clientUUID
-		m.Session, m.Func, m.CancelID, m.Ret, m.Origin, m.Params = 3, 4, 5, teeclient.ErrorGeneric, teeclient.OriginAPI, params
+		m.Size, m.ShmID, m.UUID, m.Login, m.ClientUUID = 1, 2, uuid, gp.LoginUser, clientUUID
+		m.Session, m.Func, m.CancelID, m.Ret, m.Origin, m.Params = 3, 4, 5, gp.ErrorGeneric, gp.OriginAPI, params
 		b := m.Append(nil)
 		if len(b) != c.size {
 			t.Errorf("%v with every field set: %d bytes, want %d", m.Kind, len(b), c.size)
@@ -167,7 +167,7 @@ func TestRejects(t *testing.T) {
 		cases = append(cases, tc{fmt.Sprintf("kind %#x", k), put32(cancel, 0, k)})
 	}
 	cases = append(cases, tc{"invoke reserved field", put32(invoke, hdr+20, 1)})
-	for i := range teeclient.NumParams {
+	for i := range gp.NumParams {
 		for _, attr := range []uint64{4, 8, 0xff, 0x100, 0x100 | 5, 1<<32 | 1, 1 << 63} {
 			cases = append(cases,
 				tc{fmt.Sprintf("open param %d attr %#x", i, attr), put64(open, openParams+32*i, attr)},
@@ -193,8 +193,8 @@ func TestRejects(t *testing.T) {
 			t.Errorf("valid message rejected: %v", err)
 		}
 	}
-	for _, attr := range []teeclient.Attr{teeclient.AttrNone, teeclient.AttrValueInput, teeclient.AttrValueOutput, teeclient.AttrValueInout,
-		teeclient.AttrMemrefInput, teeclient.AttrMemrefOutput, teeclient.AttrMemrefInout} {
+	for _, attr := range []gp.Attr{gp.AttrNone, gp.AttrValueInput, gp.AttrValueOutput, gp.AttrValueInout,
+		gp.AttrMemrefInput, gp.AttrMemrefOutput, gp.AttrMemrefInout} {
 		if _, err := simwire.Unmarshal(put64(invoke, invokeParams+32*3, uint64(attr))); err != nil {
 			t.Errorf("attr %d rejected: %v", attr, err)
 		}

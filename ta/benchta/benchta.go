@@ -9,13 +9,13 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // Definition returns the TA at uuid.
-func Definition(uuid teeclient.UUID) securesim.Definition {
+func Definition(uuid gp.UUID) securesim.Definition {
 	return tzposix.Definition("bench", uuid, securesim.Properties{SingleInstance: true}, Program)
 }
 

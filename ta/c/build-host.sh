@@ -13,7 +13,12 @@
 #     the usual POSIX header names, through include/compat) and the GP
 #     subset in gp-subset/, as on OP-TEE;
 #   - host/host_main.c, which drives the GP entry points for the
-#     simulator, is an ordinary Linux program.
+#     simulator, and host/stack.c (coroutine stacks with a guard page;
+#     TZPOSIX_HOST selects them in src/entry.c) are ordinary Linux code.
+#
+# The program is linked statically: the simulator runs it in a sandbox
+# whose root holds nothing but the program (no dynamic loader, no
+# libraries), like a TA on OP-TEE, which is one ELF file.
 set -eu
 if [ $# -lt 2 ]; then
 	echo "usage: $0 TA_DIR OUTPUT [CFLAGS...]" >&2
@@ -39,7 +44,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 $cc $warn -O2 -g "$@" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
 	-c "$here/host/host_main.c" -o "$tmp/host_main.o"
-$cc $warn -O2 -g "$@" \
+$cc $warn -O2 -g "$@" -c "$here/host/stack.c" -o "$tmp/stack.o"
+$cc $warn -O2 -g -DTZPOSIX_HOST "$@" \
 	-I"$here/include/compat" -I"$here/include" -I"$here/gp-subset" -I"$ta" -I"$ta/include" \
 	"$here/src/codec.c" "$here/src/posix.c" "$here/src/entry.c" "$here/src/coro_init.c" \
-	"$here/src/coro.S" "$ta"/*.c "$tmp/host_main.o" -o "$out"
+	"$here/src/coro.S" "$ta"/*.c "$tmp/host_main.o" "$tmp/stack.o" -static -o "$out"

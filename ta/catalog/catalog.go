@@ -11,17 +11,18 @@ import (
 	"strings"
 
 	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
 	"github.com/tzmediator/tzbridge/ta/native"
 	"github.com/tzmediator/tzbridge/ta/wasm"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // builtins are the TAs compiled into tzbridge.
-var builtins = map[string]func(teeclient.UUID) securesim.Definition{
+var builtins = map[string]func(gp.UUID) securesim.Definition{
 	"bench":  benchta.Definition,
 	"echo":   echo.Definition,
 	"faulty": faulty.Definition,
@@ -29,8 +30,8 @@ var builtins = map[string]func(teeclient.UUID) securesim.Definition{
 
 // TA is what the secure world needs to host one TA.
 type TA struct {
-	Name string         `json:"name"`
-	UUID teeclient.UUID `json:"uuid"`
+	Name string  `json:"name"`
+	UUID gp.UUID `json:"uuid"`
 	// Kind is "builtin", "wasm" or "native"; Value the name or the file.
 	Kind  string `json:"kind"`
 	Value string `json:"value"`
@@ -60,7 +61,15 @@ func Definition(t TA, log *slog.Logger) (securesim.Definition, error) {
 		d.Name = t.Name
 		return d, nil
 	case "wasm":
-		return wasm.Definition(t.Name, t.UUID, t.Value, t.Listen, wasm.Options{MemoryLimit: t.WasmMemory, Logger: log})
+		listen := make([]netaddr.Addr, len(t.Listen))
+		for i, l := range t.Listen {
+			a, err := netaddr.Parse(l)
+			if err != nil {
+				return securesim.Definition{}, fmt.Errorf("wasm TA %s: listen[%d]: %w", t.Name, i, err)
+			}
+			listen[i] = a
+		}
+		return wasm.Definition(t.Name, t.UUID, t.Value, listen, wasm.Options{MemoryLimit: t.WasmMemory, Logger: log})
 	case "native":
 		d, err := native.Definition(t.Name, t.UUID, t.Value)
 		if err != nil {
@@ -69,6 +78,22 @@ func Definition(t TA, log *slog.Logger) (securesim.Definition, error) {
 		return d, nil
 	}
 	return securesim.Definition{}, fmt.Errorf("TA %s: %s TAs are not supported by this build", t.Name, t.Kind)
+}
+
+// Validate reports what keeps the simulator from hosting t, without
+// running any of the TA's code (tzbridge check, and run before it starts
+// anything): a native TA's file is checked for being a static ELF
+// executable for this machine (native.Check); it is first run, in its
+// sandbox, by the secure world.
+func Validate(t TA) error {
+	if t.Kind == "native" {
+		if err := native.Check(t.Value); err != nil {
+			return fmt.Errorf("TA %s: %w", t.Name, err)
+		}
+		return nil
+	}
+	_, err := Definition(t, slog.New(slog.DiscardHandler))
+	return err
 }
 
 // Builtins lists the built-in TAs.
@@ -105,7 +130,7 @@ func ParseSpec(s string) (TA, error) {
 	}
 	t.Name = parts[0]
 	var err error
-	if t.UUID, err = teeclient.ParseUUID(parts[1]); err != nil {
+	if t.UUID, err = gp.ParseUUID(parts[1]); err != nil {
 		return t, fmt.Errorf("%q: %w", s, err)
 	}
 	var ok bool

@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	"github.com/tzmediator/tzbridge/config"
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 func TestSpecRoundTrip(t *testing.T) {
-	in := TA{Name: "w", UUID: teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60"), Kind: "wasm", Value: "/x/w.wasm", Listen: []string{"tcp://127.0.0.1:7100"}}
+	in := TA{Name: "w", UUID: gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60"), Kind: "wasm", Value: "/x/w.wasm", Listen: []string{"tcp://127.0.0.1:7100"}}
 	out, err := ParseSpec(in.Spec())
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestDefinition(t *testing.T) {
-	uuid := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
+	uuid := gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 	d, err := Definition(TA{Name: "mine", UUID: uuid, Kind: "builtin", Value: "echo"}, discard)
 	if err != nil || d.Name != "mine" || d.UUID != uuid || d.New == nil {
 		t.Errorf("builtin echo: %+v, %v", d, err)
@@ -52,7 +52,7 @@ var discard = slog.New(slog.DiscardHandler)
 // TestSpecCarriesLimits: the wasm memory cap set in the configuration
 // survives the trip to the secure-world process.
 func TestSpecCarriesLimits(t *testing.T) {
-	c := config.TA{Name: "w", UUID: teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f61"), Wasm: "/ta.wasm",
+	c := config.TA{Name: "w", UUID: gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f61"), Wasm: "/ta.wasm",
 		Listen: []string{"tcp://127.0.0.1:7100"}, Limits: config.Limits{WasmMemory: 1 << 20}}
 	got, err := ParseSpec(FromConfig(c).Spec())
 	if err != nil {

@@ -4,11 +4,24 @@
 // TA would be.
 //
 // Bytes a client sends come back to that client: per connection on UNIX
-// and TCP, per datagram (boundaries kept) on UDP, and from the FIFO "/in"
-// to the FIFO "/out". Nothing is dropped silently: output that cannot be
-// delivered yet is buffered, and while a buffer is over its bound the
-// server stops reading from its source, so the kernel pushes back on the
-// client.
+// and TCP, per datagram (boundaries kept) on UDP, and per writer session
+// from the FIFO "/in" to the FIFO "/out" (see FIFO semantics below).
+// Output that cannot be delivered yet is buffered, and while a buffer is
+// over its bound the server stops reading from its source, so the kernel
+// pushes back on the client.
+//
+// FIFO semantics. A writer session of "/in" lasts from the first writer's
+// open until no writer has it open any more (the reader's end of file).
+// What a session sends is echoed to the reader(s) of "/out" present, and
+// once the whole session is echoed the server closes "/out", so those
+// readers see end of file: `cat out & echo hello > in` prints hello and
+// cat ends. While the writer session lasts, its echo waits for a reader
+// (the writer is held back once maxPending bytes wait). Once it has
+// ended, its echo waits for a reader at most ReaderGrace, and not at all
+// once the next session has sent something: a session's bytes never
+// reach a reader who came for a later one. After "/out" is closed it is
+// reopened no sooner than retryDelay later, so that readers still
+// attached see the end of file before the next session's bytes.
 package echo
 
 import (
@@ -18,9 +31,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -53,15 +66,21 @@ const (
 	listenBacklog = maxConns
 )
 
+// ReaderGrace is how long the echo of a finished writer session waits for
+// a reader of "/out" before it is dropped: long enough for
+// `cat out & echo hello > in`, where cat may open "/out" after the
+// shell's write has been read.
+const ReaderGrace = 2 * time.Second
+
 // Definition is the echo TA at uuid. It is single-instance and
 // single-session: the ports and paths it binds exist once.
-func Definition(uuid teeclient.UUID) securesim.Definition {
+func Definition(uuid gp.UUID) securesim.Definition {
 	return tzposix.Definition("echo", uuid, securesim.Properties{SingleInstance: true, MultiSession: false}, Program)
 }
 
 // Program runs the echo server until the session closes.
 func Program(ctx context.Context, p *tzposix.Proc) error {
-	s := &server{p: p, fifoIn: -1, fifoHold: -1, fifoOut: -1, unixL: -1, tcpL: -1, udp: -1, buf: make([]byte, readSize)}
+	s := &server{p: p, fifoIn: -1, fifoOut: -1, unixL: -1, tcpL: -1, udp: -1, buf: make([]byte, readSize)}
 	defer s.closeAll()
 	if err := s.setup(); err != nil {
 		if ctx.Err() != nil {
@@ -85,13 +104,15 @@ type server struct {
 	p   *tzposix.Proc
 	buf []byte // one read's worth, reused
 
-	// fifoHold is "/in" opened for writing by the server itself, so that
-	// writers coming and going never leave the FIFO writerless: that would
-	// make poll report POLLHUP on fifoIn until the next writer came.
-	fifoIn, fifoHold int
-	fifoOut          int // -1 while "/out" is not open
-	fifoData         pending
-	fifoRetry        time.Time // when to try opening "/out" again
+	// fifoIn reads "/in". It is opened anew after each writer session:
+	// the kernel reports POLLHUP on a FIFO reader only once a writer has
+	// come and gone since it was opened, so a fresh one is quiet while
+	// no writer is there, and signals the end of the next session.
+	fifoIn    int
+	inRetry   time.Time      // when to try opening "/in" again, while fifoIn is -1
+	fifoOut   int            // -1 while "/out" is not open
+	sessions  []*fifoSession // oldest first; the first is echoed to "/out"
+	fifoRetry time.Time      // when to try opening "/out" again
 
 	unixL, tcpL int
 	acceptRetry time.Time // accepting is paused until then
@@ -124,6 +145,24 @@ func (q *pending) consume(n int) {
 		// Move the tail down so the buffer does not creep forward forever.
 		q.b, q.off = q.b[:copy(q.b, q.b[q.off:])], 0
 	}
+}
+
+// fifoSession is one writer session of "/in": the bytes not yet echoed,
+// and whether its writers have all gone (then its echo ends with them).
+type fifoSession struct {
+	data     pending
+	ended    bool
+	endedAt  time.Time
+	noReader bool // an open of "/out" for it found no reader
+}
+
+// fifoPending is what all sessions have waiting.
+func (s *server) fifoPending() int {
+	n := 0
+	for _, f := range s.sessions {
+		n += f.data.len()
+	}
+	return n
 }
 
 type conn struct {
@@ -159,10 +198,6 @@ func (s *server) setup() error {
 	if s.fifoIn, err = p.Open(FIFOIn, tzposix.O_RDONLY|tzposix.O_NONBLOCK, 0); err != nil {
 		return fmt.Errorf("echo: open %s for reading: %w", FIFOIn, err)
 	}
-	// Only now, with a reader, does a nonblocking open for writing succeed.
-	if s.fifoHold, err = p.Open(FIFOIn, tzposix.O_WRONLY|tzposix.O_NONBLOCK, 0); err != nil {
-		return fmt.Errorf("echo: open %s for writing: %w", FIFOIn, err)
-	}
 
 	if err := p.Unlink(UnixPath); err != nil && !errors.Is(err, syscall.ENOENT) {
 		return fmt.Errorf("echo: remove stale %s: %w", UnixPath, err)
@@ -182,7 +217,7 @@ func (s *server) setup() error {
 	if s.udp, err = p.Socket(tzposix.AF_INET, tzposix.SOCK_DGRAM|tzposix.SOCK_NONBLOCK, 0); err != nil {
 		return fmt.Errorf("echo: udp socket: %w", err)
 	}
-	if err := p.SetsockoptInt(s.udp, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+	if err := p.SetsockoptInt(s.udp, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		return fmt.Errorf("echo: udp SO_REUSEADDR: %w", err)
 	}
 	if err := p.Bind(s.udp, ta); err != nil {
@@ -199,7 +234,7 @@ func (s *server) listen(domain int, addr tzrpc.Sockaddr) (int, error) {
 		return -1, fmt.Errorf("echo: socket for %v: %w", addr, err)
 	}
 	if domain != tzposix.AF_UNIX {
-		if err := p.SetsockoptInt(fd, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+		if err := p.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 			p.Close(fd)
 			return -1, fmt.Errorf("echo: SO_REUSEADDR on %v: %w", addr, err)
 		}
@@ -216,7 +251,7 @@ func (s *server) listen(domain int, addr tzrpc.Sockaddr) (int, error) {
 }
 
 func (s *server) closeAll() {
-	for _, fd := range []int{s.fifoIn, s.fifoHold, s.fifoOut, s.unixL, s.tcpL, s.udp} {
+	for _, fd := range []int{s.fifoIn, s.fifoOut, s.unixL, s.tcpL, s.udp} {
 		if fd >= 0 {
 			s.p.Close(fd)
 		}
@@ -250,7 +285,7 @@ func (s *server) step() error {
 		case ownFIFOIn:
 			err = s.readFIFO()
 		case ownFIFOOut:
-			err = s.fifoOutEvent(f.Revents)
+			err = s.fifoOutEvent()
 		case ownListener:
 			err = s.accept(o.fd)
 		case ownUDP:
@@ -262,7 +297,12 @@ func (s *server) step() error {
 			return err
 		}
 	}
-	if s.fifoData.len() > 0 && s.fifoOut < 0 && !time.Now().Before(s.fifoRetry) {
+	if s.fifoIn < 0 && !time.Now().Before(s.inRetry) {
+		if err := s.reopenIn(); errors.Is(err, syscall.ECANCELED) {
+			return err
+		}
+	}
+	if len(s.sessions) > 0 && s.fifoOut < 0 && !time.Now().Before(s.fifoRetry) {
 		if err := s.flushFIFO(); errors.Is(err, syscall.ECANCELED) {
 			return err
 		}
@@ -280,16 +320,15 @@ func (s *server) build(now time.Time) int {
 		s.fds = append(s.fds, tzposix.PollFd{Fd: int32(fd), Events: ev})
 		s.owners = append(s.owners, o)
 	}
-	if !s.fifoData.full() {
+	if s.fifoIn >= 0 && s.fifoPending() < maxPending {
 		add(s.fifoIn, tzposix.POLLIN, owner{kind: ownFIFOIn})
 	}
-	if s.fifoOut >= 0 {
-		// Polled even with nothing to write: POLLERR says the reader left.
-		var ev int16
-		if s.fifoData.len() > 0 {
-			ev = tzposix.POLLOUT
-		}
-		add(s.fifoOut, ev, owner{kind: ownFIFOOut})
+	if s.fifoOut >= 0 && len(s.sessions) > 0 && s.sessions[0].data.len() > 0 {
+		// Polled only with something to write. A reader that left shows
+		// as EPIPE on the next write; closing "/out" on its POLLERR
+		// instead could cut off, with an early end of file, a reader
+		// that has just opened it.
+		add(s.fifoOut, tzposix.POLLOUT, owner{kind: ownFIFOOut})
 	}
 	if len(s.conns) < maxConns && !now.Before(s.acceptRetry) {
 		add(s.unixL, tzposix.POLLIN, owner{kind: ownListener, fd: s.unixL})
@@ -318,8 +357,11 @@ func (s *server) build(now time.Time) int {
 			timeout = max(ms, 0)
 		}
 	}
-	if s.fifoData.len() > 0 && s.fifoOut < 0 {
+	if len(s.sessions) > 0 && s.fifoOut < 0 {
 		wait(s.fifoRetry)
+	}
+	if s.fifoIn < 0 {
+		wait(s.inRetry)
 	}
 	if now.Before(s.acceptRetry) {
 		wait(s.acceptRetry)
@@ -327,7 +369,8 @@ func (s *server) build(now time.Time) int {
 	return timeout
 }
 
-// readFIFO moves what "/in" holds into the buffer for "/out".
+// readFIFO moves what "/in" holds into the current session's echo. End
+// of file ends the session: every writer has closed "/in".
 func (s *server) readFIFO() error {
 	n, err := s.p.Read(s.fifoIn, s.buf)
 	if err != nil {
@@ -336,58 +379,140 @@ func (s *server) readFIFO() error {
 		}
 		return err
 	}
-	s.fifoData.add(s.buf[:n])
+	now := time.Now()
+	last := len(s.sessions) - 1
+	if n == 0 {
+		if last >= 0 && !s.sessions[last].ended {
+			s.sessions[last].ended, s.sessions[last].endedAt = true, now
+		} else {
+			// A writer came and went without writing: an empty
+			// session, whose end the readers present see.
+			s.sessions = append(s.sessions, &fifoSession{ended: true, endedAt: now})
+		}
+		if err := s.reopenIn(); err != nil {
+			return err
+		}
+		return s.flushFIFO()
+	}
+	if last < 0 || s.sessions[last].ended {
+		// A new session. Finished ones that found no reader are
+		// dropped rather than given to this session's reader.
+		if s.fifoOut < 0 {
+			kept := s.sessions[:0]
+			for _, f := range s.sessions {
+				if !f.ended || !f.noReader {
+					kept = append(kept, f)
+				}
+			}
+			clear(s.sessions[len(kept):])
+			s.sessions = kept
+		}
+		s.sessions = append(s.sessions, &fifoSession{})
+		last = len(s.sessions) - 1
+	}
+	s.sessions[last].data.add(s.buf[:n])
 	return s.flushFIFO()
 }
 
-// flushFIFO writes buffered bytes to "/out", opening it first if needed.
-// Without a reader the bytes stay buffered and the open is retried later;
-// a reader that left costs nothing but a reopen.
-func (s *server) flushFIFO() error {
-	if s.fifoData.len() == 0 {
-		return nil
-	}
-	if s.fifoOut < 0 {
-		if time.Now().Before(s.fifoRetry) {
-			return nil // the poll timeout brings us back
+// reopenIn replaces the reader of "/in" after a session ended, so that
+// poll is quiet until the next writer session ends. The new reader is
+// opened first: "/in" never lacks a reader, so a writer of the next
+// session neither blocks nor meets EPIPE. If a writer has already opened
+// "/in", the kernel reports POLLHUP on the new reader once that writer
+// leaves, as on the old one.
+func (s *server) reopenIn() error {
+	fd, err := s.p.Open(FIFOIn, tzposix.O_RDONLY|tzposix.O_NONBLOCK, 0)
+	if err != nil {
+		// The old reader keeps reporting POLLHUP: close it and try
+		// again after retryDelay rather than spin on it.
+		if s.fifoIn >= 0 {
+			s.p.Close(s.fifoIn)
 		}
-		fd, err := s.p.Open(FIFOOut, tzposix.O_WRONLY|tzposix.O_NONBLOCK, 0)
-		if err != nil {
-			// ENXIO: no reader yet. Anything else (say the node was
-			// removed) is retried the same way rather than lose data.
-			s.fifoRetry = time.Now().Add(retryDelay)
-			if errors.Is(err, syscall.ECANCELED) {
+		s.fifoIn = -1
+		s.inRetry = time.Now().Add(retryDelay)
+		return fmt.Errorf("echo: reopen %s for reading: %w", FIFOIn, err)
+	}
+	s.p.Close(s.fifoIn)
+	s.fifoIn = fd
+	return nil
+}
+
+// flushFIFO echoes the oldest session to "/out", opening it first if
+// needed, and closes "/out" once a finished session is echoed whole, so
+// that its readers see end of file.
+func (s *server) flushFIFO() error {
+	for len(s.sessions) > 0 {
+		f := s.sessions[0]
+		if f.data.len() == 0 && !f.ended {
+			return nil // the writer may send more
+		}
+		if s.fifoOut < 0 {
+			now := time.Now()
+			if now.Before(s.fifoRetry) {
+				return nil // the poll timeout brings us back
+			}
+			fd, err := s.p.Open(FIFOOut, tzposix.O_WRONLY|tzposix.O_NONBLOCK, 0)
+			if err != nil {
+				if errors.Is(err, syscall.ECANCELED) {
+					return err
+				}
+				// ENXIO: no reader. Anything else (say the node was
+				// removed) is treated the same way.
+				f.noReader = true
+				if f.ended && (len(s.sessions) > 1 || !now.Before(f.endedAt.Add(ReaderGrace))) {
+					s.popSession() // no reader came for it
+					continue
+				}
+				s.fifoRetry = now.Add(retryDelay)
+				return nil
+			}
+			s.fifoOut = fd
+		}
+		if f.data.len() > 0 {
+			// One write: a short count means the pipe is full, and
+			// POLLOUT will say when it has room.
+			n, err := s.p.Write(s.fifoOut, f.data.bytes())
+			f.data.consume(n)
+			if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
+				// EPIPE: the reader left. The rest waits for the
+				// next reader of this session.
+				s.closeFIFOOut()
 				return err
 			}
+			if f.data.len() > 0 {
+				return nil
+			}
+		}
+		if !f.ended {
 			return nil
 		}
-		s.fifoOut = fd
-	}
-	// One write: a short count means the pipe is full, and POLLOUT will
-	// say when it has room.
-	n, err := s.p.Write(s.fifoOut, s.fifoData.bytes())
-	s.fifoData.consume(n)
-	if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
-		// EPIPE: the reader left. Keep the rest for the next one.
+		// The session is echoed whole: its readers see end of file.
 		s.closeFIFOOut()
-		return err
+		s.popSession()
 	}
 	return nil
 }
 
+func (s *server) popSession() {
+	s.sessions[0] = nil
+	s.sessions = s.sessions[1:]
+	if len(s.sessions) == 0 {
+		s.sessions = nil // let the backing array go
+	}
+}
+
+// closeFIFOOut closes "/out"; it is opened again no sooner than
+// retryDelay later, so that readers still attached see end of file before
+// the next session's bytes.
 func (s *server) closeFIFOOut() {
 	s.p.Close(s.fifoOut)
 	s.fifoOut = -1
 	s.fifoRetry = time.Now().Add(retryDelay)
 }
 
-func (s *server) fifoOutEvent(rev int16) error {
-	if rev&(tzposix.POLLERR|tzposix.POLLHUP|tzposix.POLLNVAL) != 0 {
-		s.closeFIFOOut() // the reader left; reopen when there is data
-		return nil
-	}
-	return s.flushFIFO()
-}
+// fifoOutEvent writes on POLLOUT; on POLLERR (the reader left) the write
+// meets EPIPE and flushFIFO closes "/out".
+func (s *server) fifoOutEvent() error { return s.flushFIFO() }
 
 // accept takes one connection per event; poll repeats while more wait.
 func (s *server) accept(l int) error {

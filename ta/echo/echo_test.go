@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/securesim"
@@ -54,7 +55,7 @@ func TestEchoShadow(t *testing.T) {
 }
 
 func testEcho(t *testing.T) {
-	uuid := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
+	uuid := gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	host, err := securesim.NewHost([]securesim.Definition{Definition(uuid)}, log)
 	if err != nil {
@@ -175,55 +176,63 @@ func testEcho(t *testing.T) {
 	})
 	t.Run("fifo", func(t *testing.T) {
 		in, out := filepath.Join(root, "in"), filepath.Join(root, "out")
-		// Writers come and go; the reader is there all along.
-		r := openAsync(out, os.O_RDONLY)
-		for i, n := range sizes {
-			w, err := os.OpenFile(in, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msg := echotest.Payload(n + i)
-			// Written while the echo is read: the TA stops reading "/in"
-			// while "/out" is backed up, so a writer alone would block.
-			werr := make(chan error, 1)
-			go func() {
-				_, err := w.Write(msg)
-				w.Close()
-				werr <- err
-			}()
-			rf := <-r
-			if rf.err != nil {
-				t.Fatal(rf.err)
-			}
-			r <- rf
-			if err := echotest.ReadExactly(rf.f, msg); err != nil {
-				t.Fatalf("%d bytes: %v", len(msg), err)
-			}
-			if err := <-werr; err != nil {
-				t.Fatal(err)
+		// Writer sessions one after another, each with its reader
+		// present: each reader gets its own session's bytes, then end
+		// of file.
+		for i := range 6 {
+			msg := append(fmt.Appendf(nil, "session %d:", i), echotest.Payload(sizes[i%len(sizes)]+i)...)
+			if err := echotest.FIFORound(in, out, msg, 30*time.Second); err != nil {
+				t.Fatalf("session %d: %v", i, err)
 			}
 		}
-		rf := <-r
-		rf.f.Close()
 
-		// Bytes written while no one reads "/out" wait for the next reader.
+		// While the writer session lasts, its bytes wait for a reader.
 		w, err := os.OpenFile(in, os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer w.Close()
 		msg := echotest.Payload(5000)
 		if _, err := w.Write(msg); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(150 * time.Millisecond) // the TA finds no reader and retries
-		rf = <-openAsync(out, os.O_RDONLY)
+		rf := <-openAsync(out, os.O_RDONLY)
 		if rf.err != nil {
 			t.Fatal(rf.err)
 		}
-		defer rf.f.Close()
-		if err := echotest.ReadExactly(rf.f, msg); err != nil {
-			t.Fatalf("after the reader came back: %v", err)
+		w.Close()
+		got, err := readAllWithin(rf.f, 20*time.Second)
+		rf.f.Close()
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("a reader coming during the session: got %d bytes (%v), want %d then end of file", len(got), err, len(msg))
+		}
+
+		// A finished session that no reader took is dropped after
+		// ReaderGrace: the next session's reader gets only its own.
+		if err := os.WriteFile(in, []byte("nobody reads this\n"), 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ReaderGrace + 2*time.Second)
+		if err := echotest.FIFORound(in, out, []byte("fresh\n"), 30*time.Second); err != nil {
+			t.Fatalf("the session after one without a reader: %v", err)
+		}
+
+		// A writer that sends nothing: its readers see end of file.
+		rf2 := openAsync(out, os.O_RDONLY)
+		time.Sleep(50 * time.Millisecond) // the reader is waiting in open
+		w, err = os.OpenFile(in, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		rf = <-rf2
+		if rf.err != nil {
+			t.Fatal(rf.err)
+		}
+		got, err = readAllWithin(rf.f, 20*time.Second)
+		rf.f.Close()
+		if err != nil || len(got) != 0 {
+			t.Fatalf("an empty session: got %d bytes (%v), want end of file", len(got), err)
 		}
 	})
 	// Nothing above broke the other transports.
@@ -234,6 +243,12 @@ func testEcho(t *testing.T) {
 	if err := stopShadow(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("shadow Run = %v, want it stopped by the context", err)
 	}
+}
+
+// readAllWithin reads f to end of file, failing after d.
+func readAllWithin(f *os.File, d time.Duration) ([]byte, error) {
+	f.SetReadDeadline(time.Now().Add(d))
+	return io.ReadAll(f)
 }
 
 type openResult struct {

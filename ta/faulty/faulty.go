@@ -19,9 +19,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -29,7 +29,7 @@ import (
 const Path = "/faulty.sock"
 
 // Definition returns the TA at uuid.
-func Definition(uuid teeclient.UUID) securesim.Definition {
+func Definition(uuid gp.UUID) securesim.Definition {
 	return tzposix.Definition("faulty", uuid, securesim.Properties{SingleInstance: true}, Program)
 }
 

@@ -27,3 +27,25 @@ func TestCrossCompile(t *testing.T) {
 		t.Fatalf("ta/c/cross-check.sh: %v", err)
 	}
 }
+
+// TestStackGuard: a host TA's coroutine stack has a guard page below it
+// (ta/c/host/stack.c), so an overflow faults instead of writing over the
+// memory below: ta/c/test/stack_test.c, built with gcc and run here.
+func TestStackGuard(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Fatal("gcc not installed: cannot build C TAs (.ci/run installs it)")
+	}
+	c := filepath.Join("..", "c")
+	bin := filepath.Join(t.TempDir(), "stack_test")
+	cc := exec.Command("gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O1", "-o", bin,
+		filepath.Join(c, "test", "stack_test.c"), filepath.Join(c, "host", "stack.c"),
+		filepath.Join(c, "src", "coro_init.c"), filepath.Join(c, "src", "coro.S"))
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("stack_test: %v", err)
+	}
+}

@@ -3,7 +3,14 @@
 // world: configuration kind "native".
 //
 // Each TA instance is one child process, started by Create and ended by
-// Destroy. The entry points are messages on a SOCK_SEQPACKET socket
+// Destroy, and confined by package sandbox as OP-TEE confines a TA: its
+// own uid and gid, no capabilities, empty namespaces, a root holding only
+// the program, and a seccomp allow-list of the few system calls the TA
+// runtime makes to talk to the secure world. Check validates a program
+// without running it (tzbridge check); Definition runs it once, in the
+// sandbox, to read its HELLO.
+//
+// The entry points are messages on a SOCK_SEQPACKET socket
 // (descriptor 3 in the child; fixed 128-byte records, see wire.go and
 // ta/c/host/host_main.c): HELLO (child → secure world: UUID and TA flags
 // from its user_ta_header_defines.h), CREATE, OPEN_SESSION, INVOKE,
@@ -12,18 +19,21 @@
 //
 // Memory references travel through shared memory, not the socket: a sealed
 // memfd (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL, so that neither side can
-// make the other fault) mapped in both processes, handed over once with
-// SCM_RIGHTS and replaced only when a call needs more. An entry point copies
-// the client's memrefs in before the call and out after it: the client's
-// own shared memory is mapped only in the secure world. For RESUME with the
-// tzrpc mailbox only the live part is copied: the header and the payload
-// its length names, bounded by the mailbox.
+// make the other fault, and not executable) mapped in both processes,
+// handed over once with SCM_RIGHTS and replaced only when a call needs
+// more. An entry point copies the client's memrefs in before the call and
+// out after it: the client's own shared memory is mapped only in the
+// secure world. For RESUME with the tzrpc mailbox only the live part is
+// copied: the header and the payload its length names, bounded by the
+// mailbox.
 //
 // The child dies with the secure world (PR_SET_PDEATHSIG, set from a thread
-// that lives as long as the child, and in the child itself). A child that
-// exits, crashes or breaks the message protocol kills its instance: the
-// entry point panics, and the host reports TEE_ERROR_TARGET_DEAD for its
-// sessions from then on, as OP-TEE does after a TA panic.
+// that lives as long as the child, again by the sandbox after it changes
+// credentials, and in the child itself). A child that exits, crashes,
+// makes a forbidden system call that it cannot survive, or breaks the
+// message protocol kills its instance: the entry point panics, and the
+// host reports TEE_ERROR_TARGET_DEAD for its sessions from then on, as
+// OP-TEE does after a TA panic.
 //
 // This package uses no cgo: the product binary stays pure Go and only
 // executes the TA program.
@@ -31,19 +41,22 @@ package native
 
 import (
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/child"
+	"github.com/tzmediator/tzbridge/internal/sandbox"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -62,11 +75,17 @@ const (
 var cancelGrace = 5 * time.Second
 
 // Definition describes the native TA program at path for the secure world.
-// It runs the program once to read its HELLO: the flags there give the
-// instance properties, and the UUID there must be uuid (on a device, the
-// UUID is what selects the TA, so a mismatch is a configuration error).
-func Definition(name string, uuid teeclient.UUID, path string) (securesim.Definition, error) {
-	info, err := Describe(path)
+// It checks the file (Check) and runs the program once, confined like
+// every instance (package sandbox), to read its HELLO: the flags there
+// give the instance properties, and the UUID there must be uuid (on a
+// device, the UUID is what selects the TA, so a mismatch is a
+// configuration error).
+func Definition(name string, uuid gp.UUID, path string) (securesim.Definition, error) {
+	id := sandbox.ID(uuid)
+	if err := sandbox.CheckID(id); err != nil {
+		return securesim.Definition{}, fmt.Errorf("native TA %s: %w", name, err)
+	}
+	info, err := describe(path, id)
 	if err != nil {
 		return securesim.Definition{}, err
 	}
@@ -77,13 +96,21 @@ func Definition(name string, uuid teeclient.UUID, path string) (securesim.Defini
 		Name:  name,
 		UUID:  uuid,
 		Props: info.Props(),
-		New:   func() securesim.TA { return &ta{name: name, path: path, uuid: uuid} },
+		New:   func() securesim.TA { return &ta{name: name, path: path, uuid: uuid, id: id} },
 	}, nil
 }
 
-// Describe starts the TA program at path, reads its HELLO and lets it go.
-func Describe(path string) (Info, error) {
-	p, err := start(path)
+// Describe checks the TA program at path, starts it in the sandbox (as
+// the TA with the given UUID would run), reads its HELLO and lets it go.
+func Describe(path string, uuid gp.UUID) (Info, error) {
+	return describe(path, sandbox.ID(uuid))
+}
+
+func describe(path string, id uint32) (Info, error) {
+	if err := Check(path); err != nil {
+		return Info{}, err
+	}
+	p, err := start(path, id)
 	if err != nil {
 		return Info{}, err
 	}
@@ -93,6 +120,61 @@ func Describe(path string) (Info, error) {
 		return Info{}, fmt.Errorf("native TA %s: %w", path, err)
 	}
 	return info, nil
+}
+
+// Check says whether the file at path can be a native TA for this
+// machine without running it (tzbridge check): a regular file, readable,
+// executable by someone, an ELF executable of this machine's class,
+// byte order and architecture, and static: the sandbox's root holds
+// nothing but the program, so there is no dynamic loader to run it.
+func Check(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("native TA: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("native TA: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("native TA %s: not a regular file (%v)", path, st.Mode().Type())
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("native TA %s: not executable (mode %v)", path, st.Mode().Perm())
+	}
+	e, err := elf.NewFile(f)
+	if err != nil {
+		return fmt.Errorf("native TA %s: not an ELF program: %w", path, err)
+	}
+	want, ok := elfMachines[runtime.GOARCH]
+	switch {
+	case !ok:
+		return fmt.Errorf("native TA %s: native TAs are not supported on %s", path, runtime.GOARCH)
+	case e.Class != want.class || e.Machine != want.machine || e.ByteOrder != want.order:
+		return fmt.Errorf("native TA %s: built for %v %v %v, this machine is %v %v %v", path, e.Class, e.Machine, e.ByteOrder, want.class, want.machine, want.order)
+	case e.Type != elf.ET_EXEC && e.Type != elf.ET_DYN:
+		return fmt.Errorf("native TA %s: an ELF %v, not an executable", path, e.Type)
+	}
+	for _, p := range e.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("native TA %s: dynamically linked; the sandbox has no file system for a loader: build it with ta/c/build-host.sh (static)", path)
+		}
+	}
+	if e.Entry == 0 {
+		return fmt.Errorf("native TA %s: no entry point", path)
+	}
+	return nil
+}
+
+// elfMachines are the architectures the sandbox has a filter for.
+var elfMachines = map[string]struct {
+	class   elf.Class
+	machine elf.Machine
+	order   binary.ByteOrder
+}{
+	"amd64": {elf.ELFCLASS64, elf.EM_X86_64, binary.LittleEndian},
+	"arm64": {elf.ELFCLASS64, elf.EM_AARCH64, binary.LittleEndian},
 }
 
 // proc is one running TA program. Messages are received in the calling
@@ -106,25 +188,30 @@ type proc struct {
 	closed sync.Once
 }
 
-// start runs the program at path with its end of a socket pair as
-// descriptor 3.
-func start(path string) (*proc, error) {
+// start runs the program at path, confined as id (package sandbox), with
+// its end of a socket pair as descriptor 3.
+func start(path string, id uint32) (*proc, error) {
+	if err := sandbox.Supported(); err != nil {
+		return nil, fmt.Errorf("native TA %s: %w", path, err)
+	}
+	prog, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("native TA: %w", err)
+	}
+	defer prog.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("native TA %s: socketpair: %w", path, err)
 	}
 	theirs := os.NewFile(uintptr(fds[1]), "native-ta-socket")
 	defer theirs.Close()
-	cmd := exec.Command(path)
-	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "TZBRIDGE_NATIVE=1")
-	cmd.ExtraFiles = []*os.File{theirs}
+	cmd := sandbox.Command(prog, theirs, id)
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
 	cp, err := child.Start(cmd, nil)
 	if err != nil {
 		unix.Close(fds[0])
-		return nil, fmt.Errorf("native TA: %w", err)
+		return nil, fmt.Errorf("native TA %s: the sandbox (needs root): %w", path, err)
 	}
 	return &proc{Process: cp, path: path, fd: fds[0]}, nil
 }
@@ -221,7 +308,8 @@ func (p *proc) kill() {
 // ta is one instance of a native TA: one process.
 type ta struct {
 	name, path string
-	uuid       teeclient.UUID
+	uuid       gp.UUID
+	id         uint32 // the sandbox's uid and gid
 
 	p           *proc
 	shm         []byte // shared memory, mapped here and in the child
@@ -255,8 +343,8 @@ func (t *ta) release() {
 }
 
 // Create starts the program and runs TA_CreateEntryPoint.
-func (t *ta) Create() teeclient.Result {
-	p, err := start(t.path)
+func (t *ta) Create() gp.Result {
+	p, err := start(t.path, t.id)
 	if err != nil {
 		panic(&died{ta: t.name, why: err.Error()})
 	}
@@ -269,7 +357,7 @@ func (t *ta) Create() teeclient.Result {
 		t.fail("the program now declares UUID %v, not %v", info.UUID, t.uuid)
 	}
 	r := t.call(context.Background(), newMsg(kindCreate, 0, 0, 0), -1)
-	return teeclient.Result(r.result())
+	return gp.Result(r.result())
 }
 
 // Destroy runs TA_DestroyEntryPoint and ends the program.
@@ -333,11 +421,11 @@ func (t *ta) call(ctx context.Context, m *msg, fd int) *msg {
 }
 
 // OpenSession runs TA_OpenSessionEntryPoint.
-func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, teeclient.Result) {
+func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, gp.Result) {
 	t.nextSession++
 	id := t.nextSession
 	r := t.entry(ctx, kindOpen, id, 0, p)
-	if r != teeclient.Success {
+	if r != gp.Success {
 		return nil, r
 	}
 	return id, r
@@ -353,10 +441,10 @@ func (t *ta) CloseSession(state any) {
 }
 
 // Invoke runs TA_InvokeCommandEntryPoint.
-func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) teeclient.Result {
+func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) gp.Result {
 	id, ok := state.(uint32)
 	if !ok {
-		return teeclient.ErrorBadState
+		return gp.ErrorBadState
 	}
 	return t.entry(ctx, kindInvoke, id, cmd, p)
 }
@@ -370,17 +458,17 @@ type span struct {
 
 // entry runs an entry point with parameters: memrefs are copied into the
 // shared memory, and outputs copied back after the call.
-func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.Params) teeclient.Result {
+func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.Params) gp.Result {
 	types, err := paramTypes(p)
 	if err != nil {
-		return teeclient.ErrorBadParameters
+		return gp.ErrorBadParameters
 	}
 	// The live part of a tzrpc mailbox is its header and payload.
 	mailbox := kind == kindInvoke && cmd == tzrpc.CmdResume &&
-		p.Types() == [teeclient.NumParams]teeclient.Attr{teeclient.AttrMemrefInout} &&
+		p.Types() == [gp.NumParams]gp.Attr{gp.AttrMemrefInout} &&
 		len(p[0].Mem) >= tzrpc.HeaderSize
 
-	var spans [teeclient.NumParams]span
+	var spans [gp.NumParams]span
 	need := 0
 	for i := range p {
 		if p[i].Type.IsMemref() && p[i].Mem != nil {
@@ -417,7 +505,7 @@ func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.
 	for i := range p {
 		a, b := r.param(i)
 		switch at := p[i].Type; {
-		case at == teeclient.AttrValueOutput || at == teeclient.AttrValueInout:
+		case at == gp.AttrValueOutput || at == gp.AttrValueInout:
 			p[i].A, p[i].B = uint32(a), uint32(b)
 		case at.IsMemref():
 			p[i].Size = b // may exceed the buffer: SHORT_BUFFER reports the size needed
@@ -432,7 +520,7 @@ func (t *ta) entry(ctx context.Context, kind, session, cmd uint32, p *securesim.
 			copy(p[i].Mem[:n], region[:n])
 		}
 	}
-	return teeclient.Result(r.result())
+	return gp.Result(r.result())
 }
 
 // liveLen is the part of a tzrpc mailbox that holds a message: the header
@@ -450,7 +538,12 @@ func (t *ta) ensureShm(n int) error {
 		return nil
 	}
 	size := (n + shmAlign - 1) &^ (shmAlign - 1)
-	fd, err := unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	// Not executable, and sealed so (kernels since 6.3): the TA may map
+	// the memory, never run it as a program.
+	fd, err := unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_NOEXEC_SEAL)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate("tzbridge-native-ta", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
 	if err != nil {
 		return fmt.Errorf("memfd_create: %w", err)
 	}
@@ -468,7 +561,7 @@ func (t *ta) ensureShm(n int) error {
 	m := newMsg(kindShm, 0, 0, 0)
 	le.PutUint64(m[8:], uint64(size))
 	r := t.call(context.Background(), m, fd)
-	if res := teeclient.Result(r.result()); res != teeclient.Success {
+	if res := gp.Result(r.result()); res != gp.Success {
 		_ = unix.Munmap(mem)
 		return fmt.Errorf("the program refused %d bytes of shared memory: %v", size, res)
 	}

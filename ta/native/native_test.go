@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -11,34 +12,37 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
 	"github.com/tzmediator/tzbridge/internal/simtest"
+	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/ta/echo"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // The C example TA (ta/c/examples/echo/ta) and its identity.
 var (
 	echoDir  = filepath.Join("..", "c", "examples", "echo", "ta")
-	echoUUID = teeclient.MustParseUUID("c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10")
+	echoUUID = gp.MustParseUUID("c1e0ec40-7a5e-4c2b-9d3f-0b6a2e8f4c10")
 
 	faultyDir  = filepath.Join("testdata", "faulty")
-	faultyUUID = teeclient.MustParseUUID("6e2b9c1d-0f3a-4d5e-8b7c-1a2b3c4d5e6f")
+	faultyUUID = gp.MustParseUUID("6e2b9c1d-0f3a-4d5e-8b7c-1a2b3c4d5e6f")
 )
 
 // buildTA builds the TA in dir for the host with ta/c/build-host.sh.
 func buildTA(t testing.TB, dir string, cflags ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed: cannot build C TAs")
+		t.Fatal("gcc not installed: cannot build C TAs (.ci/run installs it)")
 	}
 	out := filepath.Join(t.TempDir(), filepath.Base(dir)+"-ta")
 	args := append([]string{filepath.Join("..", "c", "build-host.sh"), dir, out}, cflags...)
@@ -51,7 +55,7 @@ func buildTA(t testing.TB, dir string, cflags ...string) string {
 
 func TestDescribe(t *testing.T) {
 	bin := buildTA(t, echoDir)
-	info, err := Describe(bin)
+	info, err := Describe(bin, echoUUID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +71,82 @@ func TestDescribe(t *testing.T) {
 	if _, err := Definition("echo", faultyUUID, bin); err == nil {
 		t.Error("Definition accepted a UUID the program does not declare")
 	}
-	if _, err := Describe("/bin/true"); err == nil {
+	if _, err := Describe("/bin/true", echoUUID); err == nil {
 		t.Error("Describe accepted a program that is not a TA")
 	}
-	if _, err := Describe(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := Describe(filepath.Join(t.TempDir(), "missing"), echoUUID); err == nil {
 		t.Error("Describe accepted a missing program")
 	}
 	// Run by hand, the program says what it is and fails.
 	out, err := exec.Command(bin).CombinedOutput()
 	if err == nil || !bytes.Contains(out, []byte("tzbridge")) {
 		t.Errorf("run by hand: %v\n%s", err, out)
+	}
+}
+
+// elfHeader is a minimal ELF64 little-endian header of the given type and
+// machine, with an entry point and no program headers.
+func elfHeader(typ elf.Type, machine elf.Machine) []byte {
+	h := make([]byte, 64)
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	h[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	h[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	le.PutUint16(h[16:], uint16(typ))
+	le.PutUint16(h[18:], uint16(machine))
+	le.PutUint32(h[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(h[24:], 0x401000) // entry
+	le.PutUint16(h[52:], 64)       // ehsize
+	le.PutUint16(h[54:], 56)       // phentsize
+	le.PutUint16(h[58:], 64)       // shentsize
+	return h
+}
+
+// TestCheck: what tzbridge check accepts as a native TA, without running
+// it.
+func TestCheck(t *testing.T) {
+	bin := buildTA(t, echoDir)
+	dir := t.TempDir()
+	write := func(name string, b []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ta, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other = elf.EM_X86_64
+	}
+	here := elfMachines[runtime.GOARCH].machine
+	tests := []struct {
+		name, path, wantErr string
+	}{
+		{"the C echo TA", bin, ""},
+		{"not executable", write("noexec", ta, 0o644), "not executable"},
+		{"a script", write("script", []byte("#!/bin/sh\ntouch /tmp/x\n"), 0o755), "not an ELF"},
+		{"empty", write("empty", nil, 0o755), "not an ELF"},
+		{"another machine", write("other", elfHeader(elf.ET_EXEC, other), 0o755), "this machine is"},
+		{"an object file", write("object", elfHeader(elf.ET_REL, here), 0o755), "not an executable"},
+		{"a minimal executable", write("minimal", elfHeader(elf.ET_EXEC, here), 0o755), ""},
+		{"dynamically linked", "/bin/true", "dynamically linked"},
+		{"a directory", dir, "not a regular file"},
+		{"missing", filepath.Join(dir, "missing"), "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.path)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Check: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Check: %v, want an error with %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
@@ -87,7 +157,7 @@ func startWorld(t testing.TB, defs ...securesim.Definition) *simtest.World {
 }
 
 // runShadow runs a shadow for uuid with its root in a new directory.
-func runShadow(t testing.TB, w *simtest.World, name string, uuid teeclient.UUID) (root string, done chan error, stop context.CancelFunc) {
+func runShadow(t testing.TB, w *simtest.World, name string, uuid gp.UUID) (root string, done chan error, stop context.CancelFunc) {
 	t.Helper()
 	root = filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -120,13 +190,15 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := startWorld(t, def)
+	// The secure world's log says how each instance died.
+	var log syncbuf.Buffer
+	w := simtest.Start(t, slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn})), def)
 	tests := []struct {
 		cmd  string
 		want func(error) bool
 	}{
-		{"p", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
-		{"s", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		{"p", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
+		{"s", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
 		{"x", func(err error) bool { return err == nil }},
 		{"e", func(err error) bool {
 			var ee *shadow.ExitError
@@ -140,8 +212,10 @@ func TestFaults(t *testing.T) {
 		}},
 		// Cancellation is masked unless the TA unmasks it: the flag
 		// stays false, and the TA is killed.
-		{"m", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
-		{"l", func(err error) bool { return errors.Is(err, teeclient.ErrorTargetDead) }},
+		{"m", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
+		{"l", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
+		// Killed by the sandbox's seccomp filter.
+		{"k", func(err error) bool { return errors.Is(err, gp.ErrorTargetDead) }},
 	}
 	defer func(g time.Duration) { cancelGrace = g }(cancelGrace)
 	cancelGrace = 300 * time.Millisecond
@@ -176,6 +250,9 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("shadow Run = %v", err)
 				}
 				t.Logf("shadow Run = %v", err)
+				if tt.cmd == "k" && runtime.GOARCH == "amd64" && !strings.Contains(log.String(), "signal: bad system call") {
+					t.Errorf("the TA was not killed by the seccomp filter:\n%s", log.String())
+				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the shadow did not end")
 			}
@@ -312,7 +389,7 @@ func testEcho(t *testing.T, bin string, full bool) {
 // testGoEchoLatency logs the figure of testEcho for the built-in Go echo
 // TA, for comparison.
 func testGoEchoLatency(t *testing.T) {
-	uuid := teeclient.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
+	uuid := gp.MustParseUUID("0e7a3c2d-5c1b-4f0e-9a8d-7e2b1c4d5f60")
 	w := startWorld(t, echo.Definition(uuid))
 	runShadow(t, w, "echo", uuid)
 	deadline := time.Now().Add(20 * time.Second)
@@ -372,7 +449,7 @@ func TestBuildHostDirs(t *testing.T) {
 				if err != nil {
 					t.Fatalf("build %s: %v\n%s", tc.dir, err, b)
 				}
-				info, err := Describe(out)
+				info, err := Describe(out, echoUUID)
 				if err != nil || info.UUID != echoUUID {
 					t.Errorf("built TA: %+v, %v; want UUID %v", info, err, echoUUID)
 				}
@@ -383,4 +460,27 @@ func TestBuildHostDirs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheck: whatever bytes a native TA file holds, Check answers
+// without panicking, and accepts only an ELF executable of this machine.
+func FuzzCheck(f *testing.F) {
+	here := elfMachines[runtime.GOARCH].machine
+	f.Add(elfHeader(elf.ET_EXEC, here))
+	f.Add(elfHeader(elf.ET_DYN, here))
+	f.Add(elfHeader(elf.ET_REL, here))
+	f.Add([]byte("#!/bin/sh\n"))
+	path := filepath.Join(f.TempDir(), "ta")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if Check(path) != nil {
+			return
+		}
+		e, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil || e.Machine != here || (e.Type != elf.ET_EXEC && e.Type != elf.ET_DYN) {
+			t.Fatalf("Check accepted %q (%v)", b, err)
+		}
+	})
 }

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // The messages between the secure world and the TA program: fixed
@@ -60,7 +60,7 @@ func newMsg(kind, session, cmd, types uint32) *msg {
 // Info is what a TA program says of itself in HELLO: the contents of its
 // user_ta_header_defines.h.
 type Info struct {
-	UUID      teeclient.UUID
+	UUID      gp.UUID
 	Flags     uint32 // TA_FLAGS
 	StackSize uint32 // TA_STACK_SIZE
 	DataSize  uint32 // TA_DATA_SIZE
@@ -102,7 +102,7 @@ func paramTypes(p *securesim.Params) (uint32, error) {
 	var t uint32
 	for i := range p {
 		a := p[i].Type
-		if a != teeclient.AttrNone && !a.IsValue() && !a.IsMemref() {
+		if a != gp.AttrNone && !a.IsValue() && !a.IsMemref() {
 			return 0, fmt.Errorf("parameter %d has type %d", i, a)
 		}
 		t |= uint32(a) << (4 * i)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -32,13 +32,13 @@ func BenchmarkHandoff(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if r := f.resume(ctx); r != teeclient.Success {
+	if r := f.resume(ctx); r != gp.Success {
 		b.Fatal(r)
 	}
 	answer()
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := f.resume(ctx); r != teeclient.Success {
+		if r := f.resume(ctx); r != gp.Success {
 			b.Fatal(r)
 		}
 		answer()

@@ -396,86 +396,72 @@ func (p *Proc) nameOp(op tzrpc.Op, fd int) (tzrpc.Sockaddr, error) {
 	return sa, nil
 }
 
-// sockopt maps a host (level, option) pair onto the protocol's option.
-func sockopt(level, opt int) (int64, bool) {
-	switch level {
-	case SOL_SOCKET:
-		switch opt {
-		case SO_REUSEADDR:
-			return tzrpc.SO_REUSEADDR, true
-		case SO_KEEPALIVE:
-			return tzrpc.SO_KEEPALIVE, true
-		case SO_RCVBUF:
-			return tzrpc.SO_RCVBUF, true
-		case SO_SNDBUF:
-			return tzrpc.SO_SNDBUF, true
-		case SO_ERROR:
-			return tzrpc.SO_ERROR, true
-		case SO_TYPE:
-			return tzrpc.SO_TYPE, true
-		case SO_BROADCAST:
-			return tzrpc.SO_BROADCAST, true
-		case SO_REUSEPORT:
-			return tzrpc.SO_REUSEPORT, true
-		}
-	case IPPROTO_TCP:
-		if opt == TCP_NODELAY {
-			return tzrpc.TCP_NODELAY, true
-		}
-	}
-	return 0, false
-}
-
 // SetsockoptInt sets an integer socket option, named with the host's
-// constants (SOL_SOCKET/SO_REUSEADDR, IPPROTO_TCP/TCP_NODELAY, …). Options
-// the protocol does not carry fail with ENOPROTOOPT.
+// constants as in package syscall or x/sys/unix (SOL_SOCKET/SO_REUSEADDR,
+// IPPROTO_TCP/TCP_NODELAY, …). Options the protocol does not carry fail
+// with ENOPROTOOPT.
 func (p *Proc) SetsockoptInt(fd, level, opt, value int) error {
-	o, ok := sockopt(level, opt)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fd32, _, err := p.lookup(fd)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return syscall.ENOPROTOOPT
-	}
-	req := tzrpc.Request{Op: tzrpc.OpSetsockopt, Args: [6]int64{int64(fd32), o, int64(value)}}
-	_, err = p.call(&req, &outgoing{})
-	return err
+	o, _ := tzrpc.SockoptFromHost(level, opt)
+	return p.SetSockopt(fd, o.Num, value)
 }
 
-// GetsockoptInt reads an integer socket option. SO_ERROR comes back as a
-// host errno number and SO_TYPE as the host's SOCK_STREAM or SOCK_DGRAM.
+// GetsockoptInt reads an integer socket option, named as for
+// SetsockoptInt. SO_ERROR comes back as a host errno number and SO_TYPE as
+// the host's SOCK_STREAM or SOCK_DGRAM.
 func (p *Proc) GetsockoptInt(fd, level, opt int) (int, error) {
-	o, ok := sockopt(level, opt)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fd32, _, err := p.lookup(fd)
+	o, _ := tzrpc.SockoptFromHost(level, opt)
+	v, err := p.Sockopt(fd, o.Num)
 	if err != nil {
 		return 0, err
 	}
-	if !ok {
-		return 0, syscall.ENOPROTOOPT
-	}
-	req := tzrpc.Request{Op: tzrpc.OpGetsockopt, Args: [6]int64{int64(fd32), o}}
-	v, err := p.call(&req, &outgoing{})
-	if err != nil {
-		return 0, err
-	}
-	switch o {
-	case tzrpc.SO_ERROR:
+	switch o.Kind {
+	case tzrpc.SockoptErrno:
 		if v == 0 {
 			return 0, nil
 		}
 		return int(tzrpc.Errno(v).Syscall()), nil
-	case tzrpc.SO_TYPE:
+	case tzrpc.SockoptType:
 		if v == tzrpc.SOCK_DGRAM {
 			return syscall.SOCK_DGRAM, nil
 		}
 		return syscall.SOCK_STREAM, nil
 	}
 	return int(v), nil
+}
+
+// SetSockopt sets socket option opt, a protocol number (tzrpc.SO_REUSEADDR,
+// …), as a WebAssembly guest names it. Numbers the protocol does not
+// define fail with ENOPROTOOPT.
+func (p *Proc) SetSockopt(fd int, opt int64, value int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fd32, _, err := p.lookup(fd)
+	if err != nil {
+		return err
+	}
+	if _, ok := tzrpc.LookupSockopt(opt); !ok {
+		return syscall.ENOPROTOOPT
+	}
+	req := tzrpc.Request{Op: tzrpc.OpSetsockopt, Args: [6]int64{int64(fd32), opt, int64(value)}}
+	_, err = p.call(&req, &outgoing{})
+	return err
+}
+
+// Sockopt reads socket option opt, a protocol number, and returns the
+// protocol's value: SO_ERROR a tzrpc errno, SO_TYPE tzrpc.SOCK_STREAM or
+// tzrpc.SOCK_DGRAM.
+func (p *Proc) Sockopt(fd int, opt int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fd32, _, err := p.lookup(fd)
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := tzrpc.LookupSockopt(opt); !ok {
+		return 0, syscall.ENOPROTOOPT
+	}
+	req := tzrpc.Request{Op: tzrpc.OpGetsockopt, Args: [6]int64{int64(fd32), opt}}
+	return p.call(&req, &outgoing{})
 }
 
 // SetNonblock puts fd in nonblocking mode or takes it out, keeping its

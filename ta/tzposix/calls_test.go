@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -511,10 +513,10 @@ func TestCalls(t *testing.T) {
 			name: "setsockopt rcvbuf, reuseport",
 			fds:  map[int32]fdInfo{5: stream},
 			call: func(p *Proc) (any, error) {
-				if err := p.SetsockoptInt(5, SOL_SOCKET, SO_RCVBUF, 1<<20); err != nil {
+				if err := p.SetsockoptInt(5, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20); err != nil {
 					return nil, err
 				}
-				return nil, p.SetsockoptInt(5, SOL_SOCKET, SO_REUSEPORT, 1)
+				return nil, p.SetsockoptInt(5, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 			},
 			ex: []exchange{
 				{op: tzrpc.OpSetsockopt, args: [6]int64{5, tzrpc.SO_RCVBUF, 1 << 20}},
@@ -564,6 +566,28 @@ func TestCalls(t *testing.T) {
 			call: func(p *Proc) (any, error) { return p.GetsockoptInt(5, syscall.SOL_SOCKET, syscall.SO_SNDBUF) },
 			ex:   []exchange{{op: tzrpc.OpGetsockopt, args: [6]int64{5, tzrpc.SO_SNDBUF}, ret: 212992}},
 			want: 212992,
+		},
+		{
+			name: "protocol-numbered options pass straight through",
+			fds:  map[int32]fdInfo{5: stream},
+			call: func(p *Proc) (any, error) {
+				if err := p.SetSockopt(5, tzrpc.SO_KEEPALIVE, 1); err != nil {
+					return nil, err
+				}
+				return p.Sockopt(5, tzrpc.SO_ERROR)
+			},
+			ex: []exchange{
+				{op: tzrpc.OpSetsockopt, args: [6]int64{5, tzrpc.SO_KEEPALIVE, 1}},
+				{op: tzrpc.OpGetsockopt, args: [6]int64{5, tzrpc.SO_ERROR}, ret: int64(tzrpc.ECONNREFUSED)},
+			},
+			want: int64(tzrpc.ECONNREFUSED),
+		},
+		{
+			name:    "protocol-numbered unknown option: no round trip",
+			fds:     map[int32]fdInfo{5: stream},
+			call:    func(p *Proc) (any, error) { return p.Sockopt(5, tzrpc.SO_REUSEPORT+1) },
+			want:    int64(0),
+			wantErr: syscall.ENOPROTOOPT,
 		},
 		{
 			name:    "set nonblock",

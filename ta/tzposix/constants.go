@@ -47,21 +47,12 @@ const (
 	POLLNVAL = tzrpc.POLLNVAL
 )
 
-// Socket option levels and names for SetsockoptInt and GetsockoptInt. These
-// are the host's own (as in package syscall; x/sys/unix because syscall lacks
-// SO_REUSEPORT on some ports) so that code written against syscall works
-// unchanged; the library maps them onto the protocol's options.
+// Protocols for Socket's proto argument: the host's numbers, which are the
+// same on every Linux port. Socket options have no constants here: name
+// them with the host's own (syscall.SOL_SOCKET, unix.SO_REUSEPORT, …) for
+// SetsockoptInt, or with the protocol's (tzrpc.SO_REUSEADDR, …) for
+// SetSockopt; each name means one number.
 const (
-	SOL_SOCKET   = unix.SOL_SOCKET
-	IPPROTO_TCP  = unix.IPPROTO_TCP
-	IPPROTO_UDP  = unix.IPPROTO_UDP
-	SO_REUSEADDR = unix.SO_REUSEADDR
-	SO_REUSEPORT = unix.SO_REUSEPORT
-	SO_KEEPALIVE = unix.SO_KEEPALIVE
-	SO_RCVBUF    = unix.SO_RCVBUF
-	SO_SNDBUF    = unix.SO_SNDBUF
-	SO_ERROR     = unix.SO_ERROR
-	SO_TYPE      = unix.SO_TYPE
-	SO_BROADCAST = unix.SO_BROADCAST
-	TCP_NODELAY  = unix.TCP_NODELAY
+	IPPROTO_TCP = unix.IPPROTO_TCP
+	IPPROTO_UDP = unix.IPPROTO_UDP
 )

@@ -8,12 +8,13 @@
 // again; the program runs on its own goroutine and each RESUME returns when
 // the program has posted its next request. The hand-off is in handoff.go.
 //
-// The normal world is untrusted (contract 2 in DESIGN.md). Every response is
-// decoded once from a private copy of its header, checked with
-// tzrpc.CheckResponse and against the library's own table of open
-// descriptors, and only then copied out, never more than was asked. A
-// response that breaks the protocol reaches TA code as EIO and is counted
-// (Proc.Violations); it never panics the TA and is never partly trusted.
+// The normal world is untrusted (docs/design.md, contract 2; the checks
+// are docs/protocol.md §7.2). Every response is decoded once from a
+// private copy of its header, checked with tzrpc.CheckResponse and against
+// the library's own table of open descriptors, and only then copied out,
+// never more than was asked. A response that breaks the protocol reaches
+// TA code as EIO and is counted (Proc.Violations); it never panics the TA
+// and is never partly trusted.
 //
 // A panic in the program is caught and re-raised in the Invoke entry point,
 // so that the host kills the instance (TEE_ERROR_TARGET_DEAD) and not the

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -44,7 +44,7 @@ func TestProgramErrorLogged(t *testing.T) {
 	// no lock is needed to read buf then.
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	uuid := teeclient.UUID{1}
+	uuid := gp.UUID{1}
 	prog := func(context.Context, *Proc) error { return errors.New("bind 127.0.0.1:7000: address already in use") }
 	host, err := securesim.NewHost([]securesim.Definition{{Name: "failing", UUID: uuid, New: func() securesim.TA { return NewTA(prog) }}}, log)
 	if err != nil {
@@ -53,13 +53,13 @@ func TestProgramErrorLogged(t *testing.T) {
 	ctx := context.Background()
 	p := openParams(tzrpc.MinMailbox)
 	id, r, o := host.OpenSession(ctx, t, uuid, securesim.Client{}, &p)
-	if r != teeclient.Success {
+	if r != gp.Success {
 		t.Fatalf("OpenSession: %v (%v)", r, o)
 	}
 	defer host.CloseSession(t, id)
 	mb := make([]byte, tzrpc.MinMailbox)
-	p = securesim.Params{{Type: teeclient.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}}
-	if r, o := host.Invoke(ctx, t, id, tzrpc.CmdResume, &p); r != teeclient.Success {
+	p = securesim.Params{{Type: gp.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}}
+	if r, o := host.Invoke(ctx, t, id, tzrpc.CmdResume, &p); r != gp.Success {
 		t.Fatalf("RESUME: %v (%v)", r, o)
 	}
 	req, err := tzrpc.DecodeRequest(mb)

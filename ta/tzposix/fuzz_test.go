@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -90,14 +92,17 @@ var fuzzCalls = []func(p *Proc) error{
 		return errnoOnly(err)
 	},
 	func(p *Proc) error { // getsockopt, boolean
-		v, err := p.GetsockoptInt(5, SOL_SOCKET, SO_REUSEADDR)
+		v, err := p.GetsockoptInt(5, unix.SOL_SOCKET, unix.SO_REUSEADDR)
 		if v != 0 && v != 1 {
 			return fmt.Errorf("boolean option = %d", v)
 		}
 		return errnoOnly(err)
 	},
-	func(p *Proc) error { _, err := p.GetsockoptInt(5, SOL_SOCKET, SO_ERROR); return errnoOnly(err) },
-	func(p *Proc) error { return errnoOnly(p.SetsockoptInt(5, IPPROTO_TCP, TCP_NODELAY, 1)) },
+	func(p *Proc) error {
+		_, err := p.GetsockoptInt(5, unix.SOL_SOCKET, unix.SO_ERROR)
+		return errnoOnly(err)
+	},
+	func(p *Proc) error { return errnoOnly(p.SetsockoptInt(5, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)) },
 	func(p *Proc) error { return errnoOnly(p.SetNonblock(3, true)) },
 	func(p *Proc) error { return errnoOnly(p.Rename("a", "b")) },
 	func(p *Proc) error { return errnoOnly(p.Close(3)) },

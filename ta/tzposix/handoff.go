@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // handoff passes the mailbox between the Invoke entry point (the shadow's
@@ -65,7 +65,7 @@ func newHandoff() *handoff {
 //
 // Once the program has ended, a RESUME gets BAD_STATE (after EXIT there is
 // nothing to resume) or, if it panicked, the panic for the caller to re-raise.
-func (h *handoff) resume(ctx context.Context, mb []byte) (teeclient.Result, *programPanic) {
+func (h *handoff) resume(ctx context.Context, mb []byte) (gp.Result, *programPanic) {
 	h.mb = mb
 	h.state.Store(leaseFree)
 	select {
@@ -77,17 +77,17 @@ func (h *handoff) resume(ctx context.Context, mb []byte) (teeclient.Result, *pro
 		select {
 		case posted := <-h.back:
 			if posted {
-				return teeclient.Success, nil
+				return gp.Success, nil
 			}
 			// The lease came back as asked, after ctx was done.
-			return teeclient.ErrorCancel, nil
+			return gp.ErrorCancel, nil
 		case <-done:
 			if h.revoke() {
-				return teeclient.ErrorCancel, nil
+				return gp.ErrorCancel, nil
 			}
 			done = nil // the program holds the lease or is posting: wait for back
 		case <-h.exited:
-			return teeclient.ErrorBadState, h.panicked
+			return gp.ErrorBadState, h.panicked
 		}
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
 )
 
 // A RESUME cancelled while the program holds the lease waits for the lease
@@ -16,7 +16,7 @@ func TestResumeCancelWhileHeld(t *testing.T) {
 		h := newHandoff()
 		ctx, cancel := context.WithCancel(context.Background())
 		mb := make([]byte, 8)
-		res := make(chan teeclient.Result, 1)
+		res := make(chan gp.Result, 1)
 		go func() {
 			r, _ := h.resume(ctx, mb)
 			res <- r
@@ -40,9 +40,9 @@ func TestResumeCancelWhileHeld(t *testing.T) {
 			}
 		}
 		h.release(posted)
-		want := teeclient.ErrorCancel
+		want := gp.ErrorCancel
 		if posted {
-			want = teeclient.Success
+			want = gp.Success
 		}
 		if r := <-res; r != want {
 			t.Errorf("posted=%v: RESUME = %v, want %v", posted, r, want)

@@ -6,8 +6,8 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -25,19 +25,19 @@ type fake struct {
 
 func openParams(size int) securesim.Params {
 	var p securesim.Params
-	p[0] = securesim.Param{Type: teeclient.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(size)}
+	p[0] = securesim.Param{Type: gp.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(size)}
 	return p
 }
 
 func startFake(t testing.TB, size int, prog Program) *fake {
 	t.Helper()
 	ta := NewTA(prog)
-	if r := ta.Create(); r != teeclient.Success {
+	if r := ta.Create(); r != gp.Success {
 		t.Fatalf("Create: %v", r)
 	}
 	p := openParams(size)
 	sess, r := ta.OpenSession(context.Background(), &p)
-	if r != teeclient.Success {
+	if r != gp.Success {
 		t.Fatalf("OpenSession: %v", r)
 	}
 	f := &fake{t: t, ta: ta, sess: sess, mb: make([]byte, size)}
@@ -53,15 +53,15 @@ func (f *fake) close() {
 	}
 }
 
-func (f *fake) resume(ctx context.Context) teeclient.Result {
-	f.params[0] = securesim.Param{Type: teeclient.AttrMemrefInout, Mem: f.mb, Size: uint64(len(f.mb))}
+func (f *fake) resume(ctx context.Context) gp.Result {
+	f.params[0] = securesim.Param{Type: gp.AttrMemrefInout, Mem: f.mb, Size: uint64(len(f.mb))}
 	return f.ta.Invoke(ctx, f.sess, tzrpc.CmdResume, &f.params)
 }
 
 // next resumes the program and returns the request it posted, detached.
 func (f *fake) next() tzrpc.Request {
 	f.t.Helper()
-	if r := f.resume(context.Background()); r != teeclient.Success {
+	if r := f.resume(context.Background()); r != gp.Success {
 		f.t.Fatalf("RESUME: %v", r)
 	}
 	req, err := tzrpc.DecodeRequest(f.mb)
@@ -115,7 +115,7 @@ func (f *fake) expectExit(status int64) {
 	if req.Op != tzrpc.OpExit || req.Args[0] != status {
 		f.t.Fatalf("want EXIT(%d), got %v %v", status, req.Op, req.Args)
 	}
-	if r := f.resume(context.Background()); r != teeclient.ErrorBadState {
+	if r := f.resume(context.Background()); r != gp.ErrorBadState {
 		f.t.Fatalf("RESUME after EXIT: %v", r)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -163,9 +165,9 @@ func TestLyingShadow(t *testing.T) {
 		}, func(mb []byte, r tzrpc.Request) {
 			writeResp(mb, r.Op, r.Seq, 1, 0, [4]int64{1}, cat(pollBytes(tzrpc.PollFd{Fd: 3, Events: POLLOUT, Revents: POLLOUT}), readAheadRecord(0, 0, "x")))
 		}, 0},
-		{"getsockopt: boolean 2", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_REUSEADDR) }, ok(2, nil), 0},
-		{"getsockopt: SO_TYPE 3", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_TYPE) }, ok(3, nil), 0},
-		{"getsockopt: SO_ERROR beyond errnos", func(p *Proc) (any, error) { return p.GetsockoptInt(5, SOL_SOCKET, SO_ERROR) }, ok(int64(tzrpc.MaxErrno)+1, nil), 0},
+		{"getsockopt: boolean 2", func(p *Proc) (any, error) { return p.GetsockoptInt(5, unix.SOL_SOCKET, unix.SO_REUSEADDR) }, ok(2, nil), 0},
+		{"getsockopt: SO_TYPE 3", func(p *Proc) (any, error) { return p.GetsockoptInt(5, unix.SOL_SOCKET, unix.SO_TYPE) }, ok(3, nil), 0},
+		{"getsockopt: SO_ERROR beyond errnos", func(p *Proc) (any, error) { return p.GetsockoptInt(5, unix.SOL_SOCKET, unix.SO_ERROR) }, ok(int64(tzrpc.MaxErrno)+1, nil), 0},
 		{"listen: ret not 0", func(p *Proc) (any, error) { return nil, p.Listen(5, 1) }, ok(1, nil), nil},
 	}
 	for _, tc := range tests {

@@ -8,8 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -31,7 +31,7 @@ func NewTA(prog Program) securesim.TA {
 }
 
 // Definition describes a TA that runs prog, for securesim.NewHost.
-func Definition(name string, uuid teeclient.UUID, props securesim.Properties, prog Program) securesim.Definition {
+func Definition(name string, uuid gp.UUID, props securesim.Properties, prog Program) securesim.Definition {
 	return securesim.Definition{
 		Name:  name,
 		UUID:  uuid,
@@ -73,30 +73,30 @@ func (p *programPanic) Error() string {
 	return fmt.Sprintf("tzposix: TA program panicked: %v\n\nprogram goroutine:\n%s", p.value, p.stack)
 }
 
-func (t *ta) Create() teeclient.Result { return teeclient.Success }
+func (t *ta) Create() gp.Result { return gp.Success }
 
 // Destroy stops whatever sessions remain; normally CloseSession has.
 func (t *ta) Destroy() { t.stopAll() }
 
 // paramTypes is the one parameter layout both entry points accept: t in
 // parameter 0, nothing else.
-func paramTypes(t teeclient.Attr) [teeclient.NumParams]teeclient.Attr {
-	return [teeclient.NumParams]teeclient.Attr{t, teeclient.AttrNone, teeclient.AttrNone, teeclient.AttrNone}
+func paramTypes(t gp.Attr) [gp.NumParams]gp.Attr {
+	return [gp.NumParams]gp.Attr{t, gp.AttrNone, gp.AttrNone, gp.AttrNone}
 }
 
 // OpenSession takes {a = protocol version, b = mailbox size} in parameter 0.
-func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, teeclient.Result) {
-	if p.Types() != paramTypes(teeclient.AttrValueInput) {
-		return nil, teeclient.ErrorBadParameters
+func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, gp.Result) {
+	if p.Types() != paramTypes(gp.AttrValueInput) {
+		return nil, gp.ErrorBadParameters
 	}
 	if err := tzrpc.CheckSession(p[0].A, p[0].B); err != nil {
 		if errors.Is(err, tzrpc.ErrBadVersion) {
-			return nil, teeclient.ErrorNotSupported
+			return nil, gp.ErrorNotSupported
 		}
-		return nil, teeclient.ErrorBadParameters
+		return nil, gp.ErrorBadParameters
 	}
 	if uint64(p[0].B) > math.MaxInt {
-		return nil, teeclient.ErrorBadParameters // only on 32-bit hosts
+		return nil, gp.ErrorBadParameters // only on 32-bit hosts
 	}
 	size := int(p[0].B)
 	h := newHandoff()
@@ -107,7 +107,7 @@ func (t *ta) OpenSession(ctx context.Context, p *securesim.Params) (any, teeclie
 	t.mu.Lock()
 	t.sessions[s] = struct{}{}
 	t.mu.Unlock()
-	return s, teeclient.Success
+	return s, gp.Success
 }
 
 // CloseSession stops the program without waiting for it: TA code may be busy
@@ -125,16 +125,16 @@ func (t *ta) CloseSession(state any) {
 }
 
 // Invoke runs command cmd; only tzrpc.CmdResume exists.
-func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) teeclient.Result {
+func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) gp.Result {
 	s, ok := state.(*session)
 	if !ok {
-		return teeclient.ErrorBadState
+		return gp.ErrorBadState
 	}
 	if cmd != tzrpc.CmdResume {
-		return teeclient.ErrorNotSupported
+		return gp.ErrorNotSupported
 	}
-	if p.Types() != paramTypes(teeclient.AttrMemrefInout) || len(p[0].Mem) != s.size || len(p[0].Mem) < tzrpc.MinMailbox {
-		return teeclient.ErrorBadParameters
+	if p.Types() != paramTypes(gp.AttrMemrefInout) || len(p[0].Mem) != s.size || len(p[0].Mem) < tzrpc.MinMailbox {
+		return gp.ErrorBadParameters
 	}
 	s.start.Do(func() { go s.run() })
 	r, pp := s.h.resume(ctx, p[0].Mem)

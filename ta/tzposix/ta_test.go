@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -20,23 +20,23 @@ func TestOpenSessionParams(t *testing.T) {
 	tests := []struct {
 		name string
 		p    securesim.Params
-		want teeclient.Result
+		want gp.Result
 	}{
-		{"ok", openParams(tzrpc.MinMailbox), teeclient.Success},
-		{"default size", openParams(tzrpc.DefaultMailbox), teeclient.Success},
-		{"too small", openParams(tzrpc.MinMailbox - 1), teeclient.ErrorBadParameters},
-		{"version", func() securesim.Params { p := openParams(tzrpc.MinMailbox); p[0].A = 2; return p }(), teeclient.ErrorNotSupported},
+		{"ok", openParams(tzrpc.MinMailbox), gp.Success},
+		{"default size", openParams(tzrpc.DefaultMailbox), gp.Success},
+		{"too small", openParams(tzrpc.MinMailbox - 1), gp.ErrorBadParameters},
+		{"version", func() securesim.Params { p := openParams(tzrpc.MinMailbox); p[0].A = 2; return p }(), gp.ErrorNotSupported},
 		{"not a value", func() securesim.Params {
 			p := openParams(tzrpc.MinMailbox)
-			p[0].Type = teeclient.AttrValueInout
+			p[0].Type = gp.AttrValueInout
 			return p
-		}(), teeclient.ErrorBadParameters},
+		}(), gp.ErrorBadParameters},
 		{"extra param", func() securesim.Params {
 			p := openParams(tzrpc.MinMailbox)
-			p[3].Type = teeclient.AttrValueInput
+			p[3].Type = gp.AttrValueInput
 			return p
-		}(), teeclient.ErrorBadParameters},
-		{"none", securesim.Params{}, teeclient.ErrorBadParameters},
+		}(), gp.ErrorBadParameters},
+		{"none", securesim.Params{}, gp.ErrorBadParameters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +44,7 @@ func TestOpenSessionParams(t *testing.T) {
 			if r != tc.want {
 				t.Fatalf("OpenSession = %v, want %v", r, tc.want)
 			}
-			if r == teeclient.Success {
+			if r == gp.Success {
 				ta.CloseSession(s)
 			}
 		})
@@ -58,21 +58,21 @@ func TestInvokeParams(t *testing.T) {
 		return nil
 	})
 	mem := func(m []byte) securesim.Param {
-		return securesim.Param{Type: teeclient.AttrMemrefInout, Mem: m, Size: uint64(len(m))}
+		return securesim.Param{Type: gp.AttrMemrefInout, Mem: m, Size: uint64(len(m))}
 	}
 	tests := []struct {
 		name string
 		cmd  uint32
 		p    securesim.Params
-		want teeclient.Result
+		want gp.Result
 	}{
-		{"unknown command", 2, securesim.Params{mem(f.mb)}, teeclient.ErrorNotSupported},
-		{"no mailbox", tzrpc.CmdResume, securesim.Params{}, teeclient.ErrorBadParameters},
-		{"input memref", tzrpc.CmdResume, securesim.Params{{Type: teeclient.AttrMemrefInput, Mem: f.mb}}, teeclient.ErrorBadParameters},
-		{"output memref", tzrpc.CmdResume, securesim.Params{{Type: teeclient.AttrMemrefOutput, Mem: f.mb}}, teeclient.ErrorBadParameters},
-		{"shorter than agreed", tzrpc.CmdResume, securesim.Params{mem(f.mb[:len(f.mb)-1])}, teeclient.ErrorBadParameters},
-		{"longer than agreed", tzrpc.CmdResume, securesim.Params{mem(make([]byte, len(f.mb)+1))}, teeclient.ErrorBadParameters},
-		{"extra param", tzrpc.CmdResume, securesim.Params{mem(f.mb), {Type: teeclient.AttrValueInput}}, teeclient.ErrorBadParameters},
+		{"unknown command", 2, securesim.Params{mem(f.mb)}, gp.ErrorNotSupported},
+		{"no mailbox", tzrpc.CmdResume, securesim.Params{}, gp.ErrorBadParameters},
+		{"input memref", tzrpc.CmdResume, securesim.Params{{Type: gp.AttrMemrefInput, Mem: f.mb}}, gp.ErrorBadParameters},
+		{"output memref", tzrpc.CmdResume, securesim.Params{{Type: gp.AttrMemrefOutput, Mem: f.mb}}, gp.ErrorBadParameters},
+		{"shorter than agreed", tzrpc.CmdResume, securesim.Params{mem(f.mb[:len(f.mb)-1])}, gp.ErrorBadParameters},
+		{"longer than agreed", tzrpc.CmdResume, securesim.Params{mem(make([]byte, len(f.mb)+1))}, gp.ErrorBadParameters},
+		{"extra param", tzrpc.CmdResume, securesim.Params{mem(f.mb), {Type: gp.AttrValueInput}}, gp.ErrorBadParameters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,7 +92,7 @@ func TestInvokeParams(t *testing.T) {
 func TestExitStatus(t *testing.T) {
 	f := startFake(t, tzrpc.MinMailbox, func(context.Context, *Proc) error { return errors.New("failed") })
 	f.expectExit(1)
-	if r := f.resume(context.Background()); r != teeclient.ErrorBadState {
+	if r := f.resume(context.Background()); r != gp.ErrorBadState {
 		t.Fatalf("RESUME after EXIT = %v, want BAD_STATE", r)
 	}
 }
@@ -107,7 +107,7 @@ func TestResumeCancel(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if r := f.resume(ctx); r != teeclient.ErrorCancel {
+	if r := f.resume(ctx); r != gp.ErrorCancel {
 		t.Fatalf("RESUME = %v, want CANCEL", r)
 	}
 	close(gate)
@@ -172,7 +172,7 @@ func TestCloseSessionComputing(t *testing.T) {
 	s := f.sess.(*session)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if r := f.resume(ctx); r != teeclient.ErrorCancel {
+	if r := f.resume(ctx); r != gp.ErrorCancel {
 		t.Fatalf("RESUME = %v, want CANCEL", r)
 	}
 	f.close()
@@ -185,18 +185,18 @@ func TestCloseSessionComputing(t *testing.T) {
 
 // hostSession opens a session of def through a real securesim.Host, the
 // way the simulator's server does.
-func hostSession(t *testing.T, h *securesim.Host, owner any, uuid teeclient.UUID) uint32 {
+func hostSession(t *testing.T, h *securesim.Host, owner any, uuid gp.UUID) uint32 {
 	t.Helper()
 	p := openParams(tzrpc.MinMailbox)
 	id, r, o := h.OpenSession(context.Background(), owner, uuid, securesim.Client{}, &p)
-	if r != teeclient.Success {
+	if r != gp.Success {
 		t.Fatalf("OpenSession: %v (%v)", r, o)
 	}
 	return id
 }
 
-func hostResume(h *securesim.Host, owner any, id uint32, mb []byte) (teeclient.Result, teeclient.Origin) {
-	p := securesim.Params{{Type: teeclient.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}}
+func hostResume(h *securesim.Host, owner any, id uint32, mb []byte) (gp.Result, gp.Origin) {
+	p := securesim.Params{{Type: gp.AttrMemrefInout, Mem: mb, Size: uint64(len(mb))}}
 	return h.Invoke(context.Background(), owner, id, tzrpc.CmdResume, &p)
 }
 
@@ -204,7 +204,7 @@ func hostResume(h *securesim.Host, owner any, id uint32, mb []byte) (teeclient.R
 // in the Invoke entry point and reports TARGET_DEAD from then on. Other
 // sessions' programs of the dead instance are stopped.
 func TestProgramPanic(t *testing.T) {
-	uuid := teeclient.MustParseUUID("6d2c1a9e-0b4f-4c1e-9a51-3f6f2b7d8e01")
+	uuid := gp.MustParseUUID("6d2c1a9e-0b4f-4c1e-9a51-3f6f2b7d8e01")
 	other := make(chan error, 1)
 	prog := func(ctx context.Context, p *Proc) error {
 		if _, err := p.Socket(AF_INET, SOCK_STREAM, 0); err != nil {
@@ -223,13 +223,13 @@ func TestProgramPanic(t *testing.T) {
 	owner := new(int)
 	bystander := hostSession(t, h, owner, uuid)
 	bmb := make([]byte, tzrpc.MinMailbox)
-	if r, _ := hostResume(h, owner, bystander, bmb); r != teeclient.Success {
+	if r, _ := hostResume(h, owner, bystander, bmb); r != gp.Success {
 		t.Fatalf("bystander RESUME: %v", r)
 	}
 
 	id := hostSession(t, h, owner, uuid)
 	mb := make([]byte, tzrpc.MinMailbox)
-	if r, _ := hostResume(h, owner, id, mb); r != teeclient.Success {
+	if r, _ := hostResume(h, owner, id, mb); r != gp.Success {
 		t.Fatalf("RESUME: %v", r)
 	}
 	req, err := tzrpc.DecodeRequest(mb)
@@ -240,10 +240,10 @@ func TestProgramPanic(t *testing.T) {
 	if err := tzrpc.EncodeResponseHeader(mb, &resp, 0); err != nil {
 		t.Fatal(err)
 	}
-	if r, o := hostResume(h, owner, id, mb); r != teeclient.ErrorTargetDead || o != teeclient.OriginTEE {
+	if r, o := hostResume(h, owner, id, mb); r != gp.ErrorTargetDead || o != gp.OriginTEE {
 		t.Fatalf("RESUME into a panic = %v (%v), want TARGET_DEAD from TEE", r, o)
 	}
-	if r, _ := hostResume(h, owner, id, mb); r != teeclient.ErrorTargetDead {
+	if r, _ := hostResume(h, owner, id, mb); r != gp.ErrorTargetDead {
 		t.Fatalf("RESUME after the panic = %v, want TARGET_DEAD", r)
 	}
 	select {

@@ -26,7 +26,7 @@ type fakePosix struct {
 	// revents answers Poll, by descriptor; pollN is what Poll returns.
 	revents map[int32]int16
 	polls   []pollCall
-	sockopt int
+	sockopt int64
 }
 
 type pollCall struct {
@@ -138,12 +138,14 @@ func (f *fakePosix) Getpeername(fd int) (tzrpc.Sockaddr, error) {
 	f.rec("getpeername %d", fd)
 	return f.from, f.err
 }
-func (f *fakePosix) SetsockoptInt(fd, level, opt, value int) error {
-	f.rec("setsockopt %d %d %d %d", fd, level, opt, value)
+func (f *fakePosix) SetSockopt(fd int, opt int64, value int) error {
+	o, _ := tzrpc.LookupSockopt(opt)
+	f.rec("setsockopt %d %s %d", fd, o.Name, value)
 	return f.err
 }
-func (f *fakePosix) GetsockoptInt(fd, level, opt int) (int, error) {
-	f.rec("getsockopt %d %d %d", fd, level, opt)
+func (f *fakePosix) Sockopt(fd int, opt int64) (int64, error) {
+	o, _ := tzrpc.LookupSockopt(opt)
+	f.rec("getsockopt %d %s", fd, o.Name)
 	return f.sockopt, f.err
 }
 func (f *fakePosix) SetNonblock(fd int, nb bool) error {

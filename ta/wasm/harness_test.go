@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/shadow"
-	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-var testUUID = teeclient.MustParseUUID("5ad1e0c4-7f0b-4c6a-9d1e-2b3c4d5e6f70")
+var testUUID = gp.MustParseUUID("5ad1e0c4-7f0b-4c6a-9d1e-2b3c4d5e6f70")
 
 // logBuffer collects log records as text, safely across goroutines.
 type logBuffer struct {
@@ -61,7 +62,7 @@ func testCacheDir(t testing.TB) string {
 type outcome struct {
 	exited bool
 	status int
-	result teeclient.Result // of the RESUME that ended it, when not an exit
+	result gp.Result // of the RESUME that ended it, when not an exit
 }
 
 // rig runs a wasm TA in-process: a securesim.Host hosts it, and a real
@@ -77,7 +78,22 @@ type rig struct {
 	id   uint32
 }
 
-func newRig(t testing.TB, path string, listen []string, opts Options) *rig {
+// addrs parses listen addresses as the catalog does before it hands
+// them to Definition.
+func addrs(t testing.TB, ss ...string) []netaddr.Addr {
+	t.Helper()
+	as := make([]netaddr.Addr, len(ss))
+	for i, s := range ss {
+		a, err := netaddr.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as[i] = a
+	}
+	return as
+}
+
+func newRig(t testing.TB, path string, listen []netaddr.Addr, opts Options) *rig {
 	t.Helper()
 	r := &rig{t: t, root: t.TempDir(), log: &logBuffer{}, mb: make([]byte, tzrpc.DefaultMailbox)}
 	t.Cleanup(func() {
@@ -107,9 +123,9 @@ func newRig(t testing.TB, path string, listen []string, opts Options) *rig {
 	}
 	t.Cleanup(func() { r.sh.Close() })
 	var p securesim.Params
-	p[0] = securesim.Param{Type: teeclient.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(len(r.mb))}
+	p[0] = securesim.Param{Type: gp.AttrValueInput, A: uint32(tzrpc.Version), B: uint32(len(r.mb))}
 	id, res, _ := r.host.OpenSession(context.Background(), r, testUUID, securesim.Client{}, &p)
-	if res != teeclient.Success {
+	if res != gp.Success {
 		t.Fatalf("OpenSession: %v", res)
 	}
 	r.id = id
@@ -122,9 +138,9 @@ func newRig(t testing.TB, path string, listen []string, opts Options) *rig {
 func (r *rig) run(ctx context.Context) outcome {
 	var p securesim.Params
 	for {
-		p[0] = securesim.Param{Type: teeclient.AttrMemrefInout, Mem: r.mb, Size: uint64(len(r.mb))}
+		p[0] = securesim.Param{Type: gp.AttrMemrefInout, Mem: r.mb, Size: uint64(len(r.mb))}
 		res, _ := r.host.Invoke(ctx, r, r.id, tzrpc.CmdResume, &p)
-		if res != teeclient.Success {
+		if res != gp.Success {
 			return outcome{result: res}
 		}
 		if exited, status := r.sh.Dispatch(ctx, r.mb); exited {

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 )
 
 // exitWith is a _start body that calls proc_exit(status) (import 0).
@@ -39,7 +40,7 @@ func TestLifecycle(t *testing.T) {
 		{
 			name: "trap kills the TA",
 			mod:  wmod{imports: []wimport{impProcExit}, memPages: 1, start: opUnreachable},
-			want: outcome{result: teeclient.ErrorTargetDead},
+			want: outcome{result: gp.ErrorTargetDead},
 			// The host logs the panic, with the wasm error.
 			wantLog: []string{"TA panicked", "unreachable"},
 		},
@@ -131,7 +132,7 @@ func TestSpinStopsThroughHost(t *testing.T) {
 	r := newRig(t, writeModule(t, bin), nil, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if o := r.run(ctx); o.result != teeclient.ErrorCancel {
+	if o := r.run(ctx); o.result != gp.ErrorCancel {
 		t.Fatalf("RESUME of a spinning TA = %+v, want cancel", o)
 	}
 	closed := make(chan bool)
@@ -152,15 +153,14 @@ func TestDefinitionChecks(t *testing.T) {
 	good := writeModule(t, wmod{memPages: 1}.bytes())
 	tests := []struct {
 		name, path string
-		listen     []string
+		listen     []netaddr.Addr
 		opts       Options
 		want       string
 	}{
 		{"missing file", filepath.Join(dir, "none.wasm"), nil, Options{}, "no such file"},
 		{"not a module", notWasm, nil, Options{}, "not a WebAssembly module"},
-		{"bad listen", good, []string{"tcp://127.0.0.1"}, Options{}, "listen[0]"},
 		{"negative memory", good, nil, Options{MemoryLimit: -1}, "negative"},
-		{"good", good, []string{"tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/x.sock"}, Options{}, ""},
+		{"good", good, addrs(t, "tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/x.sock"), Options{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
@@ -41,8 +41,8 @@ type posix interface {
 	Shutdown(fd int, how int) error
 	Getsockname(fd int) (tzrpc.Sockaddr, error)
 	Getpeername(fd int) (tzrpc.Sockaddr, error)
-	SetsockoptInt(fd, level, opt, value int) error
-	GetsockoptInt(fd, level, opt int) (int, error)
+	SetSockopt(fd int, opt int64, value int) error
+	Sockopt(fd int, opt int64) (int64, error)
 	SetNonblock(fd int, nonblocking bool) error
 	Poll(fds []tzposix.PollFd, timeoutMs int) (int, error)
 }
@@ -121,18 +121,14 @@ func (st *instance) result(mod api.Module, err error) errno {
 // descriptors 4, 5, … (3 is the root). Stream sockets listen; datagram
 // sockets are bound. All are nonblocking, as Go's net package needs of a
 // descriptor it polls.
-func (st *instance) preopen(listen []string) error {
+func (st *instance) preopen(listen []netaddr.Addr) error {
 	for i, l := range listen {
-		network, addr, err := config.ParseListen(l)
-		if err != nil {
-			return fmt.Errorf("listen[%d]: %w", i, err)
-		}
-		fd, err := st.listen(network, addr)
+		fd, err := st.listen(l.Network, l.Addr)
 		if err != nil {
 			return fmt.Errorf("listen[%d] %s: %w", i, l, err)
 		}
 		kind := kindStream
-		if network == "udp" {
+		if l.Network == "udp" {
 			kind = kindDgram
 		}
 		if _, e := st.fds.add(&fdEntry{kind: kind, host: fd, flags: fdflagNonblock}); e != errnoSuccess {
@@ -177,7 +173,7 @@ func (st *instance) listen(network, addr string) (int, error) {
 		return -1, fmt.Errorf("socket: %w", err)
 	}
 	if domain != tzposix.AF_UNIX {
-		if err := st.p.SetsockoptInt(fd, tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, 1); err != nil {
+		if err := st.p.SetSockopt(fd, tzrpc.SO_REUSEADDR, 1); err != nil {
 			st.p.Close(fd)
 			return -1, fmt.Errorf("SO_REUSEADDR: %w", err)
 		}

@@ -19,10 +19,10 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/gp"
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
 	"github.com/tzmediator/tzbridge/ta/tzposix"
-	"github.com/tzmediator/tzbridge/teeclient"
 )
 
 // DefaultMemoryLimit caps a module's linear memory: 256 MiB.
@@ -66,16 +66,11 @@ func (t *Trap) Unwrap() error { return t.Err }
 // else on the first session, and
 // instantiated afresh for every session; listen are sockets made for each
 // instance before it starts (see config.TA.Listen). Definition itself only
-// checks that path is readable and looks like a module, and that listen
-// parses, so that it is cheap to call for validating a configuration.
-func Definition(name string, uuid teeclient.UUID, path string, listen []string, opts Options) (securesim.Definition, error) {
+// checks that path is readable and looks like a module, so that it is
+// cheap to call for validating a configuration.
+func Definition(name string, uuid gp.UUID, path string, listen []netaddr.Addr, opts Options) (securesim.Definition, error) {
 	if err := checkModuleFile(path); err != nil {
 		return securesim.Definition{}, fmt.Errorf("wasm TA %s: %w", name, err)
-	}
-	for i, l := range listen {
-		if _, _, err := config.ParseListen(l); err != nil {
-			return securesim.Definition{}, fmt.Errorf("wasm TA %s: listen[%d]: %w", name, i, err)
-		}
 	}
 	if opts.MemoryLimit < 0 {
 		return securesim.Definition{}, fmt.Errorf("wasm TA %s: memory limit %d is negative", name, opts.MemoryLimit)
@@ -87,7 +82,7 @@ func Definition(name string, uuid teeclient.UUID, path string, listen []string, 
 	if opts.Props != nil {
 		props = *opts.Props
 	}
-	m := &module{name: name, path: path, listen: append([]string(nil), listen...), opts: opts,
+	m := &module{name: name, path: path, listen: append([]netaddr.Addr(nil), listen...), opts: opts,
 		log: opts.Logger.With("ta", name)}
 	d := tzposix.Definition(name, uuid, props, m.program)
 	// Compiling ahead of the first session: a failure is remembered by
@@ -115,7 +110,7 @@ func checkModuleFile(path string) error {
 type module struct {
 	name   string
 	path   string
-	listen []string
+	listen []netaddr.Addr
 	opts   Options
 	log    *slog.Logger
 
@@ -255,6 +250,11 @@ func (m *module) run(ctx context.Context, p posix) error {
 		return err
 	}
 	defer inst.Close(context.Background())
+	// The module's code holds a thread for as long as it computes: its own,
+	// so that a module that never makes a call delays no other TA's calls
+	// (securesim.OwnThread; docs/wasm.md).
+	release := securesim.OwnThread(ctx)
+	defer release()
 	_, err = inst.ExportedFunction("_start").Call(ictx)
 	return m.outcome(ctx, st, err)
 }

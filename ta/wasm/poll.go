@@ -92,7 +92,8 @@ func encodeEvents(b []byte, evs []event) {
 	}
 }
 
-// pollOneoff waits for the first of the guest's subscriptions to fire. Fd
+// pollOneoff is poll_oneoff(in, out, nsubscriptions, result.nevents): it
+// waits for the first of the guest's subscriptions to fire. Fd
 // subscriptions become one tzposix Poll — the shadow waits on the real
 // descriptors — with the earliest clock as its timeout; with no
 // descriptors to wait on, the wait is local. Problems with one

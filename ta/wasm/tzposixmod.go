@@ -1,12 +1,9 @@
 package wasm
 
 import (
-	"syscall"
-
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/tzmediator/tzbridge/ta/tzposix"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -23,30 +20,18 @@ const tzposixModule = "tzposix"
 
 func newTzposix(r wazero.Runtime) wazero.HostModuleBuilder {
 	b := r.NewHostModuleBuilder(tzposixModule)
-	// socket(domain, type|flags, fd_out)
-	export(b, "socket", (*instance).tzSocket, i32, i32, i32)
-	// bind(fd, addr, addr_len); connect(fd, addr, addr_len)
-	export(b, "bind", (*instance).tzBind, i32, i32, i32)
-	export(b, "connect", (*instance).tzConnect, i32, i32, i32)
-	// listen(fd, backlog)
-	export(b, "listen", (*instance).tzListen, i32, i32)
-	// sendto(fd, buf, len, flags, addr, addr_len, nsent_out): addr_len 0
-	// sends to the connected peer.
-	export(b, "sendto", (*instance).tzSendto, i32, i32, i32, i32, i32, i32, i32)
-	// recvfrom(fd, buf, len, flags, addr_buf, addr_buf_len, addr_len_out,
-	// nrecv_out): addr_buf_len must be at least tzrpc.MaxSockaddrLen (113);
-	// addr_len_out is 0 when there is no source (a stream socket).
-	export(b, "recvfrom", (*instance).tzRecvfrom, i32, i32, i32, i32, i32, i32, i32, i32)
-	// getsockname/getpeername(fd, addr_buf, addr_buf_len, addr_len_out)
-	export(b, "getsockname", (*instance).tzGetsockname, i32, i32, i32, i32)
-	export(b, "getpeername", (*instance).tzGetpeername, i32, i32, i32, i32)
-	// setsockopt(fd, option, value); getsockopt(fd, option, value_out):
-	// SO_ERROR reads back a WASI errno.
-	export(b, "setsockopt", (*instance).tzSetsockopt, i32, i32, i32)
-	export(b, "getsockopt", (*instance).tzGetsockopt, i32, i32, i32)
-	// mkfifo(dirfd, path, path_len, mode): path relative to dirfd, as in
-	// path_open.
-	export(b, "mkfifo", (*instance).tzMkfifo, i32, i32, i32, i32)
+	export(b, "socket", (*instance).tzSocket, i32("domain"), i32("type"), i32("result.fd"))
+	export(b, "bind", (*instance).tzBind, i32("fd"), i32("addr"), i32("addr_len"))
+	export(b, "connect", (*instance).tzConnect, i32("fd"), i32("addr"), i32("addr_len"))
+	export(b, "listen", (*instance).tzListen, i32("fd"), i32("backlog"))
+	export(b, "sendto", (*instance).tzSendto, i32("fd"), i32("buf"), i32("buf_len"), i32("flags"), i32("addr"), i32("addr_len"), i32("result.nsent"))
+	export(b, "recvfrom", (*instance).tzRecvfrom, i32("fd"), i32("buf"), i32("buf_len"), i32("flags"),
+		i32("addr_buf"), i32("addr_buf_len"), i32("result.addr_len"), i32("result.nrecv"))
+	export(b, "getsockname", (*instance).tzGetsockname, i32("fd"), i32("addr_buf"), i32("addr_buf_len"), i32("result.addr_len"))
+	export(b, "getpeername", (*instance).tzGetpeername, i32("fd"), i32("addr_buf"), i32("addr_buf_len"), i32("result.addr_len"))
+	export(b, "setsockopt", (*instance).tzSetsockopt, i32("fd"), i32("option"), i32("value"))
+	export(b, "getsockopt", (*instance).tzGetsockopt, i32("fd"), i32("option"), i32("result.value"))
+	export(b, "mkfifo", (*instance).tzMkfifo, i32("fd"), i32("path"), i32("path_len"), i32("mode"))
 	return b
 }
 
@@ -83,6 +68,8 @@ func (g mem) sockaddr(ptr, n uint32) (tzrpc.Sockaddr, errno) {
 	return sa, errnoSuccess
 }
 
+// tzSocket is socket(domain, type, result.fd): SOCKET; type is
+// SOCK_STREAM or SOCK_DGRAM with SOCK_NONBLOCK and SOCK_CLOEXEC allowed.
 func (st *instance) tzSocket(mod api.Module, s []uint64) errno {
 	domain, typ, fdPtr := int(int32(s[0])), int(int32(s[1])), uint32(s[2])
 	if !memOf(mod).writable(fdPtr, 4) {
@@ -107,20 +94,26 @@ func (st *instance) tzSocket(mod api.Module, s []uint64) errno {
 	return st.publish(mod, e, fdPtr)
 }
 
+// tzBind is bind(fd, addr, addr_len): BIND to the tzrpc sockaddr of
+// exactly addr_len bytes at addr.
 func (st *instance) tzBind(mod api.Module, s []uint64) errno {
 	return st.addrCall(mod, s, st.p.Bind)
 }
 
+// tzConnect is connect(fd, addr, addr_len): CONNECT, as bind names the
+// address.
 func (st *instance) tzConnect(mod api.Module, s []uint64) errno {
 	return st.addrCall(mod, s, st.p.Connect)
 }
 
+// addrCall is the body of bind and connect.
 func (st *instance) addrCall(mod api.Module, s []uint64, call func(int, tzrpc.Sockaddr) error) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, addr, addrLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	sa, er := memOf(mod).sockaddr(uint32(s[1]), uint32(s[2]))
+	sa, er := memOf(mod).sockaddr(addr, addrLen)
 	if er != errnoSuccess {
 		return er
 	}
@@ -130,33 +123,39 @@ func (st *instance) addrCall(mod api.Module, s []uint64, call func(int, tzrpc.So
 	return st.result(mod, call(e.host, sa))
 }
 
+// tzListen is listen(fd, backlog): LISTEN.
 func (st *instance) tzListen(mod api.Module, s []uint64) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, backlog := uint32(s[0]), int(int32(s[1]))
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	return st.result(mod, st.p.Listen(e.host, int(int32(s[1]))))
+	return st.result(mod, st.p.Listen(e.host, backlog))
 }
 
+// tzSendto is sendto(fd, buf, buf_len, flags, addr, addr_len,
+// result.nsent): SENDTO, or SEND to the connected peer when addr_len is 0.
+// Bytes sent before an error are reported, not the error.
 func (st *instance) tzSendto(mod api.Module, s []uint64) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, bufPtr, bufLen, flags := uint32(s[0]), uint32(s[1]), uint32(s[2]), int(int32(s[3]))
+	addr, addrLen, nPtr := uint32(s[4]), uint32(s[5]), uint32(s[6])
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
 	m := memOf(mod)
-	buf, ok := m.bytes(uint32(s[1]), uint32(s[2]))
+	buf, ok := m.bytes(bufPtr, bufLen)
 	if !ok {
 		return errnoFault
 	}
-	to, er := m.sockaddr(uint32(s[4]), uint32(s[5]))
+	to, er := m.sockaddr(addr, addrLen)
 	if er != errnoSuccess {
 		return er
 	}
-	nPtr := uint32(s[6])
 	if !m.writable(nPtr, 4) {
 		return errnoFault
 	}
-	n, err := st.p.Sendto(e.host, buf, int(int32(s[3])), to)
+	n, err := st.p.Sendto(e.host, buf, flags, to)
 	if err != nil && n == 0 {
 		return st.result(mod, err)
 	}
@@ -164,24 +163,29 @@ func (st *instance) tzSendto(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// tzRecvfrom is recvfrom(fd, buf, buf_len, flags, addr_buf, addr_buf_len,
+// result.addr_len, result.nrecv): RECVFROM. addr_buf_len must be at least
+// tzrpc.MaxSockaddrLen (113); result.addr_len is 0 when there is no source
+// (a stream socket).
 func (st *instance) tzRecvfrom(mod api.Module, s []uint64) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, bufPtr, bufLen, flags := uint32(s[0]), uint32(s[1]), uint32(s[2]), int(int32(s[3]))
+	abuf, alen, lenPtr, nPtr := uint32(s[4]), uint32(s[5]), uint32(s[6]), uint32(s[7])
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
 	m := memOf(mod)
-	buf, ok := m.bytes(uint32(s[1]), uint32(s[2]))
+	buf, ok := m.bytes(bufPtr, bufLen)
 	if !ok {
 		return errnoFault
 	}
-	abuf, alen, lenPtr, nPtr := uint32(s[4]), uint32(s[5]), uint32(s[6]), uint32(s[7])
 	if alen < tzrpc.MaxSockaddrLen {
 		return errnoInval
 	}
 	if !m.writable(abuf, tzrpc.MaxSockaddrLen) || !m.writable(lenPtr, 4) || !m.writable(nPtr, 4) {
 		return errnoFault
 	}
-	n, from, err := st.p.Recvfrom(e.host, buf, int(int32(s[3])))
+	n, from, err := st.p.Recvfrom(e.host, buf, flags)
 	if err != nil {
 		return st.result(mod, err)
 	}
@@ -192,21 +196,27 @@ func (st *instance) tzRecvfrom(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// tzGetsockname is getsockname(fd, addr_buf, addr_buf_len,
+// result.addr_len): GETSOCKNAME, the address as a tzrpc sockaddr.
 func (st *instance) tzGetsockname(mod api.Module, s []uint64) errno {
 	return st.nameCall(mod, s, st.p.Getsockname)
 }
 
+// tzGetpeername is getpeername(fd, addr_buf, addr_buf_len,
+// result.addr_len): GETPEERNAME, as getsockname.
 func (st *instance) tzGetpeername(mod api.Module, s []uint64) errno {
 	return st.nameCall(mod, s, st.p.Getpeername)
 }
 
+// nameCall is the body of getsockname and getpeername; addr_buf_len must
+// be at least tzrpc.MaxSockaddrLen.
 func (st *instance) nameCall(mod api.Module, s []uint64, call func(int) (tzrpc.Sockaddr, error)) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, abuf, alen, lenPtr := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
 	m := memOf(mod)
-	abuf, alen, lenPtr := uint32(s[1]), uint32(s[2]), uint32(s[3])
 	if alen < tzrpc.MaxSockaddrLen {
 		return errnoInval
 	}
@@ -222,51 +232,30 @@ func (st *instance) nameCall(mod api.Module, s []uint64, call func(int) (tzrpc.S
 	return errnoSuccess
 }
 
-// hostSockopt maps a protocol option onto the (level, option) pair
-// tzposix takes.
-func hostSockopt(opt int) (level, name int, ok bool) {
-	switch opt {
-	case tzrpc.SO_REUSEADDR:
-		return tzposix.SOL_SOCKET, tzposix.SO_REUSEADDR, true
-	case tzrpc.SO_KEEPALIVE:
-		return tzposix.SOL_SOCKET, tzposix.SO_KEEPALIVE, true
-	case tzrpc.SO_RCVBUF:
-		return tzposix.SOL_SOCKET, tzposix.SO_RCVBUF, true
-	case tzrpc.SO_SNDBUF:
-		return tzposix.SOL_SOCKET, tzposix.SO_SNDBUF, true
-	case tzrpc.TCP_NODELAY:
-		return tzposix.IPPROTO_TCP, tzposix.TCP_NODELAY, true
-	case tzrpc.SO_ERROR:
-		return tzposix.SOL_SOCKET, tzposix.SO_ERROR, true
-	case tzrpc.SO_TYPE:
-		return tzposix.SOL_SOCKET, tzposix.SO_TYPE, true
-	case tzrpc.SO_BROADCAST:
-		return tzposix.SOL_SOCKET, tzposix.SO_BROADCAST, true
-	case tzrpc.SO_REUSEPORT:
-		return tzposix.SOL_SOCKET, tzposix.SO_REUSEPORT, true
-	}
-	return 0, 0, false
-}
-
+// tzSetsockopt is setsockopt(fd, option, value): SETSOCKOPT, option a
+// protocol number (tzrpc.LookupSockopt) passed straight through.
 func (st *instance) tzSetsockopt(mod api.Module, s []uint64) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, opt, value := uint32(s[0]), int64(int32(s[1])), int(int32(s[2]))
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	level, name, ok := hostSockopt(int(int32(s[1])))
-	if !ok {
+	if _, ok := tzrpc.LookupSockopt(opt); !ok {
 		return errnoNoprotoopt
 	}
-	return st.result(mod, st.p.SetsockoptInt(e.host, level, name, int(int32(s[2]))))
+	return st.result(mod, st.p.SetSockopt(e.host, opt, value))
 }
 
+// tzGetsockopt is getsockopt(fd, option, result.value): GETSOCKOPT as
+// setsockopt names the option. SO_ERROR reads back a WASI errno, SO_TYPE
+// the protocol's SOCK_STREAM or SOCK_DGRAM.
 func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
-	e, er := st.sockEntry(uint32(s[0]))
+	fd, opt, vPtr := uint32(s[0]), int64(int32(s[1])), uint32(s[2])
+	e, er := st.sockEntry(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	opt, vPtr := int(int32(s[1])), uint32(s[2])
-	level, name, ok := hostSockopt(opt)
+	o, ok := tzrpc.LookupSockopt(opt)
 	if !ok {
 		return errnoNoprotoopt
 	}
@@ -274,14 +263,16 @@ func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
 	if !m.writable(vPtr, 4) {
 		return errnoFault
 	}
-	v, err := st.p.GetsockoptInt(e.host, level, name)
+	v, err := st.p.Sockopt(e.host, opt)
 	if err != nil {
 		return st.result(mod, err)
 	}
-	switch opt {
-	case tzrpc.SO_ERROR:
-		v = int(hostErrno(syscall.Errno(v)))
-	case tzrpc.SO_TYPE:
+	switch o.Kind {
+	case tzrpc.SockoptErrno:
+		if v != 0 {
+			v = int64(hostErrno(tzrpc.Errno(v).Syscall()))
+		}
+	case tzrpc.SockoptType:
 		v = tzrpc.SOCK_STREAM
 		if e.kind == kindDgram {
 			v = tzrpc.SOCK_DGRAM
@@ -291,10 +282,13 @@ func (st *instance) tzGetsockopt(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// tzMkfifo is mkfifo(fd, path, path_len, mode): MKFIFO of path relative
+// to directory fd, as in path_open; mode keeps its permission bits.
 func (st *instance) tzMkfifo(mod api.Module, s []uint64) errno {
-	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	fd, path, pathLen, mode := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	p, er := st.path(mod, fd, path, pathLen)
 	if er != errnoSuccess {
 		return er
 	}
-	return st.result(mod, st.p.Mkfifo(p, uint32(s[3])&0o7777))
+	return st.result(mod, st.p.Mkfifo(p, mode&0o7777))
 }

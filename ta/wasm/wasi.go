@@ -58,19 +58,32 @@ const (
 	clockMonotonic = 1
 )
 
-// hostFunc is a host function's body: it reads its parameters from s and
-// returns the WASI errno that becomes its result.
+// hostFunc is a host function's body: it reads its parameters from s, in
+// the order export names them, and returns the WASI errno that becomes its
+// result.
 type hostFunc func(st *instance, mod api.Module, s []uint64) errno
 
-const (
-	i32 = api.ValueTypeI32
-	i64 = api.ValueTypeI64
-)
+// param is one parameter of a host function: its name (the WASI
+// specification's; "result." marks a pointer the function writes its
+// result to), which wazero shows in stack traces and logs, and its type.
+type param struct {
+	name string
+	typ  api.ValueType
+}
 
-// export adds fn to b. Host functions find the instance they serve in the
-// call's context; a call without one (the module was instantiated by
-// someone else) fails with ENOSYS.
-func export(b wazero.HostModuleBuilder, name string, fn hostFunc, params ...api.ValueType) {
+func i32(name string) param { return param{name, api.ValueTypeI32} }
+func i64(name string) param { return param{name, api.ValueTypeI64} }
+
+// export adds fn to b with its parameters and the errno result. Host
+// functions find the instance they serve in the call's context; a call
+// without one (the module was instantiated by someone else) fails with
+// ENOSYS.
+func export(b wazero.HostModuleBuilder, name string, fn hostFunc, params ...param) {
+	types := make([]api.ValueType, len(params))
+	names := make([]string, len(params))
+	for i, p := range params {
+		types[i], names[i] = p.typ, p.name
+	}
 	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, s []uint64) {
 		st := instanceFrom(ctx)
 		if st == nil {
@@ -78,17 +91,23 @@ func export(b wazero.HostModuleBuilder, name string, fn hostFunc, params ...api.
 			return
 		}
 		s[0] = uint64(fn(st, mod, s))
-	}), params, []api.ValueType{i32}).Export(name)
+	}), types, []api.ValueType{api.ValueTypeI32}).
+		WithParameterNames(names...).
+		WithResultNames("errno").
+		Export(name)
 }
 
 // enosys is the body of functions WASI defines but the bridge cannot
 // carry (the protocol has no seek, readdir, link or timestamps).
 func enosys(*instance, api.Module, []uint64) errno { return errnoNosys }
 
-// fdThen checks that parameter 0 is an open descriptor and returns e.
+// fdThen is the body of functions whose first parameter is fd and that
+// have nothing to do on a stream (fd_seek, fd_sync, …): it checks that fd
+// is open and returns e.
 func fdThen(e errno) hostFunc {
 	return func(st *instance, _ api.Module, s []uint64) errno {
-		if _, er := st.fds.get(uint32(s[0])); er != errnoSuccess {
+		fd := uint32(s[0])
+		if _, er := st.fds.get(fd); er != errnoSuccess {
 			return er
 		}
 		return e
@@ -100,60 +119,64 @@ func fdThen(e errno) hostFunc {
 // cannot carry return ENOSYS (or ESPIPE: every descriptor is a stream).
 func newWASI(r wazero.Runtime) wazero.HostModuleBuilder {
 	b := r.NewHostModuleBuilder(wasiModule)
-	export(b, "args_get", (*instance).argsGet, i32, i32)
-	export(b, "args_sizes_get", (*instance).argsSizesGet, i32, i32)
-	export(b, "environ_get", (*instance).environGet, i32, i32)
-	export(b, "environ_sizes_get", (*instance).environSizesGet, i32, i32)
-	export(b, "clock_res_get", (*instance).clockResGet, i32, i32)
-	export(b, "clock_time_get", (*instance).clockTimeGet, i32, i64, i32)
-	export(b, "fd_advise", fdThen(errnoNosys), i32, i64, i64, i32)
-	export(b, "fd_allocate", fdThen(errnoNosys), i32, i64, i64)
-	export(b, "fd_close", (*instance).fdClose, i32)
-	export(b, "fd_datasync", fdThen(errnoNosys), i32)
-	export(b, "fd_fdstat_get", (*instance).fdFdstatGet, i32, i32)
-	export(b, "fd_fdstat_set_flags", (*instance).fdFdstatSetFlags, i32, i32)
+	export(b, "args_get", (*instance).argsGet, i32("argv"), i32("argv_buf"))
+	export(b, "args_sizes_get", (*instance).argsSizesGet, i32("result.argc"), i32("result.argv_len"))
+	export(b, "environ_get", (*instance).environGet, i32("environ"), i32("environ_buf"))
+	export(b, "environ_sizes_get", (*instance).environSizesGet, i32("result.environc"), i32("result.environv_len"))
+	export(b, "clock_res_get", (*instance).clockResGet, i32("id"), i32("result.resolution"))
+	export(b, "clock_time_get", (*instance).clockTimeGet, i32("id"), i64("precision"), i32("result.timestamp"))
+	export(b, "fd_advise", fdThen(errnoNosys), i32("fd"), i64("offset"), i64("len"), i32("advice"))
+	export(b, "fd_allocate", fdThen(errnoNosys), i32("fd"), i64("offset"), i64("len"))
+	export(b, "fd_close", (*instance).fdClose, i32("fd"))
+	export(b, "fd_datasync", fdThen(errnoNosys), i32("fd"))
+	export(b, "fd_fdstat_get", (*instance).fdFdstatGet, i32("fd"), i32("result.stat"))
+	export(b, "fd_fdstat_set_flags", (*instance).fdFdstatSetFlags, i32("fd"), i32("flags"))
 	// Rights are not enforced, so narrowing them is a no-op that succeeds.
-	export(b, "fd_fdstat_set_rights", fdThen(errnoSuccess), i32, i64, i64)
-	export(b, "fd_filestat_get", (*instance).fdFilestatGet, i32, i32)
-	export(b, "fd_filestat_set_size", fdThen(errnoNosys), i32, i64)
-	export(b, "fd_filestat_set_times", fdThen(errnoNosys), i32, i64, i64, i32)
-	export(b, "fd_pread", fdThen(errnoSpipe), i32, i32, i32, i64, i32)
-	export(b, "fd_prestat_get", (*instance).fdPrestatGet, i32, i32)
-	export(b, "fd_prestat_dir_name", (*instance).fdPrestatDirName, i32, i32, i32)
-	export(b, "fd_pwrite", fdThen(errnoSpipe), i32, i32, i32, i64, i32)
-	export(b, "fd_read", (*instance).fdRead, i32, i32, i32, i32)
-	export(b, "fd_readdir", (*instance).fdReaddir, i32, i32, i32, i64, i32)
-	export(b, "fd_renumber", (*instance).fdRenumber, i32, i32)
-	export(b, "fd_seek", fdThen(errnoSpipe), i32, i64, i32, i32)
-	export(b, "fd_sync", fdThen(errnoNosys), i32)
-	export(b, "fd_tell", fdThen(errnoSpipe), i32, i32)
-	export(b, "fd_write", (*instance).fdWrite, i32, i32, i32, i32)
-	export(b, "path_create_directory", (*instance).pathCreateDirectory, i32, i32, i32)
-	export(b, "path_filestat_get", (*instance).pathFilestatGet, i32, i32, i32, i32, i32)
-	export(b, "path_filestat_set_times", enosys, i32, i32, i32, i32, i64, i64, i32)
-	export(b, "path_link", enosys, i32, i32, i32, i32, i32, i32, i32)
-	export(b, "path_open", (*instance).pathOpen, i32, i32, i32, i32, i32, i64, i64, i32, i32)
-	export(b, "path_readlink", enosys, i32, i32, i32, i32, i32, i32)
-	export(b, "path_remove_directory", (*instance).pathRemoveDirectory, i32, i32, i32)
-	export(b, "path_rename", (*instance).pathRename, i32, i32, i32, i32, i32, i32)
-	export(b, "path_symlink", enosys, i32, i32, i32, i32, i32)
-	export(b, "path_unlink_file", (*instance).pathUnlinkFile, i32, i32, i32)
-	export(b, "poll_oneoff", (*instance).pollOneoff, i32, i32, i32, i32)
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(procExit), []api.ValueType{i32}, nil).Export("proc_exit")
-	export(b, "proc_raise", enosys, i32)
+	export(b, "fd_fdstat_set_rights", fdThen(errnoSuccess), i32("fd"), i64("fs_rights_base"), i64("fs_rights_inheriting"))
+	export(b, "fd_filestat_get", (*instance).fdFilestatGet, i32("fd"), i32("result.filestat"))
+	export(b, "fd_filestat_set_size", fdThen(errnoNosys), i32("fd"), i64("size"))
+	export(b, "fd_filestat_set_times", fdThen(errnoNosys), i32("fd"), i64("atim"), i64("mtim"), i32("fst_flags"))
+	export(b, "fd_pread", fdThen(errnoSpipe), i32("fd"), i32("iovs"), i32("iovs_len"), i64("offset"), i32("result.nread"))
+	export(b, "fd_prestat_get", (*instance).fdPrestatGet, i32("fd"), i32("result.prestat"))
+	export(b, "fd_prestat_dir_name", (*instance).fdPrestatDirName, i32("fd"), i32("path"), i32("path_len"))
+	export(b, "fd_pwrite", fdThen(errnoSpipe), i32("fd"), i32("iovs"), i32("iovs_len"), i64("offset"), i32("result.nwritten"))
+	export(b, "fd_read", (*instance).fdRead, i32("fd"), i32("iovs"), i32("iovs_len"), i32("result.nread"))
+	export(b, "fd_readdir", (*instance).fdReaddir, i32("fd"), i32("buf"), i32("buf_len"), i64("cookie"), i32("result.bufused"))
+	export(b, "fd_renumber", (*instance).fdRenumber, i32("fd"), i32("to"))
+	export(b, "fd_seek", fdThen(errnoSpipe), i32("fd"), i64("offset"), i32("whence"), i32("result.newoffset"))
+	export(b, "fd_sync", fdThen(errnoNosys), i32("fd"))
+	export(b, "fd_tell", fdThen(errnoSpipe), i32("fd"), i32("result.offset"))
+	export(b, "fd_write", (*instance).fdWrite, i32("fd"), i32("iovs"), i32("iovs_len"), i32("result.nwritten"))
+	export(b, "path_create_directory", (*instance).pathCreateDirectory, i32("fd"), i32("path"), i32("path_len"))
+	export(b, "path_filestat_get", (*instance).pathFilestatGet, i32("fd"), i32("flags"), i32("path"), i32("path_len"), i32("result.filestat"))
+	export(b, "path_filestat_set_times", enosys, i32("fd"), i32("flags"), i32("path"), i32("path_len"), i64("atim"), i64("mtim"), i32("fst_flags"))
+	export(b, "path_link", enosys, i32("old_fd"), i32("old_flags"), i32("old_path"), i32("old_path_len"), i32("new_fd"), i32("new_path"), i32("new_path_len"))
+	export(b, "path_open", (*instance).pathOpen, i32("fd"), i32("dirflags"), i32("path"), i32("path_len"), i32("oflags"),
+		i64("fs_rights_base"), i64("fs_rights_inheriting"), i32("fdflags"), i32("result.opened_fd"))
+	export(b, "path_readlink", enosys, i32("fd"), i32("path"), i32("path_len"), i32("buf"), i32("buf_len"), i32("result.bufused"))
+	export(b, "path_remove_directory", (*instance).pathRemoveDirectory, i32("fd"), i32("path"), i32("path_len"))
+	export(b, "path_rename", (*instance).pathRename, i32("fd"), i32("old_path"), i32("old_path_len"), i32("new_fd"), i32("new_path"), i32("new_path_len"))
+	export(b, "path_symlink", enosys, i32("old_path"), i32("old_path_len"), i32("fd"), i32("new_path"), i32("new_path_len"))
+	export(b, "path_unlink_file", (*instance).pathUnlinkFile, i32("fd"), i32("path"), i32("path_len"))
+	export(b, "poll_oneoff", (*instance).pollOneoff, i32("in"), i32("out"), i32("nsubscriptions"), i32("result.nevents"))
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(procExit), []api.ValueType{api.ValueTypeI32}, nil).
+		WithParameterNames("rval").
+		Export("proc_exit")
+	export(b, "proc_raise", enosys, i32("sig"))
 	export(b, "sched_yield", (*instance).schedYield)
-	export(b, "random_get", (*instance).randomGet, i32, i32)
-	export(b, "sock_accept", (*instance).sockAccept, i32, i32, i32)
-	export(b, "sock_recv", (*instance).sockRecv, i32, i32, i32, i32, i32, i32)
-	export(b, "sock_send", (*instance).sockSend, i32, i32, i32, i32, i32)
-	export(b, "sock_shutdown", (*instance).sockShutdown, i32, i32)
+	export(b, "random_get", (*instance).randomGet, i32("buf"), i32("buf_len"))
+	export(b, "sock_accept", (*instance).sockAccept, i32("fd"), i32("flags"), i32("result.fd"))
+	export(b, "sock_recv", (*instance).sockRecv, i32("fd"), i32("ri_data"), i32("ri_data_len"), i32("ri_flags"), i32("result.ro_datalen"), i32("result.ro_flags"))
+	export(b, "sock_send", (*instance).sockSend, i32("fd"), i32("si_data"), i32("si_data_len"), i32("si_flags"), i32("result.so_datalen"))
+	export(b, "sock_shutdown", (*instance).sockShutdown, i32("fd"), i32("how"))
 	return b
 }
 
-// procExit ends the instance with the guest's status, which becomes the
-// TA's exit status. Nothing of the guest runs after it.
+// procExit is proc_exit(rval): it ends the instance with the guest's
+// status rval, which becomes the TA's exit status. Nothing of the guest
+// runs after it, and it returns nothing.
 func procExit(ctx context.Context, mod api.Module, s []uint64) {
-	code := uint32(s[0])
+	code := uint32(s[0]) // rval
 	if st := instanceFrom(ctx); st != nil {
 		st.exited, st.status = true, code
 	}
@@ -164,14 +187,19 @@ func procExit(ctx context.Context, mod api.Module, s []uint64) {
 // Arguments and environment: argv is the TA's name alone; there is no
 // environment (the working directory is then the root, "/").
 
+// argsSizesGet is args_sizes_get(result.argc, result.argv_len): one
+// argument, the TA's name with its NUL.
 func (st *instance) argsSizesGet(mod api.Module, s []uint64) errno {
+	argcPtr, argvLenPtr := uint32(s[0]), uint32(s[1])
 	m := memOf(mod)
-	if !m.put32(uint32(s[0]), 1) || !m.put32(uint32(s[1]), uint32(len(st.name)+1)) {
+	if !m.put32(argcPtr, 1) || !m.put32(argvLenPtr, uint32(len(st.name)+1)) {
 		return errnoFault
 	}
 	return errnoSuccess
 }
 
+// argsGet is args_get(argv, argv_buf): it writes the TA's name, NUL
+// terminated, at argv_buf and its address at argv[0].
 func (st *instance) argsGet(mod api.Module, s []uint64) errno {
 	m := memOf(mod)
 	argv, buf := uint32(s[0]), uint32(s[1])
@@ -184,34 +212,46 @@ func (st *instance) argsGet(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// environSizesGet is environ_sizes_get(result.environc,
+// result.environv_len): both 0.
 func (st *instance) environSizesGet(mod api.Module, s []uint64) errno {
+	environcPtr, environLenPtr := uint32(s[0]), uint32(s[1])
 	m := memOf(mod)
-	if !m.put32(uint32(s[0]), 0) || !m.put32(uint32(s[1]), 0) {
+	if !m.put32(environcPtr, 0) || !m.put32(environLenPtr, 0) {
 		return errnoFault
 	}
 	return errnoSuccess
 }
 
+// environGet is environ_get(environ, environ_buf): with no variables
+// there is nothing to write.
 func (st *instance) environGet(api.Module, []uint64) errno { return errnoSuccess }
 
 // Clocks and randomness are the secure world's own: they never reach the
 // normal world.
 
+// clockResGet is clock_res_get(id, result.resolution): 1 ns for the
+// realtime and monotonic clocks, EINVAL for the others.
 func (st *instance) clockResGet(mod api.Module, s []uint64) errno {
-	switch uint32(s[0]) {
+	id, resPtr := uint32(s[0]), uint32(s[1])
+	switch id {
 	case clockRealtime, clockMonotonic:
 	default:
 		return errnoInval
 	}
-	if !memOf(mod).put64(uint32(s[1]), 1) {
+	if !memOf(mod).put64(resPtr, 1) {
 		return errnoFault
 	}
 	return errnoSuccess
 }
 
+// clockTimeGet is clock_time_get(id, precision, result.timestamp): the
+// realtime clock, or the monotonic one counted from the instance's start;
+// precision is ignored.
 func (st *instance) clockTimeGet(mod api.Module, s []uint64) errno {
+	id, tsPtr := uint32(s[0]), uint32(s[2])
 	var t uint64
-	switch uint32(s[0]) {
+	switch id {
 	case clockRealtime:
 		t = uint64(time.Now().UnixNano())
 	case clockMonotonic:
@@ -219,14 +259,16 @@ func (st *instance) clockTimeGet(mod api.Module, s []uint64) errno {
 	default:
 		return errnoInval
 	}
-	if !memOf(mod).put64(uint32(s[2]), t) {
+	if !memOf(mod).put64(tsPtr, t) {
 		return errnoFault
 	}
 	return errnoSuccess
 }
 
+// randomGet is random_get(buf, buf_len): buf_len bytes of crypto/rand.
 func (st *instance) randomGet(mod api.Module, s []uint64) errno {
-	b, ok := memOf(mod).bytes(uint32(s[0]), uint32(s[1]))
+	buf, bufLen := uint32(s[0]), uint32(s[1])
+	b, ok := memOf(mod).bytes(buf, bufLen)
 	if !ok {
 		return errnoFault
 	}
@@ -236,6 +278,8 @@ func (st *instance) randomGet(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// schedYield is sched_yield(): it lets the secure world's other
+// goroutines run.
 func (st *instance) schedYield(api.Module, []uint64) errno {
 	runtime.Gosched()
 	return errnoSuccess
@@ -243,6 +287,8 @@ func (st *instance) schedYield(api.Module, []uint64) errno {
 
 // Descriptors.
 
+// fdClose is fd_close(fd): it frees fd's number and closes the TA's
+// descriptor behind it, if any.
 func (st *instance) fdClose(mod api.Module, s []uint64) errno {
 	fd := uint32(s[0])
 	e, er := st.fds.get(fd)
@@ -257,12 +303,15 @@ func (st *instance) fdClose(mod api.Module, s []uint64) errno {
 	return st.result(mod, st.p.Close(e.host))
 }
 
+// fdFdstatGet is fd_fdstat_get(fd, result.stat): fd's type and flags, and
+// all rights (they are not enforced).
 func (st *instance) fdFdstatGet(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, statPtr := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	b, ok := memOf(mod).bytes(uint32(s[1]), 24)
+	b, ok := memOf(mod).bytes(statPtr, 24)
 	if !ok {
 		return errnoFault
 	}
@@ -274,14 +323,17 @@ func (st *instance) fdFdstatGet(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// fdFdstatSetFlags is fd_fdstat_set_flags(fd, flags): only nonblocking
+// mode can change (the sync flags are ENOTSUP).
 func (st *instance) fdFdstatSetFlags(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, flags32 := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	flags := uint16(s[1])
+	flags := uint16(flags32)
 	switch {
-	case uint32(s[1])&^(fdflagAppend|fdflagDsync|fdflagNonblock|fdflagRsync|fdflagSync) != 0:
+	case flags32&^(fdflagAppend|fdflagDsync|fdflagNonblock|fdflagRsync|fdflagSync) != 0:
 		return errnoInval
 	case flags&(fdflagDsync|fdflagRsync|fdflagSync) != 0:
 		return errnoNotsup
@@ -311,12 +363,15 @@ func filestat(b []byte, filetype uint8) {
 	put64(b[24:], 1) // nlink
 }
 
+// fdFilestatGet is fd_filestat_get(fd, result.filestat): fd's type, the
+// rest unknown (filestat).
 func (st *instance) fdFilestatGet(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, statPtr := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	b, ok := memOf(mod).bytes(uint32(s[1]), 64)
+	b, ok := memOf(mod).bytes(statPtr, 64)
 	if !ok {
 		return errnoFault
 	}
@@ -324,15 +379,17 @@ func (st *instance) fdFilestatGet(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
-// fd_prestat_get describes the preopened root. Preopened sockets are not
-// directories and get EBADF, like any descriptor that is no preopened
-// directory: Go's runtime skips them and net.FileListener takes them.
+// fdPrestatGet is fd_prestat_get(fd, result.prestat): it describes the
+// preopened root. Preopened sockets are not directories and get EBADF,
+// like any descriptor that is no preopened directory: Go's runtime skips
+// them and net.FileListener takes them.
 func (st *instance) fdPrestatGet(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, prestatPtr := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess || !e.preopen {
 		return errnoBadf
 	}
-	b, ok := memOf(mod).bytes(uint32(s[1]), 8)
+	b, ok := memOf(mod).bytes(prestatPtr, 8)
 	if !ok {
 		return errnoFault
 	}
@@ -341,15 +398,18 @@ func (st *instance) fdPrestatGet(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// fdPrestatDirName is fd_prestat_dir_name(fd, path, path_len): the
+// preopened directory's name, without NUL, in path_len bytes at path.
 func (st *instance) fdPrestatDirName(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, path, pathLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess || !e.preopen {
 		return errnoBadf
 	}
-	if uint32(s[2]) < uint32(len(e.path)) {
+	if pathLen < uint32(len(e.path)) {
 		return errnoNametoolong
 	}
-	b, ok := memOf(mod).bytes(uint32(s[1]), uint32(len(e.path)))
+	b, ok := memOf(mod).bytes(path, uint32(len(e.path)))
 	if !ok {
 		return errnoFault
 	}
@@ -357,8 +417,11 @@ func (st *instance) fdPrestatDirName(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// fdReaddir is fd_readdir(fd, buf, buf_len, cookie, result.bufused):
+// ENOSYS on a directory, since the protocol cannot list one.
 func (st *instance) fdReaddir(_ api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd := uint32(s[0])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
@@ -368,7 +431,8 @@ func (st *instance) fdReaddir(_ api.Module, s []uint64) errno {
 	return errnoNosys // the protocol cannot list a directory
 }
 
-// fd_renumber moves descriptor from onto to, closing what to was.
+// fdRenumber is fd_renumber(fd, to): it moves descriptor fd onto to,
+// closing what to was.
 func (st *instance) fdRenumber(mod api.Module, s []uint64) errno {
 	from, to := uint32(s[0]), uint32(s[1])
 	e, er := st.fds.get(from)
@@ -390,12 +454,16 @@ func (st *instance) fdRenumber(mod api.Module, s []uint64) errno {
 	return errnoSuccess
 }
 
+// fdRead is fd_read(fd, iovs, iovs_len, result.nread) (readv).
 func (st *instance) fdRead(mod api.Module, s []uint64) errno {
-	return st.readv(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), 0, false, uint32(s[3]), 0, false)
+	fd, iovs, iovsLen, nreadPtr := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	return st.readv(mod, fd, iovs, iovsLen, 0, false, nreadPtr, 0, false)
 }
 
+// fdWrite is fd_write(fd, iovs, iovs_len, result.nwritten) (writev).
 func (st *instance) fdWrite(mod api.Module, s []uint64) errno {
-	return st.writev(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), false, uint32(s[3]))
+	fd, iovs, iovsLen, nwrittenPtr := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	return st.writev(mod, fd, iovs, iovsLen, false, nwrittenPtr)
 }
 
 // readv is fd_read and sock_recv: it reads into the iovecs at iovs and
@@ -600,11 +668,14 @@ func (st *instance) path(mod api.Module, dirfd, ptr, n uint32) (string, errno) {
 	return full, errnoSuccess
 }
 
+// pathOpen is path_open(fd, dirflags, path, path_len, oflags,
+// fs_rights_base, fs_rights_inheriting, fdflags, result.opened_fd): OPEN
+// of the path joined to directory fd, read and write as fs_rights_base
+// asks. Symlinks are always followed (dirflags is ignored): the protocol
+// has no O_NOFOLLOW, and the shadow keeps every link inside the root.
 func (st *instance) pathOpen(mod api.Module, s []uint64) errno {
 	dirfd, ptr, n := uint32(s[0]), uint32(s[2]), uint32(s[3])
 	oflags, rights, fdflags, fdPtr := uint32(s[4]), s[5], uint32(s[7]), uint32(s[8])
-	// Symlinks are always followed (s[1]): the protocol has no O_NOFOLLOW,
-	// and the shadow keeps every link inside the root.
 	p, er := st.path(mod, dirfd, ptr, n)
 	if er != errnoSuccess {
 		return er
@@ -673,53 +744,67 @@ func (st *instance) publish(mod api.Module, e *fdEntry, fdPtr uint32) errno {
 	return errnoSuccess
 }
 
+// pathCreateDirectory is path_create_directory(fd, path, path_len): MKDIR
+// with mode 0777.
 func (st *instance) pathCreateDirectory(mod api.Module, s []uint64) errno {
-	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	fd, path, pathLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	p, er := st.path(mod, fd, path, pathLen)
 	if er != errnoSuccess {
 		return er
 	}
 	return st.result(mod, st.p.Mkdir(p, 0o777))
 }
 
+// pathRemoveDirectory is path_remove_directory(fd, path, path_len): RMDIR.
 func (st *instance) pathRemoveDirectory(mod api.Module, s []uint64) errno {
-	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	fd, path, pathLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	p, er := st.path(mod, fd, path, pathLen)
 	if er != errnoSuccess {
 		return er
 	}
 	return st.result(mod, st.p.Rmdir(p))
 }
 
+// pathUnlinkFile is path_unlink_file(fd, path, path_len): UNLINK.
 func (st *instance) pathUnlinkFile(mod api.Module, s []uint64) errno {
-	p, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	fd, path, pathLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	p, er := st.path(mod, fd, path, pathLen)
 	if er != errnoSuccess {
 		return er
 	}
 	return st.result(mod, st.p.Unlink(p))
 }
 
+// pathRename is path_rename(fd, old_path, old_path_len, new_fd, new_path,
+// new_path_len): RENAME.
 func (st *instance) pathRename(mod api.Module, s []uint64) errno {
-	from, er := st.path(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]))
+	fd, oldPath, oldLen := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	newFd, newPath, newLen := uint32(s[3]), uint32(s[4]), uint32(s[5])
+	from, er := st.path(mod, fd, oldPath, oldLen)
 	if er != errnoSuccess {
 		return er
 	}
-	to, er := st.path(mod, uint32(s[3]), uint32(s[4]), uint32(s[5]))
+	to, er := st.path(mod, newFd, newPath, newLen)
 	if er != errnoSuccess {
 		return er
 	}
 	return st.result(mod, st.p.Rename(from, to))
 }
 
-// path_filestat_get is what os.Stat needs. The protocol has no stat, so the
+// pathFilestatGet is path_filestat_get(fd, flags, path, path_len,
+// result.filestat), what os.Stat needs. The protocol has no stat, so the
 // host probes: a path that opens as a directory is one; a path that is not
 // a directory but whose parent is exists as something else (its type is
 // reported unknown). Probes open with O_DIRECTORY, which never opens a
-// FIFO or a device, so they have no side effects.
+// FIFO or a device, so they have no side effects. Links are followed
+// whatever flags says, as in path_open.
 func (st *instance) pathFilestatGet(mod api.Module, s []uint64) errno {
-	p, er := st.path(mod, uint32(s[0]), uint32(s[2]), uint32(s[3]))
+	fd, path, pathLen, statPtr := uint32(s[0]), uint32(s[2]), uint32(s[3]), uint32(s[4])
+	p, er := st.path(mod, fd, path, pathLen)
 	if er != errnoSuccess {
 		return er
 	}
-	b, ok := memOf(mod).bytes(uint32(s[4]), 64)
+	b, ok := memOf(mod).bytes(statPtr, 64)
 	if !ok {
 		return errnoFault
 	}
@@ -762,12 +847,14 @@ func (st *instance) probe(p string) (uint8, error) {
 
 // Sockets.
 
+// sockAccept is sock_accept(fd, flags, result.fd): ACCEPT on listening
+// socket fd; flags may hold only FDFLAGS_NONBLOCK, for the new socket.
 func (st *instance) sockAccept(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, flags, fdPtr := uint32(s[0]), uint32(s[1]), uint32(s[2])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
-	flags, fdPtr := uint32(s[1]), uint32(s[2])
 	switch {
 	case e.kind != kindStream:
 		return errnoNotsock
@@ -793,8 +880,13 @@ func (st *instance) sockAccept(mod api.Module, s []uint64) errno {
 	return st.publish(mod, &fdEntry{kind: kindStream, host: host, flags: uint16(flags)}, fdPtr)
 }
 
+// sockRecv is sock_recv(fd, ri_data, ri_data_len, ri_flags,
+// result.ro_datalen, result.ro_flags): RECV into the iovecs at ri_data,
+// with MSG_PEEK and MSG_WAITALL for RECV_PEEK and RECV_WAITALL; ro_flags
+// is always 0.
 func (st *instance) sockRecv(mod api.Module, s []uint64) errno {
-	ri := uint32(s[3])
+	fd, iovs, iovsLen, ri := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+	nPtr, roFlagsPtr := uint32(s[4]), uint32(s[5])
 	if ri&^(riflagPeek|riflagWaitall) != 0 {
 		return errnoInval
 	}
@@ -805,18 +897,25 @@ func (st *instance) sockRecv(mod api.Module, s []uint64) errno {
 	if ri&riflagWaitall != 0 {
 		flags |= tzposix.MSG_WAITALL
 	}
-	return st.readv(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), flags, true, uint32(s[4]), uint32(s[5]), true)
+	return st.readv(mod, fd, iovs, iovsLen, flags, true, nPtr, roFlagsPtr, true)
 }
 
+// sockSend is sock_send(fd, si_data, si_data_len, si_flags,
+// result.so_datalen): SEND of the iovecs at si_data. WASI defines no send
+// flags, so si_flags must be 0.
 func (st *instance) sockSend(mod api.Module, s []uint64) errno {
-	if uint32(s[3]) != 0 {
-		return errnoInval // WASI defines no send flags
+	fd, iovs, iovsLen, siFlags, nPtr := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3]), uint32(s[4])
+	if siFlags != 0 {
+		return errnoInval
 	}
-	return st.writev(mod, uint32(s[0]), uint32(s[1]), uint32(s[2]), true, uint32(s[4]))
+	return st.writev(mod, fd, iovs, iovsLen, true, nPtr)
 }
 
+// sockShutdown is sock_shutdown(fd, how): SHUTDOWN, how being SHUT_RD,
+// SHUT_WR or both.
 func (st *instance) sockShutdown(mod api.Module, s []uint64) errno {
-	e, er := st.fds.get(uint32(s[0]))
+	fd, sdflags := uint32(s[0]), uint32(s[1])
+	e, er := st.fds.get(fd)
 	if er != errnoSuccess {
 		return er
 	}
@@ -824,7 +923,7 @@ func (st *instance) sockShutdown(mod api.Module, s []uint64) errno {
 		return errnoNotsock
 	}
 	var how int
-	switch uint32(s[1]) {
+	switch sdflags {
 	case sdflagRD:
 		how = tzposix.SHUT_RD
 	case sdflagWR:

@@ -286,12 +286,12 @@ func TestDescriptors(t *testing.T) {
 	st := testInstance(t, f)
 	mod := memModule(t)
 	m := memOf(mod)
-	if err := st.preopen([]string{"tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/s.sock"}); err != nil {
+	if err := st.preopen(addrs(t, "tcp://127.0.0.1:7100", "udp://[::1]:7101", "unix:/s.sock")); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls := []string{
-		"socket 2 0x801 0", "setsockopt 100 1 2 1", "bind 100 127.0.0.1:7100", "listen 100 1024",
-		"socket 10 0x802 0", "setsockopt 101 1 2 1", "bind 101 [::1]:7101",
+		"socket 2 0x801 0", "setsockopt 100 SO_REUSEADDR 1", "bind 100 127.0.0.1:7100", "listen 100 1024",
+		"socket 10 0x802 0", "setsockopt 101 SO_REUSEADDR 1", "bind 101 [::1]:7101",
 		"unlink /s.sock", "socket 1 0x801 0", "bind 102 unix:/s.sock", "listen 102 1024",
 	}
 	if strings.Join(f.calls, "\n") != strings.Join(wantCalls, "\n") {

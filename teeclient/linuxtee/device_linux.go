@@ -10,10 +10,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tzmediator/tzbridge/teeclient"
 )
@@ -220,9 +224,24 @@ func (d *Device) watch(ctx context.Context, session, cancelID uint32) (stop func
 	})
 }
 
+// interruptEvery paces the signals that end an open waiting for
+// tee-supplicant once its context has ended (see OpenSession).
+const interruptEvery = 100 * time.Millisecond
+
 // OpenSession opens a session (TEE_IOC_OPEN_SESSION) and fills in
 // a.Session, a.Ret, a.Origin and the output parameters. Cancellation by
 // ctx uses a.CancelID with session 0, as the session has no number yet.
+//
+// An open can also wait in the kernel for tee-supplicant, which loads the
+// TA for OP-TEE: with no supplicant running it waits for ever, and
+// TEE_IOC_CANCEL does not reach it (OP-TEE waits in an RPC to the normal
+// world). Linux's OP-TEE driver ends that wait, when no supplicant is
+// there, if the waiting thread has a signal pending (optee_supp_thrd_req):
+// so the call runs on a locked thread, and once ctx ends that thread is
+// sent a signal every interruptEvery until the call returns. The open then
+// fails (TEEC_ERROR_COMMUNICATION from the driver, or what OP-TEE makes of
+// it). With a supplicant present the driver keeps waiting for it, which
+// then answers.
 func (d *Device) OpenSession(ctx context.Context, a *teeclient.OpenArgs) error {
 	if ctx.Err() != nil {
 		cancelled(&a.Ret, &a.Origin)
@@ -232,8 +251,25 @@ func (d *Device) OpenSession(ctx context.Context, a *teeclient.OpenArgs) error {
 	if err := encodeOpen(buf, a, d.version.GenCaps); err != nil {
 		return err
 	}
-	stop := d.watch(ctx, 0, a.CancelID)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	returned := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = d.Cancel(0, a.CancelID) // best effort, as in watch
+		t := time.NewTicker(interruptEvery)
+		defer t.Stop()
+		for {
+			_ = d.k.interrupt(tid)
+			select {
+			case <-returned:
+				return
+			case <-t.C:
+			}
+		}
+	})
 	_, err := d.call(iocOpenSession, buf)
+	close(returned)
 	stop()
 	if err != nil {
 		return err

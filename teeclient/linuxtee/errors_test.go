@@ -36,8 +36,8 @@ func TestResultForErrno(t *testing.T) {
 		{errors.New("not an errno"), teeclient.ErrorGeneric},
 	}
 	for _, tc := range tests {
-		if got := resultForErrno(tc.err); got != tc.want {
-			t.Errorf("resultForErrno(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := teeclient.ResultForErrno(tc.err); got != tc.want {
+			t.Errorf("ResultForErrno(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

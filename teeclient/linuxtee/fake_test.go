@@ -39,6 +39,8 @@ type fakeTEE struct {
 	// ta answers OPEN_SESSION and INVOKE by editing the buffer in place,
 	// as the kernel would; nil leaves it (ret 0, session 0).
 	ta func(req uint32, buf []byte)
+
+	interrupts chan int // the thread ids interrupt was asked to signal
 }
 
 type fakeReg struct {
@@ -54,14 +56,15 @@ var defaultVersion = teeclient.Version{
 
 func newFake(t *testing.T) *fakeTEE {
 	return &fakeTEE{
-		t:        t,
-		versions: map[string]teeclient.Version{},
-		openErr:  map[string]error{},
-		fail:     map[uint32]syscall.Errno{},
-		fdName:   map[uintptr]string{},
-		nextFD:   1000, // never handed to a real system call
-		nextID:   1,
-		cancels:  make(chan [2]uint32, 16),
+		t:          t,
+		versions:   map[string]teeclient.Version{},
+		openErr:    map[string]error{},
+		fail:       map[uint32]syscall.Errno{},
+		fdName:     map[uintptr]string{},
+		nextFD:     1000, // never handed to a real system call
+		nextID:     1,
+		cancels:    make(chan [2]uint32, 16),
+		interrupts: make(chan int, 64),
 	}
 }
 
@@ -162,6 +165,14 @@ func (f *fakeTEE) ioctl(fd uintptr, req uint32, arg []byte) (int, error) {
 	}
 	f.mu.Unlock()
 	return 0, nil
+}
+
+func (f *fakeTEE) interrupt(tid int) error {
+	select {
+	case f.interrupts <- tid:
+	default: // enough recorded
+	}
+	return nil
 }
 
 func (f *fakeTEE) newID() int32 {

@@ -22,6 +22,9 @@ type kernel interface {
 	mmap(fd, length int) ([]byte, error)
 	munmap(b []byte) error
 	closeFD(fd int) error
+	// interrupt sends a signal to thread tid of this process, which is
+	// blocked in an ioctl (see Device.OpenSession).
+	interrupt(tid int) error
 }
 
 // sysKernel is the real one.
@@ -75,3 +78,10 @@ func (sysKernel) mmap(fd, length int) ([]byte, error) {
 func (sysKernel) munmap(b []byte) error { return unix.Munmap(b) }
 
 func (sysKernel) closeFD(fd int) error { return unix.Close(fd) }
+
+// interrupt sends SIGURG: the Go runtime's own preemption signal, which it
+// expects at any time and ignores when it did not ask for a preemption,
+// and which no part of tzbridge asks to be notified of.
+func (sysKernel) interrupt(tid int) error {
+	return unix.Tgkill(unix.Getpid(), tid, unix.SIGURG)
+}

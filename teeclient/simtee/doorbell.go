@@ -187,7 +187,7 @@ func (b *Backend) invokeBell(ctx context.Context, d *bell, a *teeclient.InvokeAr
 		return fmt.Errorf("simtee: invoke answered with %v", r.Kind)
 	}
 	if r.Status != 0 {
-		return fmt.Errorf("simtee: invoke refused: %w", unix.Errno(r.Status))
+		return refused("invoke", unix.Errno(r.Status))
 	}
 	a.Ret, a.Origin, a.Params = r.Ret, r.Origin, r.Params
 	return nil

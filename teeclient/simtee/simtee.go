@@ -142,7 +142,7 @@ func (b *Backend) roundTrip(ctx context.Context, m *simwire.Msg, fds ...int) (si
 				return r, fmt.Errorf("simtee: %v answered with %v", m.Kind, r.Kind)
 			}
 			if r.Status != 0 {
-				return r, fmt.Errorf("simtee: %v refused: %w", m.Kind, unix.Errno(r.Status))
+				return r, refused(m.Kind.String(), unix.Errno(r.Status))
 			}
 			return r, nil
 		case <-cancel:
@@ -155,6 +155,17 @@ func (b *Backend) roundTrip(ctx context.Context, m *simwire.Msg, fds ...int) (si
 			b.mu.Unlock()
 			return simwire.Msg{}, err
 		}
+	}
+}
+
+// refused is the simulator's refusal of a request with errno, as the
+// device's driver refuses an ioctl: origin COMMS, the result from
+// teeclient.ResultForErrno, the errno kept for errors.Is.
+func refused(what string, errno unix.Errno) error {
+	return &teeclient.Error{
+		Code:   teeclient.ResultForErrno(errno),
+		Origin: teeclient.OriginComms,
+		Err:    fmt.Errorf("simtee: %s refused: %w", what, errno),
 	}
 }
 

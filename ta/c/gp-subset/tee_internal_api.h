@@ -80,7 +80,10 @@ typedef union {
 #define TEE_USER_MEM_HINT_NO_FILL_ZERO 0x80000000
 
 /* Trusted Core Framework functions (tee_api.h). */
-void TEE_Panic(TEE_Result panicCode) __attribute__((__noreturn__));
+/* Not noreturn: OP-TEE declares it `void TEE_Panic(TEE_Result panicCode);`,
+ * so code that must not go on after a panic cannot count on the compiler
+ * knowing that it does not return. */
+void TEE_Panic(TEE_Result panicCode);
 void *TEE_Malloc(size_t size, uint32_t hint);
 void TEE_Free(void *buffer);
 void TEE_MemMove(void *dest, const void *src, size_t size);
@@ -88,6 +91,16 @@ void TEE_MemFill(void *buff, uint32_t x, size_t size);
 bool TEE_GetCancellationFlag(void);
 bool TEE_UnmaskCancellation(void);
 bool TEE_MaskCancellation(void);
+
+/* Time and randomness (tee_api.h, tee_api_types.h): the WASI layer's
+ * clocks and random_get (ta/c/wasi). */
+typedef struct {
+	uint32_t seconds;
+	uint32_t millis;
+} TEE_Time;
+void TEE_GetSystemTime(TEE_Time *time);
+void TEE_GetREETime(TEE_Time *time);
+void TEE_GenerateRandom(void *randomBuffer, size_t randomBufferLen);
 
 /* Entry points every TA provides (tee_ta_api.h). */
 TEE_Result TA_CreateEntryPoint(void);

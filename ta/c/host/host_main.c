@@ -33,6 +33,11 @@
  *   once the session has unmasked cancellation (TEE_UnmaskCancellation:
  *   like OP-TEE, every session starts with it masked, as GP requires).
  *
+ * The simulator runs this program in a sandbox (internal/sandbox): no
+ * file system, no network, no other process, and a seccomp allow-list of
+ * the system calls this file, libtzposix and a static glibc make; every
+ * other call fails with EPERM, as a TA on OP-TEE has no system calls.
+ *
  * End of file on the socket ends the program; so does the death of the
  * secure world (PR_SET_PDEATHSIG). A TA that panics (TEE_Panic) or
  * crashes ends it too, and the secure world reports the TA dead.
@@ -46,13 +51,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <tee_internal_api.h>
+#include <trace.h>
 #include <user_ta_header.h>
 
 #include "user_ta_header_defines.h"
@@ -186,6 +194,53 @@ static bool set_mask(bool masked)
 	if (cancel_mask != NULL)
 		*cancel_mask = masked;
 	return old;
+}
+
+/* The secure world's clocks and randomness: on the host, the host's.
+ * System time is monotonic (since boot) as on OP-TEE; REE time is the
+ * wall clock. */
+static void tee_time(clockid_t id, TEE_Time *t)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	t->seconds = (uint32_t)ts.tv_sec;
+	t->millis = (uint32_t)(ts.tv_nsec / 1000000);
+}
+
+void TEE_GetSystemTime(TEE_Time *t)
+{
+	tee_time(CLOCK_MONOTONIC, t);
+}
+
+void TEE_GetREETime(TEE_Time *t)
+{
+	tee_time(CLOCK_REALTIME, t);
+}
+
+void TEE_GenerateRandom(void *buf, size_t len)
+{
+	uint8_t *b = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = getrandom(b, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			TEE_Panic(TEE_ERROR_GENERIC);
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
+/* trace_ext_puts is OP-TEE's TA log (libutils' trace.h); on the host,
+ * the TA process's stderr, which the bridge passes on. */
+void trace_ext_puts(const char *s)
+{
+	fputs(s, stderr);
+	fflush(stderr);
 }
 
 bool TEE_UnmaskCancellation(void)

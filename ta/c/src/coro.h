@@ -27,4 +27,10 @@
 void *tzp_coro_init(void *base, size_t size, void (*fn)(void *), void *arg);
 void tzp_coro_switch(void **save, void *to);
 
+/* Coroutine stacks of a TA built for the host (build-host.sh defines
+ * TZPOSIX_HOST): host/stack.c maps each with a PROT_NONE guard page below
+ * it. tzp_host_stack_alloc returns NULL when it cannot. */
+void *tzp_host_stack_alloc(size_t size);
+void tzp_host_stack_free(void *stack, size_t size);
+
 #endif /* TZPOSIX_CORO_H */

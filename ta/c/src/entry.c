@@ -44,6 +44,28 @@ struct session {
 	uint8_t *bufs; /* poll_req, then priv, then the read-ahead pool */
 };
 
+/* The coroutine's stack. On the host, its own mapping with a guard page
+ * below (host/stack.c): an overflow faults at once. OP-TEE gives a TA no
+ * way to change the protection of its pages (the GP Internal Core API
+ * has no mprotect; only ldelf sets protections, through the system PTA),
+ * so there the stack comes from the TA heap and the canary at its bottom
+ * catches an overflow when the coroutine switches back. */
+#ifdef TZPOSIX_HOST
+#define stack_alloc tzp_host_stack_alloc
+#define stack_free tzp_host_stack_free
+#else
+static void *stack_alloc(size_t size)
+{
+	return TEE_Malloc(size, TEE_MALLOC_FILL_ZERO);
+}
+
+static void stack_free(void *stack, size_t size)
+{
+	(void)size;
+	TEE_Free(stack);
+}
+#endif
+
 static uint32_t fd_slots(void)
 {
 	uint32_t n = 1;
@@ -86,14 +108,19 @@ void tzposix_exit(int status)
 	struct tzp_proc *p = tzp_proc_current;
 	struct session *s;
 
+	/* This function is noreturn and TEE_Panic is not declared so
+	 * (OP-TEE's tee_api.h): the loops tell the compiler that nothing
+	 * comes after a panic. */
 	if (p == NULL)
-		TEE_Panic(TEE_ERROR_BAD_STATE); /* exit outside a session's program */
+		for (;;)
+			TEE_Panic(TEE_ERROR_BAD_STATE); /* exit outside a session's program */
 	s = p->owner;
 	tzp_proc_exit(p, status);
 	s->state = S_DONE;
 	tzp_coro_switch(&s->ta_ctx, s->entry_ctx);
 	/* Never resumed: RESUME after EXIT is BAD_STATE. */
-	TEE_Panic(TEE_ERROR_BAD_STATE);
+	for (;;)
+		TEE_Panic(TEE_ERROR_BAD_STATE);
 }
 
 static void program(void *arg)
@@ -124,7 +151,7 @@ void TA_DestroyEntryPoint(void)
 
 static void free_session(struct session *s)
 {
-	TEE_Free(s->stack);
+	stack_free(s->stack, TZPOSIX_STACK_SIZE);
 	TEE_Free(s->slots);
 	TEE_Free(s->bufs);
 	TEE_Free(s);
@@ -148,7 +175,7 @@ TEE_Result TA_OpenSessionEntryPoint(uint32_t types, TEE_Param params[TEE_NUM_PAR
 	s = TEE_Malloc(sizeof(*s), TEE_MALLOC_FILL_ZERO);
 	if (s == NULL)
 		return TEE_ERROR_OUT_OF_MEMORY;
-	s->stack = TEE_Malloc(TZPOSIX_STACK_SIZE, TEE_MALLOC_FILL_ZERO);
+	s->stack = stack_alloc(TZPOSIX_STACK_SIZE);
 	s->slots = TEE_Malloc(nslots * sizeof(struct tzp_fdslot), TEE_MALLOC_FILL_ZERO);
 	s->bufs = TEE_Malloc(2 * TZP_PRIV_SIZE + TZP_RA_POOL_SIZE, TEE_MALLOC_FILL_ZERO);
 	if (s->stack == NULL || s->slots == NULL || s->bufs == NULL) {

@@ -9,6 +9,9 @@
  *      OP-TEE start every session, so the flag never shows and the TA
  *      spins until it is killed (returning 9 would be a bug)
  *   l  spin for ever
+ *   k  an x32 system call (x86-64), which the simulator's sandbox
+ *      answers by killing the TA (SIGSYS); on other machines a
+ *      segmentation fault
  */
 #include <fcntl.h>
 #include <unistd.h>
@@ -32,6 +35,7 @@ int main(void)
 	switch (c) {
 	case 'p':
 		TEE_Panic(0xdead);
+		return 5; /* not reached: TEE_Panic is not declared noreturn (as in OP-TEE) */
 	case 's':
 		*nowhere = 1;
 		return 4;
@@ -49,6 +53,16 @@ int main(void)
 	case 'l':
 		for (;;)
 			;
+	case 'k':
+#if defined(__x86_64__)
+		{
+			long r = 0x40000000 | 39; /* getpid, x32 */
+
+			__asm__ volatile("syscall" : "+a"(r) : : "rcx", "r11", "memory");
+		}
+#endif
+		*nowhere = 1;
+		return 4;
 	}
 	return 5;
 }

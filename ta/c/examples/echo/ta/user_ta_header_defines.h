@@ -10,7 +10,7 @@
 
 #define TA_UUID TA_ECHO_UUID
 
-/* One instance, one session: the FIFOs and the port exist once. */
+/* One instance, one session: the FIFOs, the socket and the ports exist once. */
 #define TA_FLAGS TA_FLAG_SINGLE_INSTANCE
 /* The entry points' stack; TA code runs on libtzposix's coroutine stack,
  * which comes from the heap. */

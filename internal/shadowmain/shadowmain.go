@@ -1,4 +1,8 @@
-package supervisor
+// Package shadowmain is the program of a shadow process, `tzbridge
+// shadow`: started by the supervisor for one TA, it reads its spec from
+// the control socket (package internal/control), sets its limits, opens
+// its own TEE context and serves the TA's POSIX calls (package shadow).
+package shadowmain
 
 import (
 	"context"
@@ -13,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/control"
 	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/teeclient"
@@ -20,8 +25,8 @@ import (
 	"github.com/tzmediator/tzbridge/teeclient/simtee"
 )
 
-// ShadowOptions configure a shadow process (`tzbridge shadow`).
-type ShadowOptions struct {
+// Options configure a shadow process (`tzbridge shadow`).
+type Options struct {
 	// Control is the control socket the supervisor passed.
 	Control *os.File
 	Logger  *slog.Logger
@@ -30,17 +35,14 @@ type ShadowOptions struct {
 // specTimeout bounds the wait for the supervisor's spec.
 const specTimeout = 30 * time.Second
 
-// hostCallTimeout bounds a question to the supervisor for a host socket.
-const hostCallTimeout = 5 * time.Second
-
-// RunShadow is the shadow process: started by the supervisor (already in
+// Run is the shadow process: started by the supervisor (already in
 // the TA's network namespace, with the TA's identity and limits), it reads
 // its spec from the control socket, opens its own TEE context and serves
 // the TA until the TA ends or ctx is done. Before it returns it tells the
 // supervisor how the TA ended. The error is the TA's failure, as Run
 // reports it (and logs it); nil when the TA exited with status 0 or ctx
 // ended it.
-func RunShadow(ctx context.Context, opt ShadowOptions) error {
+func Run(ctx context.Context, opt Options) error {
 	log := opt.Logger
 	fc, err := net.FileConn(opt.Control)
 	opt.Control.Close()
@@ -52,15 +54,15 @@ func RunShadow(ctx context.Context, opt ShadowOptions) error {
 		fc.Close()
 		return errors.New("shadow: the control descriptor is not a UNIX socket")
 	}
-	ctl := newCtlConn(uc)
-	defer ctl.close()
+	ctl := control.NewConn(uc)
+	defer ctl.Close()
 
-	buf := make([]byte, maxCtlMsg)
+	buf := make([]byte, control.MaxMsg)
 	uc.SetReadDeadline(time.Now().Add(specTimeout))
-	m, fds, err := ctl.recv(buf)
+	m, fds, err := ctl.Recv(buf)
 	uc.SetReadDeadline(time.Time{})
-	closeFDs(fds)
-	if err == nil && (m.Type != msgSpec || m.Spec == nil) {
+	control.CloseFDs(fds)
+	if err == nil && (m.Type != control.MsgSpec || m.Spec == nil) {
 		err = fmt.Errorf("first control message is %q, want a spec", m.Type)
 	}
 	if err != nil {
@@ -70,12 +72,12 @@ func RunShadow(ctx context.Context, opt ShadowOptions) error {
 	spec := m.Spec
 	if err := applyLimits(spec.Limits, log); err != nil {
 		log.Error("shadow: cannot set its limits", "ta", spec.Name, "err", err)
-		_ = ctl.send(&ctlMsg{Type: msgExit, Outcome: outcomeOf(err)})
+		_ = ctl.Send(&control.Msg{Type: control.MsgExit, Outcome: control.OutcomeOf(err)})
 		return fmt.Errorf("shadow %s: %w", spec.Name, err)
 	}
 
 	var current atomic.Pointer[shadow.Shadow]
-	go serveControl(ctl, buf, &current)
+	go control.ServeShadow(ctl, buf, &current)
 
 	runErr := serveTA(ctx, spec, ctl, &current, log)
 	var st shadow.Stats
@@ -85,14 +87,14 @@ func RunShadow(ctx context.Context, opt ShadowOptions) error {
 	if ctx.Err() != nil && errors.Is(runErr, ctx.Err()) {
 		runErr = nil // told to stop
 	}
-	if err := ctl.send(&ctlMsg{Type: msgExit, Outcome: outcomeOf(runErr), Stats: &st}); err != nil {
+	if err := ctl.Send(&control.Msg{Type: control.MsgExit, Outcome: control.OutcomeOf(runErr), Stats: &st}); err != nil {
 		log.Debug("cannot report the outcome", "ta", spec.Name, "err", err)
 	}
 	return runErr
 }
 
 // serveTA opens the TEE and runs the shadow.
-func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomic.Pointer[shadow.Shadow], log *slog.Logger) error {
+func serveTA(ctx context.Context, spec *control.Spec, ctl *control.Conn, current *atomic.Pointer[shadow.Shadow], log *slog.Logger) error {
 	tc, sim, err := openShadowTEE(ctx, spec)
 	if err != nil {
 		return err
@@ -129,24 +131,26 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 		Mailbox:        spec.Mailbox,
 		MaxDescriptors: spec.MaxDescriptors,
 		MaxSockets:     spec.MaxSockets,
+		HostNamespace:  spec.HostNetns,
 		Logger:         log,
 		// For the supervisor's "ready": a lost message delays it at
 		// most until the TA's shadow ends.
-		OnListening: func(addr string) { _ = ctl.send(&ctlMsg{Type: msgListening, Addr: addr}) },
+		OnListening: func(addr string) { _ = ctl.Send(&control.Msg{Type: control.MsgListening, Addr: addr}) },
 	}
 	if ho.Len() > 0 || spec.Publish {
-		cfg.BindInet = func(network string, addr netip.AddrPort, taFD int) (int, error) {
+		cfg.BindInet = func(network string, addr netip.AddrPort) (int, error) {
 			fd, err := ho.Bind(network, addr)
 			if err != nil || fd >= 0 || !spec.Publish || addr.Port() == 0 {
 				return fd, err
 			}
-			return askHost(ctl, &ctlMsg{Type: msgBind, Network: network, Addr: addr.String(),
-				ReuseAddr: sockoptOn(taFD, unix.SO_REUSEADDR), ReusePort: sockoptOn(taFD, unix.SO_REUSEPORT)})
+			// The TA's socket options stay with its socket: the host
+			// socket gets the supervisor's (sockproxy.Bind).
+			return control.AskHost(ctl, &control.Msg{Type: control.MsgBind, Network: network, Addr: addr.String()})
 		}
 	}
 	if spec.HostAll || len(spec.HostAddrs) > 0 {
 		ha, err := sockproxy.NewHostAccess(spec.HostAll, spec.HostAddrs, func(network string) (int, error) {
-			return askHost(ctl, &ctlMsg{Type: msgSocket, Network: network})
+			return control.AskHost(ctl, &control.Msg{Type: control.MsgSocket, Network: network})
 		})
 		if err != nil {
 			return fmt.Errorf("shadow %s: %w", spec.Name, err)
@@ -171,7 +175,7 @@ func serveTA(ctx context.Context, spec *shadowSpec, ctl *ctlConn, current *atomi
 
 // openShadowTEE opens the shadow's own TEE context; for the simulator it
 // also returns the connection, to learn when the simulator dies.
-func openShadowTEE(ctx context.Context, spec *shadowSpec) (*teeclient.Context, *simtee.Backend, error) {
+func openShadowTEE(ctx context.Context, spec *control.Spec) (*teeclient.Context, *simtee.Backend, error) {
 	if spec.TEE == "sim" {
 		b, err := simtee.Dial(ctx, fmt.Sprintf("/proc/self/fd/%d", spec.TEEFD))
 		unix.Close(spec.TEEFD) // connected or not, the path is done with
@@ -187,48 +191,25 @@ func openShadowTEE(ctx context.Context, spec *shadowSpec) (*teeclient.Context, *
 	return teeclient.NewContext(d), nil, nil
 }
 
-// askHost asks the supervisor for a host-namespace socket.
-func askHost(ctl *ctlConn, m *ctlMsg) (int, error) {
-	a, err := ctl.call(m, hostCallTimeout)
-	if err != nil {
-		return -1, err
-	}
-	if a.m.Errno != 0 || len(a.fds) != 1 {
-		closeFDs(a.fds)
-		if a.m.Errno != 0 {
-			return -1, fmt.Errorf("%s: %w", a.m.Error, unix.Errno(a.m.Errno))
+// applyLimits sets limits on the calling process (soft and hard), as the
+// shadow does first thing: lowering one's own limits needs no privilege,
+// and setting another user's process's would need CAP_SYS_RESOURCE. A
+// limit above the hard limit inherited cannot be raised without that
+// capability either; it is kept at the inherited one, and log says so.
+func applyLimits(limits []control.Rlimit, log *slog.Logger) error {
+	for _, l := range limits {
+		var old unix.Rlimit
+		if err := unix.Getrlimit(l.Resource, &old); err != nil {
+			return fmt.Errorf("get %s: %w", l.Name, err)
 		}
-		return -1, fmt.Errorf("supervisor answered %s with %d descriptors", m.Type, len(a.fds))
-	}
-	return a.fds[0], nil
-}
-
-func sockoptOn(fd, opt int) bool {
-	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, opt)
-	return err == nil && v != 0
-}
-
-// serveControl answers the supervisor's questions and hands answers to
-// the shadow's, until the control socket closes.
-func serveControl(ctl *ctlConn, buf []byte, current *atomic.Pointer[shadow.Shadow]) {
-	for {
-		m, fds, err := ctl.recv(buf)
-		if err != nil {
-			ctl.close()
-			return
+		v := l.Value
+		if v > old.Max {
+			log.Warn("limit above the inherited hard limit; kept at that", "limit", l.Name, "want", v, "have", old.Max)
+			v = old.Max
 		}
-		switch {
-		case m.Reply:
-			ctl.answered(m, fds)
-		case m.Type == msgStats:
-			closeFDs(fds)
-			var st shadow.Stats
-			if sh := current.Load(); sh != nil {
-				st = sh.Stats()
-			}
-			_ = ctl.send(&ctlMsg{Type: msgStats, Seq: m.Seq, Reply: true, Stats: &st})
-		default:
-			closeFDs(fds)
+		if err := unix.Setrlimit(l.Resource, &unix.Rlimit{Cur: v, Max: v}); err != nil {
+			return fmt.Errorf("set %s to %d: %w", l.Name, v, err)
 		}
 	}
+	return nil
 }

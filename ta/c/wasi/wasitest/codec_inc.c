@@ -1,0 +1,2 @@
+/* The protocol codec (sockaddr encoding) the WASI layer uses. */
+#include "../../src/codec.c"
