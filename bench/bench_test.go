@@ -160,11 +160,13 @@ func TestCells(t *testing.T) {
 
 func TestReportJSON(t *testing.T) {
 	r := &Report{
-		Machine:    Machine{CPU: "Cortex-A53", Cores: 4, Kernel: "6.1", GoVersion: "go1.26", Arch: "arm64"},
-		Results:    []Result{NewResult(FIFO, 4096, Summary{N: 1, P50: 10 * time.Microsecond}, Summary{N: 1, P50: 13 * time.Microsecond})},
-		Throughput: []Throughput{NewThroughput(TCP, 64<<20, time.Second, 2*time.Second)},
+		Machine:     Machine{CPU: "Cortex-A53", Cores: 4, Kernel: "6.1", GoVersion: "go1.26", Arch: "arm64"},
+		TA:          "cecho",
+		SecureWorld: "/dev/tee0",
+		Results:     []Result{NewResult(FIFO, 4096, Summary{N: 1, P50: 10 * time.Microsecond}, Summary{N: 1, P50: 13 * time.Microsecond})},
+		Throughput:  []Throughput{NewThroughput(TCP, 64<<20, time.Second, 2*time.Second)},
 	}
-	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond})
+	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond}, "sim")
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +185,9 @@ func TestReportJSON(t *testing.T) {
 		{[]string{"machine", "go_version"}, "go1.26"},
 		{[]string{"null_call_us"}, 2.5},
 		{[]string{"null_call", "samples"}, 5.0},
+		{[]string{"null_call", "secure_world"}, "sim"},
+		{[]string{"secure_world"}, "/dev/tee0"},
+		{[]string{"ta"}, "cecho"},
 	} {
 		var v any = got
 		for _, k := range tc.path {
@@ -211,7 +216,9 @@ func TestReportJSON(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	r := &Report{
-		Machine: Machine{CPU: "AMD EPYC", Cores: 2, Kernel: "6.1", GoVersion: "go1.26"},
+		Machine:     Machine{CPU: "AMD EPYC", Cores: 2, Kernel: "6.1", GoVersion: "go1.26"},
+		TA:          "echo",
+		SecureWorld: "/dev/tee0",
 		Results: []Result{
 			NewResult(FIFO, 4096, Summary{N: 9, P50: 10 * time.Microsecond}, Summary{N: 9, P50: 13 * time.Microsecond}),
 			NewResult(UDP, MaxUDP, Summary{N: 9, P50: 10 * time.Microsecond}, Summary{N: 9, P50: 12 * time.Microsecond}),
@@ -219,7 +226,7 @@ func TestWriteTable(t *testing.T) {
 		Throughput: []Throughput{NewThroughput(TCP, 64<<20, time.Second, 2*time.Second)},
 		Notes:      []string{"UDP capped"},
 	}
-	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond})
+	r.SetNullCall(Summary{N: 5, P50: 2500 * time.Nanosecond}, "/dev/tee0")
 	var b strings.Builder
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
@@ -236,7 +243,8 @@ func TestWriteTable(t *testing.T) {
 		"fifo 4K 10.0 13.0 1.30 0.0",
 		"udp 65507 10.0 12.0 1.20",
 		"tcp 64M 67.1 33.6 0.50",
-		"null call (one RESUME, no work): p50 2.5 µs",
+		"secure world: /dev/tee0 (device), TA echo",
+		"null call (one NULL command, no TA code) on /dev/tee0 (device): p50 2.5 µs",
 		"note: UDP capped",
 	} {
 		if !strings.Contains(out, want) {

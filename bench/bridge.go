@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 
 	childproc "github.com/tzmediator/tzbridge/internal/child"
 	"github.com/tzmediator/tzbridge/internal/syncbuf"
-	"github.com/tzmediator/tzbridge/ta/echo"
 )
 
 // DefaultConfig is the demo configuration, configs/echo.yaml without its
@@ -42,31 +42,35 @@ tas:
       - {name: echo.sock, kind: unix, mode: "0666"}
 `
 
-// ErrPortsBusy is wrapped by the error of a run that cannot start the echo
-// TA because its fixed ports are taken.
-var ErrPortsBusy = errors.New("the echo TA's ports are in use")
+// ErrPortsBusy is wrapped by the error of a run that cannot start the TA
+// because its proxy ports are taken.
+var ErrPortsBusy = errors.New("the TA's ports are in use")
 
-// checkEchoPorts reports whether the echo TA's fixed ports are free. TCP is
-// probed as the TA binds (SO_REUSEADDR, so connections in TIME_WAIT do not
-// count); UDP without it, since two SO_REUSEADDR sockets could share the
-// port and split the datagrams.
-func checkEchoPorts() error {
-	tcp, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
+// checkPorts reports whether the TA's proxy ports on 127.0.0.1 are free
+// (0: none). TCP is probed as the proxy binds (SO_REUSEADDR, so
+// connections in TIME_WAIT do not count); UDP without it, since two
+// SO_REUSEADDR sockets could share the port and split the datagrams.
+func checkPorts(tcpPort, udpPort int) error {
+	if tcpPort != 0 {
+		tcp, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(tcp)
+		_ = unix.SetsockoptInt(tcp, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if err := unix.Bind(tcp, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: tcpPort}); err != nil {
+			return fmt.Errorf("%w: TCP 127.0.0.1:%d: %v — is a tzbridge demo (tzbridge run) running? Stop it and retry", ErrPortsBusy, tcpPort, err)
+		}
 	}
-	defer unix.Close(tcp)
-	_ = unix.SetsockoptInt(tcp, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-	if err := unix.Bind(tcp, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: echo.TCPPort}); err != nil {
-		return fmt.Errorf("%w: TCP 127.0.0.1:%d: %v — is a tzbridge demo (tzbridge run) running? Stop it and retry", ErrPortsBusy, echo.TCPPort, err)
-	}
-	udp, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(udp)
-	if err := unix.Bind(udp, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: echo.UDPPort}); err != nil {
-		return fmt.Errorf("%w: UDP 127.0.0.1:%d: %v — is a tzbridge demo (tzbridge run) running? Stop it and retry", ErrPortsBusy, echo.UDPPort, err)
+	if udpPort != 0 {
+		udp, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(udp)
+		if err := unix.Bind(udp, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: udpPort}); err != nil {
+			return fmt.Errorf("%w: UDP 127.0.0.1:%d: %v — is a tzbridge demo (tzbridge run) running? Stop it and retry", ErrPortsBusy, udpPort, err)
+		}
 	}
 	return nil
 }
@@ -126,24 +130,26 @@ func (c *child) stop(grace time.Duration) {
 	}
 }
 
-// bridge is `tzbridge run` with the echo TA, on a temporary mount.
+// bridge is `tzbridge run` with the measured TA, on a temporary mount.
 type bridge struct {
 	*child
 	dir, mount string
+	tg         target
+	transports []string
 }
 
-// startBridge runs `exe run` with configYAML and waits until the echo TA
-// answers on every transport.
-func startBridge(exe, configYAML string, timeout time.Duration) (*bridge, error) {
-	if err := checkEchoPorts(); err != nil {
+// startBridge runs `exe run` with configYAML and waits until tg answers
+// on each of transports.
+func startBridge(exe, configYAML string, tg target, transports []string, timeout time.Duration) (*bridge, error) {
+	if err := checkPorts(tg.TCPPort, tg.UDPPort); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "tzbridge-bench.")
 	if err != nil {
 		return nil, err
 	}
-	b := &bridge{dir: dir, mount: filepath.Join(dir, "tz")}
-	cfg := filepath.Join(dir, "echo.yaml")
+	b := &bridge{dir: dir, mount: filepath.Join(dir, "tz"), tg: tg, transports: transports}
+	cfg := filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(cfg, []byte(configYAML), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -160,19 +166,11 @@ func startBridge(exe, configYAML string, timeout time.Duration) (*bridge, error)
 	return b, nil
 }
 
-func (b *bridge) endpoints() Endpoints {
-	root := filepath.Join(b.mount, "echo")
-	return Endpoints{
-		FIFOIn:  filepath.Join(root, echo.FIFOIn),
-		FIFOOut: filepath.Join(root, echo.FIFOOut),
-		Unix:    filepath.Join(root, echo.UnixPath),
-		TCPPort: echo.TCPPort,
-		UDPPort: echo.UDPPort,
-	}
-}
+func (b *bridge) endpoints() Endpoints { return b.tg.endpoints(b.mount) }
 
-// waitReady waits for the FIFOs and the UNIX socket in the tree, the TCP
-// listener, and a UDP echo (the TA binds UDP last).
+// waitReady waits for what the measured transports need: the FIFOs and
+// the UNIX socket in the tree, the TCP listener, and a UDP echo (the UDP
+// proxy answers only once the TA has bound its socket).
 func (b *bridge) waitReady(timeout time.Duration) error {
 	ep := b.endpoints()
 	deadline := time.Now().Add(timeout)
@@ -191,16 +189,28 @@ func (b *bridge) waitReady(timeout time.Duration) error {
 }
 
 func (b *bridge) ready(ep Endpoints) bool {
-	for _, p := range []string{ep.FIFOIn, ep.FIFOOut, ep.Unix} {
+	var paths []string
+	if slices.Contains(b.transports, FIFO) {
+		paths = append(paths, ep.FIFOIn, ep.FIFOOut)
+	}
+	if slices.Contains(b.transports, Unix) {
+		paths = append(paths, ep.Unix)
+	}
+	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			return false
 		}
 	}
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ep.TCPPort), time.Second)
-	if err != nil {
-		return false
+	if slices.Contains(b.transports, TCP) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ep.TCPPort), time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
 	}
-	c.Close()
+	if !slices.Contains(b.transports, UDP) {
+		return true
+	}
 	u, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", ep.UDPPort))
 	if err != nil {
 		return false

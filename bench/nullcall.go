@@ -10,41 +10,80 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/tzmediator/tzbridge/shadow"
+	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 	"github.com/tzmediator/tzbridge/teeclient"
+	"github.com/tzmediator/tzbridge/teeclient/linuxtee"
 	"github.com/tzmediator/tzbridge/teeclient/simtee"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
-// BenchTAUUID is the null-call TA (ta/benchta) in the secure world the
-// null call is measured against.
-var benchTAUUID = teeclient.MustParseUUID("6e756c6c-6361-4c6c-8000-62656e636821")
-
-// nullCaller is the shadow's reverse call loop reduced to the null call:
-// `exe secure-world` hosting the bench TA as a child process, as `tzbridge
-// run` starts it, one session, and the shadow's own Dispatch.
+// nullCaller holds a session with the measured TA in the configured
+// secure world, on which it invokes tzrpc.CmdNull: the TA library answers
+// it without running TA code, so each call is one round trip to the
+// secure world and back, as the shadow makes RESUMEs, without the POSIX
+// call. With tee: sim the secure world is `exe secure-world` hosting that
+// TA as a child process, as `tzbridge run` starts it.
 type nullCaller struct {
 	sw   *child
 	dir  string
 	tc   *teeclient.Context
 	sess *teeclient.Session
-	shm  *teeclient.SharedMemory
-	sh   *shadow.Shadow
 	op   teeclient.Operation
 }
 
-func startNullCaller(ctx context.Context, exe string) (_ *nullCaller, err error) {
-	dir, err := os.MkdirTemp("", "tzbridge-bench-null.")
+func startNullCaller(ctx context.Context, exe, configYAML string, tg target) (_ *nullCaller, err error) {
+	cfg, err := config.Parse([]byte(configYAML))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("null call: %w", err)
 	}
-	n := &nullCaller{dir: dir}
+	var ta config.TA
+	for _, t := range cfg.TAs {
+		if t.Name == tg.Name {
+			ta = t
+		}
+	}
+	n := &nullCaller{}
 	defer func() {
 		if err != nil {
 			n.close()
 		}
 	}()
+	var b teeclient.Backend
+	switch cfg.TEE {
+	case "sim":
+		if b, err = n.startSim(ctx, exe, catalog.FromConfig(ta)); err != nil {
+			return nil, fmt.Errorf("null call: %w", err)
+		}
+	default:
+		path := cfg.TEE
+		if path == "auto" {
+			if path, _, err = linuxtee.Discover(); err != nil {
+				return nil, fmt.Errorf("null call: tee: auto: %w", err)
+			}
+		}
+		d, err := linuxtee.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("null call: %w", err)
+		}
+		b = d
+	}
+	n.tc = teeclient.NewContext(b)
+	open := &teeclient.Operation{}
+	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(ta.Mailbox))
+	if n.sess, err = n.tc.OpenSession(ctx, ta.UUID, teeclient.LoginPublic, 0, open); err != nil {
+		return nil, fmt.Errorf("null call: open a session with TA %s: %w", ta.Name, err)
+	}
+	return n, nil
+}
+
+// startSim starts `exe secure-world` with ta alone and connects to it.
+func (n *nullCaller) startSim(ctx context.Context, exe string, ta catalog.TA) (teeclient.Backend, error) {
+	dir, err := os.MkdirTemp("", "tzbridge-bench-null.")
+	if err != nil {
+		return nil, err
+	}
+	n.dir = dir
 	sock := filepath.Join(dir, "sw.sock")
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
 	if err != nil {
@@ -57,52 +96,25 @@ func startNullCaller(ctx context.Context, exe string) (_ *nullCaller, err error)
 		return nil, err
 	}
 	defer lf.Close()
-	spec := catalog.TA{Name: "bench", UUID: benchTAUUID, Kind: "builtin", Value: "bench"}.Spec()
-	cmd := exec.Command(exe, "secure-world", "--listen-fd", "3", "--ta", spec, "--log-level", "warn")
+	cmd := exec.Command(exe, "secure-world", "--listen-fd", "3", "--ta", ta.Spec(), "--log-level", "warn")
 	cmd.ExtraFiles = []*os.File{lf}
 	if n.sw, err = startChild("tzbridge secure-world", cmd); err != nil {
 		return nil, err
 	}
-	b, err := simtee.Dial(ctx, sock)
-	if err != nil {
-		return nil, err
-	}
-	n.tc = teeclient.NewContext(b)
-	open := &teeclient.Operation{}
-	open.Params[0] = teeclient.Value(teeclient.ValueInput, uint32(tzrpc.Version), uint32(tzrpc.DefaultMailbox))
-	if n.sess, err = n.tc.OpenSession(ctx, benchTAUUID, teeclient.LoginPublic, 0, open); err != nil {
-		return nil, fmt.Errorf("null call: open session: %w", err)
-	}
-	if n.shm, err = n.tc.AllocateSharedMemory(tzrpc.DefaultMailbox, teeclient.MemInput|teeclient.MemOutput); err != nil {
-		return nil, fmt.Errorf("null call: mailbox: %w", err)
-	}
-	if n.sh, err = shadow.New(shadow.Config{Name: "bench", UUID: benchTAUUID, Root: dir}); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return simtee.Dial(ctx, sock)
 }
 
-// call is one turn of the shadow's loop: RESUME, then perform the request.
+// call is one null call.
 func (n *nullCaller) call(ctx context.Context) error {
-	n.op.Params[0] = teeclient.WholeMemref(n.shm)
-	if err := n.sess.InvokeCommand(ctx, tzrpc.CmdResume, &n.op); err != nil {
-		return fmt.Errorf("null call: resume: %w", err)
-	}
-	if exited, status := n.sh.Dispatch(ctx, n.shm.Buffer); exited {
-		return fmt.Errorf("null call: the bench TA exited with status %d", status)
+	if err := n.sess.InvokeCommand(ctx, tzrpc.CmdNull, &n.op); err != nil {
+		return fmt.Errorf("null call: %w", err)
 	}
 	return nil
 }
 
 func (n *nullCaller) close() {
-	if n.sh != nil {
-		n.sh.Close()
-	}
 	if n.sess != nil {
 		_ = n.sess.Close()
-	}
-	if n.shm != nil {
-		_ = n.shm.Release()
 	}
 	if n.tc != nil {
 		n.tc.Close()
@@ -110,13 +122,15 @@ func (n *nullCaller) close() {
 	if n.sw != nil {
 		n.sw.stop(5 * time.Second)
 	}
-	os.RemoveAll(n.dir)
+	if n.dir != "" {
+		os.RemoveAll(n.dir)
+	}
 }
 
 // measureNullCall times samples null calls after warmup ones, on a locked
 // thread as the shadow makes them. tick is called every 1000 calls.
-func measureNullCall(ctx context.Context, exe string, warmup, samples int, tick func(int)) (Summary, error) {
-	n, err := startNullCaller(ctx, exe)
+func measureNullCall(ctx context.Context, opt *Options, warmup, samples int, tick func(int)) (Summary, error) {
+	n, err := startNullCaller(ctx, opt.Exe, opt.Config, opt.target)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -14,12 +14,18 @@ import (
 // Report is everything one `tzbridge bench` run measured. Its JSON form is
 // what --json prints.
 type Report struct {
-	Machine    Machine      `json:"machine"`
-	Settings   Settings     `json:"settings"`
-	Results    []Result     `json:"results"`
-	Throughput []Throughput `json:"throughput"`
-	// NullCallUS is the median null call: one RESUME whose POSIX call
-	// costs nothing, shadow → secure world → TA → shadow (0: not measured).
+	Machine Machine `json:"machine"`
+	// TA is the configuration's TA the round trips were measured against.
+	TA string `json:"ta,omitempty"`
+	// SecureWorld is where that TA ran: the configuration's tee ("sim",
+	// "auto" or a device such as /dev/tee0).
+	SecureWorld string       `json:"secure_world"`
+	Settings    Settings     `json:"settings"`
+	Results     []Result     `json:"results"`
+	Throughput  []Throughput `json:"throughput"`
+	// NullCallUS is the median null call: one invoke of tzrpc.CmdNull on a
+	// session with the TA, normal world → secure world → TA library →
+	// normal world, no TA code (0: not measured).
 	NullCallUS float64   `json:"null_call_us"`
 	NullCall   *NullCall `json:"null_call,omitempty"`
 	Notes      []string  `json:"notes,omitempty"`
@@ -165,16 +171,31 @@ func NewThroughput(transport string, bytes int64, direct, bridged time.Duration)
 
 // NullCall is the null call's distribution.
 type NullCall struct {
-	P50US   float64 `json:"p50_us"`
-	P90US   float64 `json:"p90_us"`
-	P99US   float64 `json:"p99_us"`
-	Samples int     `json:"samples"`
+	// SecureWorld is where the null call ran: the measured TA's.
+	SecureWorld string  `json:"secure_world"`
+	P50US       float64 `json:"p50_us"`
+	P90US       float64 `json:"p90_us"`
+	P99US       float64 `json:"p99_us"`
+	Samples     int     `json:"samples"`
 }
 
-// SetNullCall records the null call summary.
-func (r *Report) SetNullCall(s Summary) {
+// SetNullCall records the null call summary, measured on secureWorld.
+func (r *Report) SetNullCall(s Summary, secureWorld string) {
 	r.NullCallUS = round(micros(s.P50), 2)
-	r.NullCall = &NullCall{P50US: r.NullCallUS, P90US: round(micros(s.P90), 2), P99US: round(micros(s.P99), 2), Samples: s.N}
+	r.NullCall = &NullCall{SecureWorld: secureWorld, P50US: r.NullCallUS, P90US: round(micros(s.P90), 2), P99US: round(micros(s.P99), 2), Samples: s.N}
+}
+
+// describeSecureWorld says what a tee: value is, for the table.
+func describeSecureWorld(tee string) string {
+	switch tee {
+	case "sim":
+		return "sim (the tzbridge simulator)"
+	case "auto":
+		return "auto (the first GP-capable /dev/teeN)"
+	case "":
+		return "unknown"
+	}
+	return tee + " (device)"
 }
 
 // round rounds x to the given number of decimals.
@@ -198,7 +219,11 @@ func FormatSize(n int64) string {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	m := r.Machine
-	fmt.Fprintf(&b, "machine: %s, %d cores, Linux %s, %s\n\n", m.CPU, m.Cores, m.Kernel, m.GoVersion)
+	fmt.Fprintf(&b, "machine: %s, %d cores, Linux %s, %s\n", m.CPU, m.Cores, m.Kernel, m.GoVersion)
+	if r.SecureWorld != "" {
+		fmt.Fprintf(&b, "secure world: %s, TA %s\n", describeSecureWorld(r.SecureWorld), r.TA)
+	}
+	b.WriteString("\n")
 	if len(r.Results) > 0 {
 		fmt.Fprintf(&b, "round trip, CA↔TA through tzbridge (bridged) vs CA↔CA (direct), µs")
 		if len(r.Runs) > 1 {
@@ -237,8 +262,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		b.WriteString("\n")
 	}
 	if r.NullCall != nil {
-		fmt.Fprintf(&b, "null call (one RESUME, no work): p50 %.1f µs, p90 %.1f µs, p99 %.1f µs (%d samples)\n",
-			r.NullCall.P50US, r.NullCall.P90US, r.NullCall.P99US, r.NullCall.Samples)
+		fmt.Fprintf(&b, "null call (one NULL command, no TA code) on %s: p50 %.1f µs, p90 %.1f µs, p99 %.1f µs (%d samples)\n",
+			describeSecureWorld(r.NullCall.SecureWorld), r.NullCall.P50US, r.NullCall.P90US, r.NullCall.P99US, r.NullCall.Samples)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)

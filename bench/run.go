@@ -39,7 +39,8 @@ type Options struct {
 	// Exe is the tzbridge binary, re-executed for the peer, the bridge and
 	// the secure world.
 	Exe string
-	// Transports to measure, from Transports; nil means all, empty none.
+	// Transports to measure, from Transports; nil means all the TA serves,
+	// empty none.
 	Transports []string
 	// Sizes are the message sizes in bytes; default 4096. UDP sizes are
 	// capped at MaxUDP.
@@ -67,6 +68,9 @@ type Options struct {
 	NullCalls int
 	// Config is the bridge's configuration; default DefaultConfig.
 	Config string
+	// TA names the configuration's TA to measure; empty: its only TA.
+	// Transports defaults to what that TA serves.
+	TA string
 	// Profile, if set, also traces a short window of bridged round trips
 	// and one of direct round trips per transport with tracefs, and breaks
 	// the median round trip down into its steps (Report.Profiles). It
@@ -83,6 +87,9 @@ type Options struct {
 	// Progress, if set, is told the total amount of work once and then
 	// each piece done, with what is being measured.
 	Progress Progress
+
+	// target is the TA measured, read from Config by setDefaults.
+	target target
 }
 
 // Progress follows a run.
@@ -118,13 +125,15 @@ func (o *Options) setDefaults() error {
 		}
 		o.Exe = exe
 	}
-	if o.Transports == nil {
-		o.Transports = Transports
+	if o.Config == "" {
+		o.Config = DefaultConfig
 	}
-	for _, t := range o.Transports {
-		if !slices.Contains(Transports, t) {
-			return fmt.Errorf("unknown transport %q (have %v)", t, Transports)
-		}
+	var err error
+	if o.target, err = resolveTarget(o.Config, o.TA); err != nil {
+		return err
+	}
+	if o.Transports, err = o.target.transports(o.Transports); err != nil {
+		return err
 	}
 	if len(o.Sizes) == 0 {
 		o.Sizes = []int{4096}
@@ -165,9 +174,6 @@ func (o *Options) setDefaults() error {
 	}
 	if o.NullCalls == 0 {
 		o.NullCalls = DefaultNullCalls
-	}
-	if o.Config == "" {
-		o.Config = DefaultConfig
 	}
 	if o.Progress == nil {
 		o.Progress = noProgress{}
@@ -221,8 +227,10 @@ func Run(ctx context.Context, opt Options) (_ *Report, retErr error) {
 		return nil, errors.New("bench runs tzbridge run, which mounts a FUSE tree: run it as root")
 	}
 	rep := &Report{
-		Machine:  ThisMachine(),
-		Settings: Settings{Samples: opt.Samples, Warmup: opt.Warmup, Rounds: opt.Rounds, Runs: opt.Runs, BulkBytes: max(opt.BulkBytes, 0)},
+		Machine:     ThisMachine(),
+		TA:          opt.target.Name,
+		SecureWorld: opt.target.SecureWorld,
+		Settings:    Settings{Samples: opt.Samples, Warmup: opt.Warmup, Rounds: opt.Rounds, Runs: opt.Runs, BulkBytes: max(opt.BulkBytes, 0)},
 	}
 	var prof *profiler
 	if opt.Profile {
@@ -277,11 +285,11 @@ func Run(ctx context.Context, opt Options) (_ *Report, retErr error) {
 	}
 	if opt.NullCalls > 0 {
 		opt.Progress.Add(0, "null call")
-		s, err := measureNullCall(ctx, opt.Exe, opt.NullCalls/10, opt.NullCalls, func(n int) { opt.Progress.Add(int64(n), "null call") })
+		s, err := measureNullCall(ctx, &opt, opt.NullCalls/10, opt.NullCalls, func(n int) { opt.Progress.Add(int64(n), "null call") })
 		if err != nil {
 			return nil, err
 		}
-		rep.SetNullCall(s)
+		rep.SetNullCall(s, opt.target.SecureWorld)
 	}
 	return rep, nil
 }
@@ -294,7 +302,7 @@ func runBridged(ctx context.Context, opt *Options, rep *Report, cells []cell, bu
 		return err
 	}
 	defer stopPeer()
-	br, err := startBridge(opt.Exe, opt.Config, 30*time.Second)
+	br, err := startBridge(opt.Exe, opt.Config, opt.target, opt.Transports, 30*time.Second)
 	if err != nil {
 		return err
 	}

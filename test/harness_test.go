@@ -236,7 +236,27 @@ func echoReady(mount string) bool {
 		return false
 	}
 	c.Close()
-	return true
+	// The echo TA binds UDP after TCP. A probe datagram would show in
+	// the byte counts some tests assert, so look for the published
+	// socket in the kernel's table instead.
+	return udpBound(7001)
+}
+
+// udpBound reports whether a UDP socket in this network namespace is bound
+// to 127.0.0.1:port (/proc/net/udp lists local addresses as hex
+// little-endian IPv4 and hex port: 0100007F:1B59 for 127.0.0.1:7001).
+func udpBound(port int) bool {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == want {
+			return true
+		}
+	}
+	return false
 }
 
 // run runs a client program with a deadline, returning its stdout.

@@ -37,12 +37,18 @@ func newBenchCommand() *cobra.Command {
 between one client and the echo TA through "tzbridge run" (bridged), and
 between the same client and a plain echo server in another process (direct),
 in alternating rounds of one run, and reports p50/p90/p99 and the ratio
-bridged/direct. Then a bulk transfer each way, and the null call: one RESUME
-of a TA whose POSIX call costs nothing.
+bridged/direct. Then a bulk transfer each way, and the null call: the NULL
+command (docs/protocol.md), which the TA library answers without running TA
+code, on a session with the same TA in the same secure world.
 
-It starts its own "tzbridge run" with the demo configuration on a temporary
-mount, so it needs root, and the echo TA's ports (TCP 7000, UDP 7001) free:
-stop a running demo first.
+It starts its own "tzbridge run" with the demo configuration (or --config) on
+a temporary mount, so it needs root, and the TA's proxy ports (the demo's TCP
+7000, UDP 7001) free: stop a running demo first. --config may name another
+TA that echoes what it reads, in any secure world, --ta which one: bench
+measures the transports it serves (--transports picks among them): FIFO when
+it declares FIFO endpoints "in" and "out", UNIX on its first unix endpoint,
+TCP and UDP on its first proxy of each listening on 127.0.0.1. The table and
+--json name the secure world (the configuration's tee) and the TA.
 
 One run's figures move with where the kernel puts the client, the shadow and
 the secure world on the CPUs, which is decided at start and holds for the
@@ -67,7 +73,8 @@ timestamps: read the breakdown as proportions.`,
   tzbridge bench --sizes 64,4096,65536,1048576 --chart bench.png
   tzbridge bench --json > bench.json
   tzbridge bench --runs 15 --bulk -1 --chart bench.png
-  tzbridge bench --profile --transports fifo,tcp --bulk -1 --null-calls -1`,
+  tzbridge bench --profile --transports fifo,tcp --bulk -1 --null-calls -1
+  tzbridge bench --config device.yaml --ta cecho --null-calls -1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if peer != "" {
@@ -82,6 +89,7 @@ timestamps: read the breakdown as proportions.`,
 			if opt.Sizes, err = bench.ParseSizes(sizes); err != nil {
 				return fmt.Errorf("--sizes: %w", err)
 			}
+			// Empty: what the TA serves (nil), as bench.Options reads it.
 			opt.Transports = splitList(transports)
 			if transports == "none" {
 				opt.Transports = []string{}
@@ -133,7 +141,8 @@ timestamps: read the breakdown as proportions.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&sizes, "sizes", "4096", "message sizes in bytes, comma-separated; K and M suffixes allowed (64 B … 1M; UDP is capped at 65507)")
-	f.StringVar(&transports, "transports", "fifo,unix,tcp,udp", "transports to measure, or none")
+	f.StringVar(&transports, "transports", "", "transports to measure, or none (default: all the TA serves: fifo, unix, tcp, udp)")
+	f.StringVar(&opt.TA, "ta", "", "the configuration's TA to measure (default: its only TA)")
 	f.IntVar(&opt.Samples, "samples", bench.DefaultSamples, "round trips timed each way per transport and size")
 	f.IntVar(&opt.Warmup, "warmup", bench.DefaultWarmup, "untimed round trips each way first")
 	f.IntVar(&opt.Rounds, "rounds", bench.DefaultRounds, "alternations between direct and bridged")

@@ -14,7 +14,6 @@ import (
 	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/securesim"
-	"github.com/tzmediator/tzbridge/ta/benchta"
 	"github.com/tzmediator/tzbridge/ta/echo"
 	"github.com/tzmediator/tzbridge/ta/faulty"
 	"github.com/tzmediator/tzbridge/ta/native"
@@ -23,7 +22,6 @@ import (
 
 // builtins are the TAs compiled into tzbridge.
 var builtins = map[string]func(gp.UUID) securesim.Definition{
-	"bench":  benchta.Definition,
 	"echo":   echo.Definition,
 	"faulty": faulty.Definition,
 }

@@ -42,7 +42,7 @@ func TestDefinition(t *testing.T) {
 	if err != nil || d.Name != "mine" || d.UUID != uuid || d.New == nil {
 		t.Errorf("builtin echo: %+v, %v", d, err)
 	}
-	if _, err := Definition(TA{Name: "x", UUID: uuid, Kind: "builtin", Value: "nope"}, discard); err == nil || !strings.Contains(err.Error(), "have: bench, echo, faulty") {
+	if _, err := Definition(TA{Name: "x", UUID: uuid, Kind: "builtin", Value: "nope"}, discard); err == nil || !strings.Contains(err.Error(), "have: echo, faulty") {
 		t.Errorf("unknown builtin: %v", err)
 	}
 }

@@ -124,11 +124,18 @@ func (t *ta) CloseSession(state any) {
 	s.stop()
 }
 
-// Invoke runs command cmd; only tzrpc.CmdResume exists.
+// Invoke runs command cmd: tzrpc.CmdResume, or tzrpc.CmdNull, which
+// answers here and never reaches the program.
 func (t *ta) Invoke(ctx context.Context, state any, cmd uint32, p *securesim.Params) gp.Result {
 	s, ok := state.(*session)
 	if !ok {
 		return gp.ErrorBadState
+	}
+	if cmd == tzrpc.CmdNull {
+		if p.Types() != paramTypes(gp.AttrNone) {
+			return gp.ErrorBadParameters
+		}
+		return gp.Success
 	}
 	if cmd != tzrpc.CmdResume {
 		return gp.ErrorNotSupported

@@ -66,7 +66,10 @@ func TestInvokeParams(t *testing.T) {
 		p    securesim.Params
 		want gp.Result
 	}{
-		{"unknown command", 2, securesim.Params{mem(f.mb)}, gp.ErrorNotSupported},
+		{"unknown command", tzrpc.CmdNull + 1, securesim.Params{mem(f.mb)}, gp.ErrorNotSupported},
+		{"null", tzrpc.CmdNull, securesim.Params{}, gp.Success},
+		{"null with a mailbox", tzrpc.CmdNull, securesim.Params{mem(f.mb)}, gp.ErrorBadParameters},
+		{"null with a value", tzrpc.CmdNull, securesim.Params{{}, {}, {}, {Type: gp.AttrValueInput}}, gp.ErrorBadParameters},
 		{"no mailbox", tzrpc.CmdResume, securesim.Params{}, gp.ErrorBadParameters},
 		{"input memref", tzrpc.CmdResume, securesim.Params{{Type: gp.AttrMemrefInput, Mem: f.mb}}, gp.ErrorBadParameters},
 		{"output memref", tzrpc.CmdResume, securesim.Params{{Type: gp.AttrMemrefOutput, Mem: f.mb}}, gp.ErrorBadParameters},
@@ -83,7 +86,7 @@ func TestInvokeParams(t *testing.T) {
 	}
 	select {
 	case <-started:
-		t.Fatal("a refused RESUME started the program")
+		t.Fatal("a refused RESUME or a NULL started the program")
 	default:
 	}
 	f.expectExit(0)

@@ -212,6 +212,12 @@ TEE_Result TA_InvokeCommandEntryPoint(void *ctx, uint32_t cmd, uint32_t types,
 
 	if (s == NULL)
 		return TEE_ERROR_BAD_STATE;
+	/* The null call: answered here, never reaching the program. */
+	if (cmd == TZP_CMD_NULL)
+		return types == TEE_PARAM_TYPES(TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE,
+						TEE_PARAM_TYPE_NONE, TEE_PARAM_TYPE_NONE) ?
+			       TEE_SUCCESS :
+			       TEE_ERROR_BAD_PARAMETERS;
 	if (cmd != TZP_CMD_RESUME)
 		return TEE_ERROR_NOT_SUPPORTED;
 	if (types != TEE_PARAM_TYPES(TEE_PARAM_TYPE_MEMREF_INOUT, TEE_PARAM_TYPE_NONE,

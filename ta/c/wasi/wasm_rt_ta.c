@@ -97,7 +97,10 @@ void wasm_rt_trap(wasm_rt_trap_t code)
 	trace_ext_puts("wasm trap: ");
 	trace_ext_puts(wasm_rt_strerror(code));
 	trace_ext_puts("\n");
-	TEE_Panic(TEE_ERROR_TARGET_DEAD);
+	/* wasm-rt.h declares this noreturn and OP-TEE does not declare
+	 * TEE_Panic so: the loop tells the compiler nothing follows. */
+	for (;;)
+		TEE_Panic(TEE_ERROR_TARGET_DEAD);
 }
 
 uint32_t wasm_rt_register_func_type(uint32_t params, uint32_t results, ...)

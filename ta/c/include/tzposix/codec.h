@@ -23,6 +23,7 @@
 #define TZP_VERSION 1u
 #define TZP_MIN_MAILBOX (4096u + TZP_HEADER_SIZE)
 #define TZP_CMD_RESUME 1u
+#define TZP_CMD_NULL 2u /* tzrpc.CmdNull: no parameters, TEE_SUCCESS */
 #define TZP_FD_LIMIT (1L << 30)
 #define TZP_MAX_PATH 4095u
 #define TZP_MAX_UNIX_PATH 107u
