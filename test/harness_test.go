@@ -245,8 +245,11 @@ func echoReady(mount string) bool {
 // udpBound reports whether a UDP socket in this network namespace is bound
 // to 127.0.0.1:port (/proc/net/udp lists local addresses as hex
 // little-endian IPv4 and hex port: 0100007F:1B59 for 127.0.0.1:7001).
+// The calling thread's table: /proc/net is the main thread's namespace,
+// not that of a test whose locked thread entered a namespace of its own
+// (TestWasmEchoVersusBuiltin).
 func udpBound(port int) bool {
-	b, err := os.ReadFile("/proc/net/udp")
+	b, err := os.ReadFile("/proc/thread-self/net/udp")
 	if err != nil {
 		return false
 	}
