@@ -10,7 +10,7 @@ import (
 // listenWait follows a TA's listen addresses (a wasm TA's listen:, made
 // by the host before the module starts, after its compilation) until the
 // TA serves every one of them, so that "ready" can mean that a CA finds
-// them. The shadow reports each address the TA serves (msgListening).
+// them. The shadow reports each address the TA serves (control.MsgListening).
 type listenWait struct {
 	mu      sync.Mutex
 	missing map[string]bool // by listenKey

@@ -49,7 +49,7 @@ type procOptions struct {
 	// started learns the child's pid before the child gets its spec
 	// (before it can do anything in the tree).
 	started func(pid int)
-	// serving learns each address the TA serves from (msgListening).
+	// serving learns each address the TA serves from (control.MsgListening).
 	serving func(addr string)
 	log     *slog.Logger // tagged with the TA
 	// relayLog gets the shadow's own records, which it adds the TA's
