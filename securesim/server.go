@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -104,8 +105,11 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	// busy instance gives up.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err := cn.readLoop(ctx)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	switch err := cn.readLoop(ctx); {
+	case err == nil, errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
+		// The client closed its end (a shadow that stops, at every
+		// clean stop of the bridge), or the server is stopping: normal.
+	default:
 		s.log.Warn("secure world: dropping client", "err", err)
 	}
 	cancel()

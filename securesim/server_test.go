@@ -1,6 +1,7 @@
 package securesim
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"testing"
@@ -129,5 +130,46 @@ func TestInputMemrefSizeNotReported(t *testing.T) {
 		if got := r.Params[i].B; got != want {
 			t.Errorf("%v memref: size %d reported, want %d", inv.Params[i].Attr, got, want)
 		}
+	}
+}
+
+// TestClientCloseQuiet: a client that closes its end (every shadow, at a
+// clean stop) is no warning; one that breaks the protocol is.
+func TestClientCloseQuiet(t *testing.T) {
+	h, err := NewHost(nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		send []byte // before closing; nil sends nothing
+		warn bool
+	}{
+		{"close", nil, false},
+		{"malformed, then close", []byte{0xff, 0xff, 0xff}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server, err := seqpacket.Pair()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logged bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			done := make(chan struct{})
+			go func() {
+				NewServer(h, log).serveConn(context.Background(), server)
+				close(done)
+			}()
+			if tt.send != nil {
+				if _, err := client.Write(tt.send); err != nil {
+					t.Fatal(err)
+				}
+			}
+			client.Close()
+			<-done
+			if got := logged.Len() > 0; got != tt.warn {
+				t.Errorf("warned %v, want %v: %q", got, tt.warn, logged.String())
+			}
+		})
 	}
 }

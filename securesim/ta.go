@@ -75,6 +75,13 @@ type Definition struct {
 	UUID  gp.UUID
 	Props Properties
 	New   func() TA
+	// Prepare, if set, does ahead of the first session what that session
+	// would otherwise wait for, such as compiling a WebAssembly module;
+	// it is safe to call at any time, also while sessions run. The host
+	// calls it, in a goroutine of its own, for a TA defined on a running
+	// host (Define); whoever makes the host calls it for the first ones
+	// (the secure world's command compiles them all at once, at start).
+	Prepare func()
 }
 
 // Client is the identity a session was opened with

@@ -80,3 +80,16 @@ func OwnThread(ctx context.Context) (release func()) {
 func (h *Host) ThreadPerProgram(base int) {
 	h.threads = newThreads(max(base, 1))
 }
+
+// HoldThread gives the caller, work of the host's own that may compute for
+// long (a wasm TA's compilation, Definition.Prepare), a thread until it
+// calls the returned function, as OwnThread does for a program, when the
+// host was told to (ThreadPerProgram); otherwise it does nothing.
+func (h *Host) HoldThread() (release func()) {
+	if h.threads == nil {
+		return func() {}
+	}
+	h.threads.add(1)
+	var once sync.Once
+	return func() { once.Do(func() { h.threads.add(-1) }) }
+}

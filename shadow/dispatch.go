@@ -3,6 +3,7 @@ package shadow
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 
 	"github.com/tzmediator/tzbridge/tzrpc"
@@ -70,13 +71,60 @@ func (s *Shadow) Dispatch(ctx context.Context, mailbox []byte) (exited bool, sta
 		s.st.count(req.Op, 0)
 		return true, int(req.Args[0])
 	}
+	var path string
+	if s.traceCalls {
+		path = callPath(&req)
+	}
 	s.st.called(req.Op)
 	start := s.st.startCall()
 	r := s.perform(ctx, &req, mailbox)
 	s.performed(&req, &r, start)
 	s.st.answered(req.Op, r.errno)
 	s.respond(mailbox, req.Op, req.Seq, r)
+	if s.traceCalls {
+		s.logCall(req.Op, [3]int64(req.Args[:3]), path, r)
+	}
 	return false, 0
+}
+
+// LevelCall is the level of the line every performed call gets (logCall):
+// below debug, so that debug logging stays usable under load; tzbridge's
+// --log-level trace.
+const LevelCall = slog.LevelDebug - 4
+
+// logCall writes the line of one performed call: the op, its first
+// three arguments (descriptors, lengths, flags as the protocol has them,
+// docs/protocol.md), the path of a path op, and the outcome.
+// The arguments are copies, so that req does not escape to the heap on
+// every call.
+func (s *Shadow) logCall(op tzrpc.Op, args [3]int64, path string, r result) {
+	// Names, not numbers: the shadow process logs JSON, where an Op or
+	// an Errno would otherwise become its number.
+	attrs := []any{"op", op.String(), "args", args}
+	if path != "" {
+		attrs = append(attrs, "path", path)
+	}
+	if r.errno != 0 {
+		attrs = append(attrs, "errno", r.errno.String())
+	} else {
+		attrs = append(attrs, "ret", r.ret)
+	}
+	s.log.Log(context.Background(), LevelCall, "call", attrs...)
+}
+
+// callPath is the path a path op names (both, for RENAME), each cut at
+// 256 bytes; "" for other ops. Called before the call is performed, whose
+// results may reuse the payload's memory.
+func callPath(req *tzrpc.Request) string {
+	cut := func(p []byte) string { return string(p[:min(len(p), 256)]) }
+	switch req.Op {
+	case tzrpc.OpOpen, tzrpc.OpMkfifo, tzrpc.OpUnlink, tzrpc.OpMkdir, tzrpc.OpRmdir:
+		return cut(req.Payload)
+	case tzrpc.OpRename:
+		// Validated: Args[0] is the old path's length, within the payload.
+		return cut(req.Payload[:req.Args[0]]) + " -> " + cut(req.Payload[req.Args[0]:])
+	}
+	return ""
 }
 
 // perform runs a validated request. out is where response payload goes;

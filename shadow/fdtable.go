@@ -30,6 +30,10 @@ type desc struct {
 	// The UNIX paths the TA bound and connected to, as it named them: the
 	// kernel only knows their /proc/self/fd/N form.
 	boundPath, peerPath string
+	// boundAddr is where the socket was bound, as a listen entry of the
+	// configuration names it (tcp://IP:PORT, udp://…, unix:/PATH); set
+	// only for Config.OnListening.
+	boundAddr string
 	// host: the socket is in the host's network namespace, and kept holds
 	// the options the shadow keeps from it (Config.HostNamespace), by
 	// tzrpc option number: bit 0 SO_REUSEADDR, bit 1 SO_REUSEPORT.

@@ -34,7 +34,9 @@ type options struct {
 	maxSockets int
 	mailbox    int
 	log        *slog.Logger
-	hostNS     bool // Config.HostNamespace
+	// onListening is Config.OnListening.
+	onListening func(addr string)
+	hostNS      bool // Config.HostNamespace
 }
 
 func newTA(t testing.TB, o options) *testTA {
@@ -50,7 +52,7 @@ func newTA(t testing.TB, o options) *testTA {
 	if o.mailbox == 0 {
 		o.mailbox = tzrpc.DefaultMailbox
 	}
-	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log, HostNamespace: o.hostNS})
+	s, err := New(Config{Name: "test", Root: root, Mailbox: o.mailbox, MaxDescriptors: o.maxFDs, MaxSockets: o.maxSockets, Logger: o.log, OnListening: o.onListening, HostNamespace: o.hostNS})
 	if err != nil {
 		t.Fatal(err)
 	}

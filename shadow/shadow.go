@@ -46,6 +46,7 @@
 package shadow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,6 +112,11 @@ type Config struct {
 	// instead; or -1 to connect as usual. A socket the TA has bound keeps
 	// its own.
 	ConnectInet func(network string, addr netip.AddrPort) (fd int, err error)
+	// OnListening, when set, is told every address at which the TA
+	// serves from now on: a stream socket's at its LISTEN, a datagram
+	// socket's at its BIND, as tcp://IP:PORT, udp://IP:PORT or
+	// unix:/PATH (in the TA's root). It runs on the dispatch goroutine.
+	OnListening func(addr string)
 	// HostNamespace says the shadow runs in the host's network namespace
 	// (a TA without a namespace of its own), so every INET socket it
 	// makes for the TA is a host socket. On a host socket — these, and
@@ -151,6 +157,11 @@ type Shadow struct {
 	// Close, so a late write never hits a recycled descriptor number.
 	wakeMu sync.Mutex
 	wake   int
+
+	// traceCalls: the logger takes LevelCall records, so every call gets
+	// a line (logCall). Decided once, so that a call costs one test when
+	// it does not.
+	traceCalls bool
 
 	dispatching atomic.Bool
 	ran         atomic.Bool
@@ -215,15 +226,16 @@ func New(cfg Config) (*Shadow, error) {
 		return nil, fmt.Errorf("shadow %s: eventfd: %w", cfg.Name, err)
 	}
 	return &Shadow{
-		cfg:     cfg,
-		log:     log,
-		root:    root,
-		wake:    wake,
-		fds:     fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
-		payload: make([]byte, 0, 2*tzrpc.MaxPath+2),
-		pollFds: make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
-		pollIdx: make([]int32, 0, tzrpc.MaxPollFDs),
-		pollRev: make([]uint16, 0, tzrpc.MaxPollFDs),
+		cfg:        cfg,
+		log:        log,
+		traceCalls: log.Enabled(context.Background(), LevelCall),
+		root:       root,
+		wake:       wake,
+		fds:        fdTable{max: cfg.MaxDescriptors, maxSockets: cfg.MaxSockets},
+		payload:    make([]byte, 0, 2*tzrpc.MaxPath+2),
+		pollFds:    make([]unix.PollFd, 0, tzrpc.MaxPollFDs+1),
+		pollIdx:    make([]int32, 0, tzrpc.MaxPollFDs),
+		pollRev:    make([]uint16, 0, tzrpc.MaxPollFDs),
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"context"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -188,6 +189,9 @@ func (s *Shadow) bind(vfd int64, addr []byte) result {
 		return fail(e)
 	}
 	if r, handled := s.bindElsewhere(d, sa); handled {
+		if r.errno == 0 {
+			s.bound(d, sa)
+		}
 		return r
 	}
 	usa, held, e := s.hostSockaddr(d, sa, true)
@@ -201,7 +205,27 @@ func (s *Shadow) bind(vfd int64, addr []byte) result {
 	if sa.Family() == tzrpc.FamilyUnix {
 		d.boundPath = sa.Path()
 	}
+	s.bound(d, sa)
 	return ok(0)
+}
+
+// bound notes the address socket d was bound to, in the form of a
+// configuration's listen entry, and reports a datagram socket, which
+// serves from now on, to Config.OnListening; a stream socket is reported
+// when it listens.
+func (s *Shadow) bound(d *desc, sa tzrpc.Sockaddr) {
+	if s.cfg.OnListening == nil {
+		return
+	}
+	switch sa.Family() {
+	case tzrpc.FamilyUnix:
+		d.boundAddr = "unix:" + path.Join("/", sa.Path())
+	case tzrpc.FamilyInet, tzrpc.FamilyInet6:
+		d.boundAddr = inetNetwork(d) + "://" + inetAddrPort(sa).String()
+	}
+	if d.sockType == tzrpc.SOCK_DGRAM && d.boundAddr != "" {
+		s.cfg.OnListening(d.boundAddr)
+	}
 }
 
 func (s *Shadow) listen(vfd, backlog int64) result {
@@ -213,6 +237,9 @@ func (s *Shadow) listen(vfd, backlog int64) result {
 		return fail(errno(err))
 	}
 	d.listening = true
+	if s.cfg.OnListening != nil && d.boundAddr != "" {
+		s.cfg.OnListening(d.boundAddr)
+	}
 	return ok(0)
 }
 

@@ -110,7 +110,11 @@ func replaceStale(path, target string) error {
 		return err
 	case fi.Mode()&fs.ModeSymlink != 0:
 		if dest, err := os.Readlink(path); err != nil || dest != target {
-			return fmt.Errorf("%s is a symbolic link to %q, not to %s: remove it if it is stale", path, dest, target)
+			// The usual cause is a second bridge with another mount
+			// point: a directory such as /run is shared by every mount
+			// namespace unless one mounts its own, so two bridges in
+			// different mount namespaces still meet here.
+			return fmt.Errorf("%s is a symbolic link to %q, not to %s: another bridge's proxy (directories such as /run are shared across mount namespaces unless a private one is mounted: give this bridge another unix: proxy address, or mount a tmpfs on /run in its namespace), or left behind: remove it if it is stale", path, dest, target)
 		}
 	case fi.Mode()&fs.ModeSocket != 0:
 		if err := deadSocket(path); err != nil {

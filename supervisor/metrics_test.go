@@ -265,7 +265,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	if sum != st.Calls {
 		t.Errorf("ops add up to %d calls, the total is %d", sum, st.Calls)
 	}
-	if text := string(r.status()); !strings.Contains(text, "calls: 12\n") || !strings.Contains(text, "bytes_out: 45\n") {
+	// EAGAIN is a normal result, EBADF a failure.
+	if st.Failures != 1 {
+		t.Errorf("status.json: %d failures of %d errors, want 1 (EBADF)", st.Failures, st.Errors)
+	}
+	if text := string(r.status()); !strings.Contains(text, "calls: 12\n") || !strings.Contains(text, "bytes_out: 45\n") || !strings.Contains(text, "failures: 1\n") {
 		t.Errorf("text status:\n%s", text)
 	}
 }
@@ -396,3 +400,20 @@ type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+func TestResultErrno(t *testing.T) {
+	for _, tt := range []struct {
+		errno  string
+		result bool
+	}{
+		{"EAGAIN", true}, {"EINPROGRESS", true}, {"EINTR", true},
+		{"EEXIST", true}, {"ENOENT", true}, {"ENXIO", true},
+		{"EBADF", false}, {"EFAULT", false}, {"EINVAL", false}, {"EMFILE", false},
+		{"EACCES", false}, {"EPIPE", false}, {"ECONNRESET", false}, {"EIO", false},
+		{"UNKNOWN", false},
+	} {
+		if got := resultErrno(tt.errno); got != tt.result {
+			t.Errorf("resultErrno(%s) = %v, want %v", tt.errno, got, tt.result)
+		}
+	}
+}

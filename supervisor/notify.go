@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,20 @@ import (
 // text is for people (`systemctl status`), so a second's lag is fine, and
 // polling keeps the TA runners free of any notion of a service manager.
 const statusInterval = time.Second
+
+// awaitListening waits until every TA serves its listen addresses or has
+// ended trying (listenWait); false if ctx ended first. It runs on Run's
+// goroutine, which alone changes b.tas.
+func (b *bridge) awaitListening(ctx context.Context) bool {
+	for _, rt := range b.tas {
+		select {
+		case <-rt.r.listening.done:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
 
 // ready tells opt.Ready that every TA's endpoints exist, and opt.Status
 // how the TAs are. It runs on Run's goroutine, which alone changes b.tas.

@@ -49,6 +49,8 @@ type procOptions struct {
 	// started learns the child's pid before the child gets its spec
 	// (before it can do anything in the tree).
 	started func(pid int)
+	// serving learns each address the TA serves from (control.MsgListening).
+	serving func(addr string)
 	log     *slog.Logger // tagged with the TA
 	// relayLog gets the shadow's own records, which it adds the TA's
 	// name to when they lack it.
@@ -178,6 +180,10 @@ func (p *shadowProc) serveControl(opt procOptions) {
 			p.outcome = m.Outcome
 			p.mu.Unlock()
 			p.takeStats(m.Stats)
+		case m.Type == control.MsgListening:
+			if opt.serving != nil {
+				opt.serving(m.Addr)
+			}
 		case m.Type == control.MsgBind || m.Type == control.MsgSocket:
 			fd, err := opt.host(m)
 			a := &control.Msg{Type: m.Type, Seq: m.Seq, Reply: true}

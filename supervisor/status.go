@@ -42,6 +42,7 @@ type TAStatus struct {
 	OpenDescriptors int    `json:"open_descriptors"`
 	Calls           uint64 `json:"calls"`     // POSIX calls the TA made
 	Errors          uint64 `json:"errors"`    // calls answered with an errno
+	Failures        uint64 `json:"failures"`  // of those, the ones that are no normal result (resultErrno)
 	BytesIn         uint64 `json:"bytes_in"`  // bytes the TA read or received
 	BytesOut        uint64 `json:"bytes_out"` // bytes the TA wrote or sent
 
@@ -229,6 +230,11 @@ func (r *taRunner) snapshot() TAStatus {
 	}
 	bounds := shadow.LatencyBounds()
 	for _, o := range st.Ops {
+		for name, n := range o.Errors {
+			if !resultErrno(name) {
+				s.Failures += n
+			}
+		}
 		x := OpStatus{Op: o.Op, Calls: o.Calls, Errors: o.Errors}
 		if x.Errors == nil {
 			x.Errors = map[string]uint64{}
@@ -270,6 +276,7 @@ func (r *taRunner) status() []byte {
 	fmt.Fprintf(&b, "open_descriptors: %d\n", s.OpenDescriptors)
 	fmt.Fprintf(&b, "calls: %d\n", s.Calls)
 	fmt.Fprintf(&b, "errors: %d\n", s.Errors)
+	fmt.Fprintf(&b, "failures: %d\n", s.Failures)
 	fmt.Fprintf(&b, "bytes_in: %d\n", s.BytesIn)
 	fmt.Fprintf(&b, "bytes_out: %d\n", s.BytesOut)
 	fmt.Fprintf(&b, "pid: %d\n", s.PID)
@@ -298,4 +305,23 @@ func (r *taRunner) statusJSON() []byte {
 		return nil
 	}
 	return b.Bytes()
+}
+
+// resultErrno reports whether an errno answer is a normal result rather
+// than a failure: it tells the TA the state of what it asked about, which
+// TAs meet in correct operation and handle — nothing is ready yet (EAGAIN,
+// also EWOULDBLOCK), a connect is under way (EINPROGRESS, EALREADY), a
+// call was interrupted (EINTR), what it would create exists (EEXIST:
+// mkfifo of an endpoint made before the TA started), what it would open or
+// remove does not (ENOENT: unlinking a stale socket before bind), a FIFO
+// has no reader for a nonblocking open for writing (ENXIO). Every other
+// errno counts as a failure: a bad descriptor or argument, a limit, a
+// refused permission, a peer that reset or went away. The rule is the
+// errno alone, whatever the op, so that it is the same in every view.
+func resultErrno(name string) bool {
+	switch name {
+	case "EAGAIN", "EWOULDBLOCK", "EINPROGRESS", "EALREADY", "EINTR", "EEXIST", "ENOENT", "ENXIO":
+		return true
+	}
+	return false
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/tzmediator/tzbridge/config"
 	"github.com/tzmediator/tzbridge/fusefs"
 	"github.com/tzmediator/tzbridge/internal/netaddr"
+	"github.com/tzmediator/tzbridge/shadow"
 	"github.com/tzmediator/tzbridge/sockproxy"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 )
@@ -61,12 +62,13 @@ type Options struct {
 
 	// Ready, if set, is called once every TA's declared endpoints and
 	// proxy addresses exist — the tree is mounted, FIFOs made, proxy
-	// sockets listening — so that a CA started from then on finds them,
-	// and again when a reload has been handled. The TA itself may still
-	// be starting: a CA opening a FIFO waits for it, a proxy queues the
-	// connection; a declared unix endpoint in the tree appears when the
-	// TA binds it (a unix proxy address is a link to it, made already).
-	// For sd_notify READY=1.
+	// sockets listening — and every wasm TA serves its listen addresses
+	// (after its compilation) or has ended trying, so that a CA started
+	// from then on finds them; and again when a reload has been handled.
+	// A TA may still be starting otherwise: a CA opening a FIFO waits
+	// for it, a proxy queues the connection; a declared unix endpoint
+	// the TA binds itself appears when it does (a unix proxy address is
+	// a link to it, made already). For sd_notify READY=1.
 	Ready func()
 	// Reloading, if set, is called when a reload begins, before the
 	// configuration is read again; Ready follows when it has been
@@ -104,6 +106,9 @@ func Run(ctx context.Context, opt Options) error {
 		tee.close(log)
 	}()
 
+	if log.Enabled(ctx, slog.LevelDebug) && !log.Enabled(ctx, shadow.LevelCall) {
+		log.Debug("each TA call gets a line of its own with --log-level trace")
+	}
 	b := &bridge{opt: opt, cfg: cfg, log: log, tee: tee, level: lowestLevel(log),
 		pids: &shadowPIDs{m: map[int]string{}}, tas: map[string]*runningTA{}, metrics: metrics}
 	// The tree outlives ctx: it is unmounted only after the shadows have
@@ -133,6 +138,10 @@ func Run(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	if !b.awaitListening(ctx) {
+		log.Info("shutting down")
+		return nil
+	}
 	b.ready()
 	var statusTick <-chan time.Time // nil, never ready, without opt.Status
 	if opt.Status != nil {
@@ -150,6 +159,10 @@ func Run(ctx context.Context, opt Options) error {
 				opt.Reloading()
 			}
 			err := b.reload(ctx)
+			if !b.awaitListening(ctx) {
+				log.Info("shutting down")
+				return nil
+			}
 			if opt.OnReload != nil {
 				opt.OnReload(err)
 			}
@@ -192,7 +205,8 @@ func (b *bridge) startTA(ctx context.Context, t config.TA) (err error) {
 		return fmt.Errorf("TA %s: %w", t.Name, err)
 	}
 	r := &taRunner{cfg: t, tree: b.tree, tee: b.tee, exe: b.opt.Executable, log: b.log.With("ta", t.Name), relayLog: b.log, logLevel: b.level,
-		privs: privs, pids: b.pids, state: "starting", since: time.Now(), timeCalls: b.metrics != nil}
+		privs: privs, pids: b.pids, state: "starting", since: time.Now(), timeCalls: b.metrics != nil,
+		listening: newListenWait(t.Listen)}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -381,7 +395,7 @@ func describeHostAccess(h config.HostAccess) any {
 
 // lowestLevel is the lowest level log shows.
 func lowestLevel(log *slog.Logger) slog.Level {
-	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
+	for _, l := range []slog.Level{shadow.LevelCall, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
 		if log.Enabled(context.Background(), l) {
 			return l
 		}

@@ -41,6 +41,9 @@ type taRunner struct {
 	timeCalls bool
 	// totals add up the counters of the TA's shadow processes.
 	totals taTotals
+	// listening is done once the TA serves its listen addresses, or its
+	// first shadow has ended: what "ready" waits for.
+	listening *listenWait
 
 	mu       sync.Mutex
 	state    string
@@ -100,6 +103,7 @@ func (r *taRunner) run(ctx context.Context, root string) {
 	defer r.closeProxies()
 	for {
 		err := r.runOnce(ctx, root)
+		r.listening.giveUp()
 		if ctx.Err() != nil {
 			r.setState("stopped", nil)
 			return
@@ -195,6 +199,7 @@ func (r *taRunner) runOnce(ctx context.Context, root string) error {
 		privs:    r.privs,
 		host:     func(m *control.Msg) (int, error) { return hostSocket(m, publish, hostAccess, privileged, r.privs.uid) },
 		started:  func(p int) { pid = p; r.pids.add(p, r.cfg.Name) },
+		serving:  r.listening.serving,
 		log:      r.log,
 		relayLog: r.relayLog,
 		logLevel: r.logLevel,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -70,6 +71,45 @@ func TestHelp(t *testing.T) {
 			if !strings.Contains(help, want) {
 				t.Errorf("%s --help lacks %q:\n%s", sub, want, help)
 			}
+		}
+	}
+}
+
+// TestVersion: the binary built from this tree (go build, as TestMain
+// does) names the commit it was built from, marked +dirty exactly when git
+// sees changes, and the Go version. (go build records the revision in a
+// clone, not in a linked worktree: there it says "unknown".)
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(tzbridgeBin(), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tzbridge version: %v\n%s", err, out)
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	top, terr := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	var gitDir os.FileInfo
+	if err == nil && terr == nil {
+		gitDir, err = os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git"))
+	}
+	if err != nil || !gitDir.IsDir() {
+		// Not a checkout (a source tarball), or a linked worktree, whose
+		// .git is a file that go build does not recognize: no revision
+		// is recorded.
+		if !strings.Contains(string(out), "revision:  unknown\n") {
+			t.Errorf("without a revision in the build, version shows one:\n%s", out)
+		}
+		return
+	}
+	status, err := exec.Command("git", "status", "--porcelain").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "revision:  " + strings.TrimSpace(string(head))
+	if len(status) > 0 {
+		want += "+dirty"
+	}
+	for _, w := range []string{want + "\n", "go:        " + runtime.Version() + " "} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("version lacks %q:\n%s", w, out)
 		}
 	}
 }

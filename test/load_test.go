@@ -516,11 +516,21 @@ func TestLoadManyTAs(t *testing.T) {
 	base := idleMemory(t, one)
 	one.stop()
 
+	// A socket node exists from the TA's BIND, a listener from its
+	// LISTEN: only a connection tells that the TA listens. One probe per
+	// TA that answered, so that probes do not fill its backlog.
+	listening := make([]bool, n)
 	ready := func(mount string) bool {
 		for i := range n {
-			if _, err := os.Stat(filepath.Join(mount, faultyName(i), "faulty.sock")); err != nil {
+			if listening[i] {
+				continue
+			}
+			c, err := net.Dial("unix", filepath.Join(mount, faultyName(i), "faulty.sock"))
+			if err != nil {
 				return false
 			}
+			c.Close()
+			listening[i] = true
 		}
 		return echoReady(mount)
 	}

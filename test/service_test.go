@@ -124,7 +124,7 @@ tas:
 	}
 	// The log agrees: the tree and proxies come first.
 	log := b.log.String()
-	ready := strings.Index(log, "ready: every TA's endpoints exist")
+	ready := strings.Index(log, "ready: every TA's endpoints and listen sockets exist")
 	for _, before := range []string{"TA tree mounted", "proxy address"} {
 		if i := strings.Index(log, before); i < 0 || ready < 0 || i > ready {
 			t.Errorf("log line %q is not before the ready line", before)

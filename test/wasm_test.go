@@ -42,7 +42,7 @@ var wasmBuild struct {
 }
 
 // wasmModules returns the directory holding echo.wasm, udpecho.wasm,
-// trap.wasm and spin.wasm, failing the test if the local toolchain cannot
+// trap.wasm, spin.wasm and fifoblock.wasm, failing the test if the local toolchain cannot
 // build for wasip1 (Go builds for it everywhere: a failure is a broken
 // toolchain or a broken TA, never a reason to skip). It also points the bridge's compilation cache into
 // that directory, so that each module is compiled once per run.
@@ -51,10 +51,11 @@ func wasmModules(t *testing.T) string {
 	wasmBuild.once.Do(func() {
 		dir := filepath.Join(filepath.Dir(tzbridgeBin()), "wasm")
 		pkgs := map[string]string{
-			"echo":    "../ta/wasm/examples/echo",
-			"udpecho": "../ta/wasm/examples/udpecho",
-			"trap":    "../ta/wasm/testdata/trap",
-			"spin":    "../ta/wasm/testdata/spin",
+			"echo":      "../ta/wasm/examples/echo",
+			"udpecho":   "../ta/wasm/examples/udpecho",
+			"trap":      "../ta/wasm/testdata/trap",
+			"spin":      "../ta/wasm/testdata/spin",
+			"fifoblock": "../ta/wasm/testdata/fifoblock",
 		}
 		for name, pkg := range pkgs {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name+".wasm"), pkg)
@@ -311,5 +312,110 @@ func TestWasmEchoVersusBuiltin(t *testing.T) {
 		builtin, wasm := compare(tr.network, tr.builtin, tr.wasm)
 		t.Logf("4 KB %s round trip: built-in echo %v, wasm echo %v: wasm/built-in = %.2f",
 			tr.name, builtin, wasm, float64(wasm)/float64(builtin))
+	}
+}
+
+// TestWasmBlockedOpenLogged: a Go TA whose goroutine opens a FIFO
+// read-only blocks the whole module (WASI preview 1 has one thread), so
+// its other goroutine cannot answer on its socket. The log names the
+// blocked call, the path and the remedy while it lasts; once a CA opens
+// the FIFO for writing, the open returns and the socket answers.
+func TestWasmBlockedOpenLogged(t *testing.T) {
+	dir := wasmModules(t)
+	const addr = "127.0.0.1:7102"
+	cfg := fmt.Sprintf(`mount: %%[1]s
+tee: sim
+tas:
+  - name: wblock
+    uuid: 7a3e0c1d-2b4f-4e6a-8c9d-0e1f2a3b4c61
+    wasm: %s
+    listen: [tcp://%s]
+    endpoints:
+      - {name: in, kind: fifo, mode: "0666"}
+`, filepath.Join(dir, "fifoblock.wasm"), addr)
+	b := startBridge(t, cfg, func(mount string) bool {
+		_, err := os.Stat(filepath.Join(mount, "wblock", "in"))
+		return err == nil
+	})
+	want := []string{"wasm TA blocked in a host call", "ta=wblock", "call=path_open", "target=/in", "remedy=", "O_RDWR"}
+	deadline := time.Now().Add(2 * time.Minute) // compilation under load, then the 2 s
+	for {
+		var line string
+		for l := range strings.Lines(b.log.String()) {
+			if strings.Contains(l, want[0]) {
+				line = l
+			}
+		}
+		if line != "" {
+			for _, w := range want[1:] {
+				if !strings.Contains(line, w) {
+					t.Errorf("log line lacks %q: %s", w, line)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line about the blocked open:\n%s", b.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A writer releases the open; the whole module runs again.
+	w, err := os.OpenFile(filepath.Join(b.mount, "wblock", "in"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
+		t.Fatalf("echo after the open returned: %q, %v", got, err)
+	}
+	if n := strings.Count(b.log.String(), "wasm TA blocked in a host call"); n != 1 {
+		t.Errorf("%d log lines about the blocked call, want one", n)
+	}
+}
+
+// TestWasmReadyMeansListening: "ready" (the log line, READY=1) comes only
+// once the wasm TAs serve their listen sockets, so a CA that starts then
+// connects at the first try, even when the modules compile cold.
+func TestWasmReadyMeansListening(t *testing.T) {
+	dir := wasmModules(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // a cold compilation
+	mount := filepath.Join(t.TempDir(), "tz")
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(wasmEchoConfig(dir), "%[1]s", mount)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := launchBridge(t, mount, cfgPath, nil)
+	deadline := time.Now().Add(3 * time.Minute) // two cold compilations on a loaded machine
+	for !strings.Contains(b.log.String(), "ready: every TA's endpoints and listen sockets exist") {
+		select {
+		case <-b.done:
+			t.Fatalf("tzbridge exited before it was ready: %v", b.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ready line")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, dial := range []struct{ network, addr string }{
+		{"tcp", wasmTCP},
+		{"unix", filepath.Join(mount, "wecho", "echo.sock")},
+	} {
+		c, err := net.Dial(dial.network, dial.addr)
+		if err != nil {
+			t.Errorf("right after ready: %v", err)
+			continue
+		}
+		c.Close()
 	}
 }

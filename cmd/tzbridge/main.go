@@ -9,10 +9,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-)
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+	"github.com/tzmediator/tzbridge/shadow"
+)
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
@@ -48,7 +47,7 @@ Without TrustZone hardware the built-in simulated secure world plays OP-TEE.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (under journald, text leaves out the time)")
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: trace (debug and a line per TA call), debug, info, warn or error")
 	root.AddCommand(newRunCommand(g))
 	root.AddCommand(newStatusCommand())
 	root.AddCommand(newCheckCommand())
@@ -86,24 +85,14 @@ const helpTemplate = `{{.Short | trimTrailingWhitespaces}}
 
 func (g *globalFlags) logger() (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	if g.logLevel == "trace" {
+		level = shadow.LevelCall
+	} else if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", g.logLevel)
 	}
 	h, err := newLogHandler(g.logFormat, os.Stderr, &slog.HandlerOptions{Level: level}, toJournal(os.Stderr))
 	if err != nil {
 		return nil, err
 	}
 	return slog.New(h), nil
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the tzbridge version",
-		Example: "  tzbridge version",
-		Args:    cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "tzbridge", version)
-		},
-	}
 }

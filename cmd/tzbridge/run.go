@@ -33,7 +33,8 @@ A configuration that does not load is rejected with a log line and the
 running one kept; mount and tee cannot change without a restart.
 
 Under systemd (Type=notify, configs/tzbridge.service) it reports READY=1 once
-every TA's endpoints exist, RELOADING=1 then READY=1 around a reload, the
+every TA's endpoints exist and every wasm TA serves its listen sockets (or
+has ended trying), RELOADING=1 then READY=1 around a reload, the
 TAs' states as STATUS=, and STOPPING=1 when it shuts down; see
 docs/service.md.`,
 		Example: `  tzbridge run --config configs/echo.yaml
@@ -121,7 +122,7 @@ docs/service.md.`,
 				Reload:     reload,
 				LoadConfig: load,
 				Ready: func() {
-					log.Info("ready: every TA's endpoints exist")
+					log.Info("ready: every TA's endpoints and listen sockets exist")
 					notify("ready", n.Ready)
 				},
 				Reloading: func() { notify("reloading", n.Reloading) },

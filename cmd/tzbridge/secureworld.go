@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -63,6 +64,7 @@ with your own teeclient program.`,
 			if procs == 0 {
 				host.ThreadPerProgram(1)
 			}
+			prepare(host, defs, procs)
 			l, err := listener(socket, listenFD)
 			if err != nil {
 				return err
@@ -148,4 +150,41 @@ func adminConn(fd int) (*net.UnixConn, error) {
 		return nil, fmt.Errorf("--admin-fd %d is not a UNIX socket", fd)
 	}
 	return uc, nil
+}
+
+// prepare runs every definition's Prepare (a wasm TA's compilation) at
+// once, so that TAs are ready sooner than if each compiled at its first
+// session, one after the other. The simulator runs Go code on few
+// threads, for fast hand-offs: with --procs 0 (the default) each
+// compilation holds a thread of its own while it runs (Host.HoldThread),
+// as a running wasm program does; with --procs N it may use one per CPU
+// while the compilations run, so that they really run in parallel, and
+// goes back to N when they are done.
+func prepare(host *securesim.Host, defs []securesim.Definition, procs int) {
+	var fns []func()
+	for _, d := range defs {
+		if d.Prepare != nil {
+			fns = append(fns, d.Prepare)
+		}
+	}
+	if len(fns) == 0 {
+		return
+	}
+	if procs > 0 && procs < runtime.NumCPU() {
+		runtime.GOMAXPROCS(runtime.NumCPU())
+	}
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		release := host.HoldThread()
+		wg.Go(func() {
+			defer release()
+			fn()
+		})
+	}
+	go func() {
+		wg.Wait()
+		if procs > 0 {
+			runtime.GOMAXPROCS(procs)
+		}
+	}()
 }

@@ -26,7 +26,11 @@ func newStatusCommand() *cobra.Command {
 		Short: "Show the state of every TA of a running bridge",
 		Long: `status reads each TA's read-only status view, <mount>/<ta>/.tz/status, from
 the tree a running "tzbridge run" serves, and prints one line per TA: its
-state, restarts, open descriptors, calls, errors and bytes moved.
+state, restarts, open descriptors, calls, failures and bytes moved.
+FAILURES counts the calls answered with an errno that is no normal result:
+EAGAIN, EINPROGRESS, EALREADY, EINTR, EEXIST, ENOENT and ENXIO tell a TA
+the state of what it asked about (a FIFO with no reader yet, an endpoint
+that exists) and are left out; --json has every errno by operation.
 
 With --json it prints {"mount": …, "tas": [ … ]} with one object per TA, read
 from <mount>/<ta>/.tz/status.json: the same figures as the Prometheus
@@ -65,7 +69,7 @@ histograms, TEE errors). docs/metrics.md describes every field.`,
 				return err
 			}
 			// The status files carry more fields; --json shows them all.
-			statusColumns := []string{"name", "state", "restarts", "open_descriptors", "calls", "errors", "bytes_in", "bytes_out", "uuid"}
+			statusColumns := []string{"name", "state", "restarts", "open_descriptors", "calls", "failures", "bytes_in", "bytes_out", "uuid"}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, strings.ToUpper(strings.Join(statusColumns, "\t")))
 			for _, ta := range tas {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,12 +35,15 @@ import (
 //	                              answer: one descriptor, or Errno
 //	shadow → supervisor   exit    how the shadow ended, with its last Stats,
 //	                              sent just before it exits
+//	shadow → supervisor   listening  the TA serves at Addr from now on
+//	                              (shadow.Config.OnListening); no answer
 const (
-	MsgSpec   = "spec"
-	MsgStats  = "stats"
-	MsgBind   = "bind"
-	MsgSocket = "socket"
-	MsgExit   = "exit"
+	MsgSpec      = "spec"
+	MsgStats     = "stats"
+	MsgBind      = "bind"
+	MsgSocket    = "socket"
+	MsgExit      = "exit"
+	MsgListening = "listening"
 )
 
 // MaxMsg bounds one control message.
@@ -55,7 +59,7 @@ type Msg struct {
 	Stats   *shadow.Stats `json:"stats,omitempty"`
 	Outcome *Outcome      `json:"outcome,omitempty"`
 
-	// bind and socket.
+	// bind and socket; Addr also listening.
 	Network string `json:"network,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	Errno   int    `json:"errno,omitempty"`
@@ -237,7 +241,7 @@ const (
 // runs with its TA's identity and is as untrusted as anything the TA
 // reaches, so its messages are checked like any input from outside:
 // exactly one JSON object of the known fields; of the kinds a shadow
-// sends (the stats answer, exit, bind, socket) and no other; the fields
+// sends (the stats answer, exit, bind, socket, listening) and no other; the fields
 // of that kind only; counters in the shape a shadow makes them
 // (shadow.Stats.Check: tzrpc's op and errno names only, bounded
 // endpoints); bounded strings. An error wraps ErrMalformed.
@@ -294,6 +298,13 @@ func (m *Msg) checkFromShadow() error {
 		if bind != (m.Addr != "") || len(m.Addr) > maxHostAddr {
 			return fmt.Errorf("address of %d bytes", len(m.Addr))
 		}
+	case m.Type == MsgListening:
+		if m.Stats != nil || m.Outcome != nil || m.Network != "" {
+			return errors.New("want an address and nothing else")
+		}
+		if !listenAddr(m.Addr) {
+			return fmt.Errorf("address %.40q of %d bytes", m.Addr, len(m.Addr))
+		}
 	default:
 		return errors.New("not a kind of message a shadow sends")
 	}
@@ -301,6 +312,23 @@ func (m *Msg) checkFromShadow() error {
 		return m.Stats.Check()
 	}
 	return nil
+}
+
+// listenAddr reports whether addr is an address in the form the shadow
+// reports one it serves at (shadow.Config.OnListening: tcp://IP:PORT,
+// udp://IP:PORT or unix:/PATH), bounded. It is not parsed further: a
+// TA may bind port 0 too, and the supervisor only compares the address
+// with its TA's configured ones.
+func listenAddr(addr string) bool {
+	if addr == "" || len(addr) > maxHostAddr {
+		return false
+	}
+	for _, prefix := range []string{"tcp://", "udp://", "unix:/"} {
+		if strings.HasPrefix(addr, prefix) && len(addr) > len(prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostNetwork reports whether network is one a shadow's request of kind

@@ -49,6 +49,9 @@ func TestDecodeShadowMsg(t *testing.T) {
 		{"exit without counters", encode(t, &Msg{Type: MsgExit, Outcome: &Outcome{Exited: true}}), true},
 		{"bind", encode(t, &Msg{Type: MsgBind, Network: "tcp", Addr: "127.0.0.1:7000"}), true},
 		{"socket", encode(t, &Msg{Type: MsgSocket, Network: "udp6"}), true},
+		{"listening tcp", encode(t, &Msg{Type: MsgListening, Addr: "tcp://127.0.0.1:7000"}), true},
+		{"listening udp6", encode(t, &Msg{Type: MsgListening, Addr: "udp://[::1]:7001"}), true},
+		{"listening unix", encode(t, &Msg{Type: MsgListening, Addr: "unix:/echo.sock"}), true},
 
 		{"not JSON", []byte("\x00\x01garbage"), false},
 		{"two values", append(encode(t, &Msg{Type: MsgSocket, Network: "tcp4"}), []byte(`{"type":"exit"}`)...), false},
@@ -68,6 +71,13 @@ func TestDecodeShadowMsg(t *testing.T) {
 		{"bind without address", encode(t, &Msg{Type: MsgBind, Network: "tcp"}), false},
 		{"socket with address", encode(t, &Msg{Type: MsgSocket, Network: "tcp4", Addr: "1.2.3.4:5"}), false},
 		{"long address", encode(t, &Msg{Type: MsgBind, Network: "udp", Addr: strings.Repeat("1", maxHostAddr+1)}), false},
+		{"listening without address", encode(t, &Msg{Type: MsgListening}), false},
+		{"listening unknown network", encode(t, &Msg{Type: MsgListening, Addr: "sctp://127.0.0.1:1"}), false},
+		{"listening bare address", encode(t, &Msg{Type: MsgListening, Addr: "127.0.0.1:1"}), false},
+		{"listening with network", encode(t, &Msg{Type: MsgListening, Network: "tcp", Addr: "tcp://127.0.0.1:1"}), false},
+		{"listening long address", encode(t, &Msg{Type: MsgListening, Addr: "unix:/" + strings.Repeat("a", maxHostAddr)}), false},
+		{"counters in listening", encode(t, &Msg{Type: MsgListening, Addr: "tcp://127.0.0.1:1", Stats: goodStats()}), false},
+		{"an answer to listening", encode(t, &Msg{Type: MsgListening, Reply: true, Addr: "tcp://127.0.0.1:1"}), false},
 		{"counters in a bind", encode(t, &Msg{Type: MsgBind, Network: "tcp", Addr: "127.0.0.1:1", Stats: goodStats()}), false},
 	}
 	for _, tt := range tests {
@@ -131,6 +141,7 @@ func FuzzShadowMessage(f *testing.F) {
 		{Type: MsgExit, Outcome: &Outcome{Error: "TA panicked", Code: 0xffff3024}, Stats: goodStats()},
 		{Type: MsgBind, Network: "udp", Addr: "[::1]:7001"},
 		{Type: MsgSocket, Network: "tcp6"},
+		{Type: MsgListening, Addr: "tcp://127.0.0.1:7000"},
 	} {
 		f.Add(encode(f, m))
 	}
@@ -157,6 +168,9 @@ func FuzzShadowMessage(f *testing.F) {
 		}
 		if (m.Type == MsgBind || m.Type == MsgSocket) && !hostNetwork(m.Type, m.Network) {
 			t.Fatalf("accepted network %q", m.Network)
+		}
+		if m.Type == MsgListening && !listenAddr(m.Addr) {
+			t.Fatalf("accepted listening address %q", m.Addr)
 		}
 		if m.Spec != nil || bytes.Contains([]byte(m.Type), []byte{'\n'}) {
 			t.Fatalf("accepted %+v", m)

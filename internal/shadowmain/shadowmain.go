@@ -133,6 +133,9 @@ func serveTA(ctx context.Context, spec *control.Spec, ctl *control.Conn, current
 		MaxSockets:     spec.MaxSockets,
 		HostNamespace:  spec.HostNetns,
 		Logger:         log,
+		// For the supervisor's "ready": a lost message delays it at
+		// most until the TA's shadow ends.
+		OnListening: func(addr string) { _ = ctl.Send(&control.Msg{Type: control.MsgListening, Addr: addr}) },
 	}
 	if ho.Len() > 0 || spec.Publish {
 		cfg.BindInet = func(network string, addr netip.AddrPort) (int, error) {

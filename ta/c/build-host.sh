@@ -4,7 +4,8 @@
 # Builds a libtzposix TA for the host, to run in tzbridge's simulated
 # secure world (config: native: OUTPUT). TA_DIR holds the TA's C sources
 # (*.c) and its user_ta_header_defines.h, as for OP-TEE; TA_DIR/include
-# is on the include path too. Extra arguments go to the compiler, e.g.
+# is on the include path too. An OP-TEE example directory whose TA is in
+# TA_DIR/ta (ta/c/examples/echo) is accepted as well. Extra arguments go to the compiler, e.g.
 # -DECHO_TCP_PORT=7300 or -DTZPOSIX_CORO_UCONTEXT (portable coroutines).
 #
 # Two kinds of code, two include paths:
@@ -25,6 +26,15 @@ if [ $# -lt 2 ]; then
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 ta=$(cd "$1" && pwd)
+# OP-TEE's examples keep the TA in a ta/ subdirectory next to the host
+# program; take the example's directory too.
+if [ ! -f "$ta/user_ta_header_defines.h" ] && [ -f "$ta/ta/user_ta_header_defines.h" ]; then
+	ta=$ta/ta
+fi
+if [ ! -f "$ta/user_ta_header_defines.h" ]; then
+	echo "$0: $1: no user_ta_header_defines.h here or in $1/ta: TA_DIR is the directory of the TA's C sources" >&2
+	exit 2
+fi
 out=$2
 shift 2
 cc=${CC:-gcc}

@@ -445,6 +445,40 @@ func roundTrips(addr string, size, n int) (time.Duration, error) {
 	return time.Since(start) / time.Duration(n), nil
 }
 
+// TestBuildHostDirs: build-host.sh takes the TA's directory or the OP-TEE
+// example directory holding it in ta/ (the README's command), and refuses a
+// directory with neither, saying what TA_DIR must be.
+func TestBuildHostDirs(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: cannot build C TAs")
+	}
+	for _, tc := range []struct {
+		name, dir string
+		ok        bool
+	}{
+		{"example directory", filepath.Join("..", "c", "examples", "echo"), true},
+		{"no TA here", filepath.Join("..", "c", "examples"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "ta")
+			b, err := exec.Command("sh", filepath.Join("..", "c", "build-host.sh"), tc.dir, out).CombinedOutput()
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("build %s: %v\n%s", tc.dir, err, b)
+				}
+				info, err := Describe(out, echoUUID)
+				if err != nil || info.UUID != echoUUID {
+					t.Errorf("built TA: %+v, %v; want UUID %v", info, err, echoUUID)
+				}
+				return
+			}
+			if err == nil || !bytes.Contains(b, []byte("user_ta_header_defines.h")) {
+				t.Errorf("build %s: %v, want a refusal naming user_ta_header_defines.h\n%s", tc.dir, err, b)
+			}
+		})
+	}
+}
+
 // FuzzCheck: whatever bytes a native TA file holds, Check answers
 // without panicking, and accepts only an ELF executable of this machine.
 func FuzzCheck(f *testing.F) {

@@ -61,6 +61,8 @@ type fdEntry struct {
 	preopen bool
 	// flags are the WASI fdflags in force (APPEND, NONBLOCK).
 	flags uint16
+	// name is the path a file was opened at, for log lines.
+	name string
 }
 
 // maxFDs bounds the guest's table. The shadow enforces the TA's real

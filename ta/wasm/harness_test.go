@@ -111,6 +111,10 @@ func newRig(t testing.TB, path string, listen []netaddr.Addr, opts Options) *rig
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Compiled here, as the secure world does at start, so that the
+	// tests' bounds on a run do not include a cold compilation, which
+	// takes minutes under -race on a loaded machine.
+	def.Prepare()
 	if r.host, err = securesim.NewHost([]securesim.Definition{def}, r.log.logger()); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,8 @@ type instance struct {
 	name string
 	fds  fdTable
 	out  *logSink
+	// watch logs a call that blocks the whole module for long.
+	watch *watchdog
 
 	// monoBase is the origin of the monotonic clock the guest sees.
 	monoBase time.Time
@@ -88,7 +90,7 @@ func instanceFrom(ctx context.Context) *instance {
 }
 
 func newInstance(ctx context.Context, p posix, name string, out *logSink) *instance {
-	st := &instance{ctx: ctx, p: p, name: name, out: out, monoBase: time.Now()}
+	st := &instance{ctx: ctx, p: p, name: name, out: out, watch: newWatchdog(out.log), monoBase: time.Now()}
 	st.sleep = st.sleepUntil
 	st.fds.set(0, &fdEntry{kind: kindStdin, host: -1})
 	st.fds.set(1, &fdEntry{kind: kindStdout, host: -1})

@@ -62,7 +62,8 @@ func (t *Trap) Error() string { return fmt.Sprintf("wasm TA %s trapped: %v", t.T
 func (t *Trap) Unwrap() error { return t.Err }
 
 // Definition makes a TA of the WebAssembly (WASI preview 1) module at path.
-// The module is compiled once per process, on the first session, and
+// The module is compiled once per process, by the definition's Prepare or
+// else on the first session, and
 // instantiated afresh for every session; listen are sockets made for each
 // instance before it starts (see config.TA.Listen). Definition itself only
 // checks that path is readable and looks like a module, so that it is
@@ -83,7 +84,11 @@ func Definition(name string, uuid gp.UUID, path string, listen []netaddr.Addr, o
 	}
 	m := &module{name: name, path: path, listen: append([]netaddr.Addr(nil), listen...), opts: opts,
 		log: opts.Logger.With("ta", name)}
-	return tzposix.Definition(name, uuid, props, m.program), nil
+	d := tzposix.Definition(name, uuid, props, m.program)
+	// Compiling ahead of the first session: a failure is remembered by
+	// load and reported by the session that meets it.
+	d.Prepare = func() { _, _, _ = m.load() }
+	return d, nil
 }
 
 // checkModuleFile reads the 8-byte preamble of a module.

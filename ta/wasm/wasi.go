@@ -497,14 +497,14 @@ func (st *instance) readv(mod api.Module, fd, iovs, niovs uint32, msgFlags int, 
 	case len(bufs) == 0:
 		n = 0
 	case len(bufs) == 1:
-		n, err = st.read1(e, bufs[0], msgFlags, recv)
+		n, err = st.read1(fd, e, bufs[0], msgFlags, recv)
 	default:
 		total := 0
 		for _, b := range bufs {
 			total += len(b)
 		}
 		scratch := st.scratch(min(total, maxGather))
-		n, err = st.read1(e, scratch, msgFlags, recv)
+		n, err = st.read1(fd, e, scratch, msgFlags, recv)
 		rest := scratch[:n]
 		for _, b := range bufs {
 			rest = rest[copy(b, rest):]
@@ -520,14 +520,30 @@ func (st *instance) readv(mod api.Module, fd, iovs, niovs uint32, msgFlags int, 
 	return errnoSuccess
 }
 
-func (st *instance) read1(e *fdEntry, b []byte, flags int, recv bool) (int, error) {
+func (st *instance) read1(fd uint32, e *fdEntry, b []byte, flags int, recv bool) (int, error) {
+	if e.flags&fdflagNonblock == 0 {
+		call := "fd_read"
+		if recv {
+			call = "sock_recv"
+		}
+		st.watch.enter(call, int(fd), e.name)
+		defer st.watch.exit()
+	}
 	if recv {
 		return st.p.Recv(e.host, b, flags)
 	}
 	return st.p.Read(e.host, b)
 }
 
-func (st *instance) write1(e *fdEntry, b []byte, send bool) (int, error) {
+func (st *instance) write1(fd uint32, e *fdEntry, b []byte, send bool) (int, error) {
+	if e.flags&fdflagNonblock == 0 {
+		call := "fd_write"
+		if send {
+			call = "sock_send"
+		}
+		st.watch.enter(call, int(fd), e.name)
+		defer st.watch.exit()
+	}
 	if send {
 		return st.p.Send(e.host, b, tzposix.MSG_NOSIGNAL)
 	}
@@ -574,9 +590,9 @@ func (st *instance) writev(mod api.Module, fd, iovs, niovs uint32, send bool, nP
 		// One datagram, however many buffers make it.
 		switch len(bufs) {
 		case 0:
-			n, err = st.write1(e, nil, send)
+			n, err = st.write1(fd, e, nil, send)
 		case 1:
-			n, err = st.write1(e, bufs[0], send)
+			n, err = st.write1(fd, e, bufs[0], send)
 		default:
 			if total > maxGather {
 				return errnoMsgsize
@@ -585,14 +601,14 @@ func (st *instance) writev(mod api.Module, fd, iovs, niovs uint32, send bool, nP
 			for _, x := range bufs {
 				b = append(b, x...)
 			}
-			n, err = st.write1(e, b, send)
+			n, err = st.write1(fd, e, b, send)
 		}
 	default:
 		// A stream: buffer after buffer, stopping at a short write. Bytes
 		// written before an error are reported, as writev(2) does.
 		for _, b := range bufs {
 			var k int
-			k, err = st.write1(e, b, send)
+			k, err = st.write1(fd, e, b, send)
 			n += k
 			if err != nil || k < len(b) {
 				break
@@ -698,11 +714,17 @@ func (st *instance) pathOpen(mod api.Module, s []uint64) errno {
 	if fdflags&fdflagNonblock != 0 {
 		flags |= tzposix.O_NONBLOCK
 	}
+	if flags&tzposix.O_NONBLOCK == 0 {
+		st.watch.enter("path_open", -1, p)
+	}
 	host, err := st.p.Open(p, flags, 0o666)
+	if flags&tzposix.O_NONBLOCK == 0 {
+		st.watch.exit()
+	}
 	if err != nil {
 		return st.result(mod, err)
 	}
-	e := &fdEntry{kind: kindFile, host: host, flags: uint16(fdflags)}
+	e := &fdEntry{kind: kindFile, host: host, flags: uint16(fdflags), name: p}
 	if oflags&oflagDirectory != 0 {
 		e.kind, e.path = kindDir, p
 	}
@@ -845,7 +867,13 @@ func (st *instance) sockAccept(mod api.Module, s []uint64) errno {
 	if flags&fdflagNonblock != 0 {
 		acc = tzposix.SOCK_NONBLOCK
 	}
+	if e.flags&fdflagNonblock == 0 {
+		st.watch.enter("sock_accept", int(uint32(s[0])), e.name)
+	}
 	host, _, err := st.p.Accept4(e.host, acc)
+	if e.flags&fdflagNonblock == 0 {
+		st.watch.exit()
+	}
 	if err != nil {
 		return st.result(mod, err)
 	}
