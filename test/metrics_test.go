@@ -249,7 +249,12 @@ func TestMetricsAcrossRestart(t *testing.T) {
 	if err := lineEcho(sock, "hello"); err != nil {
 		t.Fatal(err)
 	}
+	// As in TestMetricsEcho: the shadow counts the echo's bytes after its
+	// write returns, so the CA can have the line before they show.
 	before := scrapeMetrics(t, url)
+	for deadline := time.Now().Add(10 * time.Second); before.sum("tzbridge_endpoint_out_bytes_total", "ta", "faulty") == 0 && time.Now().Before(deadline); before = scrapeMetrics(t, url) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	crashFaulty(t, sock, "panic")
 	waitLineEcho(t, sock, 15*time.Second)
 	after := scrapeMetrics(t, url)
