@@ -140,7 +140,7 @@ func TestCEchoGoClients(t *testing.T) {
 	// FIFO CAs take turns: a FIFO pair carries one conversation at a time.
 	for i := range 3 {
 		msg := echotest.Payload(4096 + i)
-		if err := cFIFOEcho(b.path("cecho", "in"), b.path("cecho", "out"), msg); err != nil {
+		if err := echotest.FIFORound(b.path("cecho", "in"), b.path("cecho", "out"), msg, 30*time.Second); err != nil {
 			t.Errorf("FIFO CA %d: %v", i, err)
 		}
 	}

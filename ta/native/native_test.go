@@ -371,27 +371,11 @@ func testEcho(t *testing.T, bin string, full bool) {
 	}
 	t.Run("fifo", func(t *testing.T) {
 		in, out := filepath.Join(root, "in"), filepath.Join(root, "out")
+		// One writer session per size, each read to its end of file: the
+		// echo closes out when a session is echoed, so a reader that
+		// opened out before that would see the previous session end.
 		for _, n := range sizes {
-			msg := echotest.Payload(n + 3)
-			r := make(chan error, 1)
-			go func() {
-				f, err := os.OpenFile(out, os.O_RDONLY, 0)
-				if err != nil {
-					r <- err
-					return
-				}
-				defer f.Close()
-				r <- echotest.ReadExactly(f, msg)
-			}()
-			f, err := os.OpenFile(in, os.O_WRONLY, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Write(msg); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			if err := <-r; err != nil {
+			if err := echotest.FIFORound(in, out, echotest.Payload(n+3), 30*time.Second); err != nil {
 				t.Fatalf("%d bytes over the FIFOs: %v", n, err)
 			}
 		}
