@@ -86,11 +86,16 @@ func wasmTAReady(mount string) bool {
 			return false
 		}
 	}
-	c, err := net.DialTimeout("tcp", wasmTATCP, time.Second)
-	if err != nil {
-		return false
+	// The socket node appears at bind, before listen: connect to each
+	// stream endpoint. echo.c sets up TCP, UDP, then UNIX, so a UNIX
+	// connect also means UDP is bound.
+	for _, a := range [][2]string{{"tcp", wasmTATCP}, {"unix", filepath.Join(mount, "wecho/echo.sock")}} {
+		c, err := net.DialTimeout(a[0], a[1], time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
 	}
-	c.Close()
 	return true
 }
 
