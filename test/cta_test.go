@@ -82,7 +82,8 @@ func cEchoReady(mount string) bool {
 		return false
 	}
 	c.Close()
-	return true
+	// echo_ta.c binds UDP after TCP.
+	return udpBound(7201)
 }
 
 // TestCEchoFIFOShell: a shell CA writes into /tz/cecho/in and head reads
