@@ -22,9 +22,7 @@ func (h *Host) Define(d Definition) error {
 		return fmt.Errorf("securesim: TAs %q and %q share UUID %v", old.Name, d.Name, d.UUID)
 	}
 	h.defs[d.UUID] = d
-	if d.Prepare != nil {
-		go d.Prepare()
-	}
+	h.GoPrepare(d, nil)
 	return nil
 }
 

@@ -64,8 +64,15 @@ type threadsKey struct{}
 // context of the TA's OpenSession entry point or one derived from it, as a
 // tzposix program's is.
 func OwnThread(ctx context.Context) (release func()) {
-	t, ok := ctx.Value(threadsKey{}).(*threads)
-	if !ok {
+	t, _ := ctx.Value(threadsKey{}).(*threads)
+	return t.hold()
+}
+
+// hold counts one more holder of a thread until the returned function is
+// called (once; later calls do nothing). A nil t holds nothing: the host
+// was not told to give threads (ThreadPerProgram).
+func (t *threads) hold() (release func()) {
+	if t == nil {
 		return func() {}
 	}
 	t.add(1)
@@ -81,15 +88,23 @@ func (h *Host) ThreadPerProgram(base int) {
 	h.threads = newThreads(max(base, 1))
 }
 
-// HoldThread gives the caller, work of the host's own that may compute for
-// long (a wasm TA's compilation, Definition.Prepare), a thread until it
-// calls the returned function, as OwnThread does for a program, when the
-// host was told to (ThreadPerProgram); otherwise it does nothing.
-func (h *Host) HoldThread() (release func()) {
-	if h.threads == nil {
-		return func() {}
+// GoPrepare runs d.Prepare, if set (a wasm TA's compilation, which may
+// compute for long), on a goroutine that holds a thread of its own while it
+// runs, as a running program does (OwnThread), when the host was told to
+// (ThreadPerProgram). wg, if not nil, counts the goroutine.
+func (h *Host) GoPrepare(d Definition, wg *sync.WaitGroup) {
+	if d.Prepare == nil {
+		return
 	}
-	h.threads.add(1)
-	var once sync.Once
-	return func() { once.Do(func() { h.threads.add(-1) }) }
+	release := h.threads.hold()
+	if wg != nil {
+		wg.Add(1)
+	}
+	go func() {
+		defer release()
+		if wg != nil {
+			defer wg.Done()
+		}
+		d.Prepare()
+	}()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -156,30 +157,20 @@ func adminConn(fd int) (*net.UnixConn, error) {
 // once, so that TAs are ready sooner than if each compiled at its first
 // session, one after the other. The simulator runs Go code on few
 // threads, for fast hand-offs: with --procs 0 (the default) each
-// compilation holds a thread of its own while it runs (Host.HoldThread),
-// as a running wasm program does; with --procs N it may use one per CPU
-// while the compilations run, so that they really run in parallel, and
-// goes back to N when they are done.
+// compilation holds a thread of its own while it runs (Host.GoPrepare), as
+// a running wasm program does; with --procs N it may use one per CPU while
+// the compilations run, so that they really run in parallel, and goes back
+// to N when they are done.
 func prepare(host *securesim.Host, defs []securesim.Definition, procs int) {
-	var fns []func()
-	for _, d := range defs {
-		if d.Prepare != nil {
-			fns = append(fns, d.Prepare)
-		}
-	}
-	if len(fns) == 0 {
+	if !slices.ContainsFunc(defs, func(d securesim.Definition) bool { return d.Prepare != nil }) {
 		return
 	}
 	if procs > 0 && procs < runtime.NumCPU() {
 		runtime.GOMAXPROCS(runtime.NumCPU())
 	}
 	var wg sync.WaitGroup
-	for _, fn := range fns {
-		release := host.HoldThread()
-		wg.Go(func() {
-			defer release()
-			fn()
-		})
+	for _, d := range defs {
+		host.GoPrepare(d, &wg)
 	}
 	go func() {
 		wg.Wait()
