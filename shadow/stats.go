@@ -482,6 +482,12 @@ func (st *stats) snapshot(out *Stats) {
 	}
 	for i := range st.ops {
 		o := &st.ops[i]
+		// An op never called has nothing to read; calls only grow and
+		// count before anything else of a call, so this early look
+		// cannot hide a counted errno or latency.
+		if o.calls.Load() == 0 {
+			continue
+		}
 		var errs map[string]uint64
 		for e := range o.errnos {
 			if n := o.errnos[e].Load(); n != 0 {
