@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,20 +282,10 @@ func TestCEchoDiesWithBridge(t *testing.T) {
 	// The killed bridge leaves its FUSE mount and namespace behind.
 	t.Cleanup(b.removeLeftovers)
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(tas[0]) {
+	for !processGone(tas[0]) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the C TA (pid %d) outlived the killed bridge", tas[0])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// alive reports whether process pid exists and is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
-	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,37 +29,6 @@ const (
 	squatTCP  = "127.0.0.1:7300"
 	squatUDP  = "127.0.0.1:7301"
 )
-
-// hostileBuild builds the hostile guests once per test run.
-var hostileBuild struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// hostileModules returns the directory holding squat.wasm and
-// nodeflood.wasm. A guest that does not build fails the test: these tests
-// stand for a security property, and a skipped one shows nothing.
-func hostileModules(t *testing.T) string {
-	t.Helper()
-	hostileBuild.once.Do(func() {
-		dir := filepath.Join(filepath.Dir(tzbridgeBin()), "hostile")
-		for _, name := range []string{"squat", "nodeflood"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name+".wasm"), "../ta/wasm/testdata/"+name)
-			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				hostileBuild.err = fmt.Errorf("GOOS=wasip1 go build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-		hostileBuild.dir = dir
-	})
-	if hostileBuild.err != nil {
-		t.Fatalf("cannot build the hostile wasm TAs: %v", hostileBuild.err)
-	}
-	t.Setenv("XDG_CACHE_HOME", filepath.Join(hostileBuild.dir, "cache"))
-	return hostileBuild.dir
-}
 
 // reuseListenConfig sets SO_REUSEADDR and SO_REUSEPORT on a host
 // service's socket: the most a service can do to invite others into its
@@ -140,7 +107,7 @@ func whoAnswers(t *testing.T, network, addr string, n int) map[string]int {
 // the host's namespace itself; every client reaches the service, and the
 // other TA serves on.
 func TestHostileWasmReusePort(t *testing.T) {
-	dir := hostileModules(t)
+	dir := wasmModules(t)
 	tests := []struct{ name, extra string }{
 		{"published", ""},
 		{"host namespace", "    netns: false\n"},
@@ -182,7 +149,7 @@ func TestHostileWasmReusePort(t *testing.T) {
 // keep serving. The supervisor's CPU time and memory at the stop are
 // logged (go test -v -run TestHostileWasmNodeFlood ./test/).
 func TestHostileWasmNodeFlood(t *testing.T) {
-	dir := hostileModules(t)
+	dir := wasmModules(t)
 	tests := []struct {
 		name    string
 		extra   string

@@ -99,7 +99,7 @@ func TestNativeSandboxHostile(t *testing.T) {
 	const tmpFile = "/tmp/tzbridge-hostile-ta" // hostile_ta.c tries to create it
 	os.Remove(tmpFile)
 	hostile := buildNativeTA(t, "testdata/hostile", fmt.Sprintf("-DMARK_PATH=%q", mark))
-	cecho := buildNativeTA(t, "../ta/c/examples/echo/ta", "-DECHO_TCP_PORT=7200", "-DECHO_UDP_PORT=7201")
+	cecho := cEchoTA(t)
 
 	// A service only the test's namespace has.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -42,7 +42,8 @@ var wasmBuild struct {
 }
 
 // wasmModules returns the directory holding echo.wasm, udpecho.wasm,
-// trap.wasm, spin.wasm and fifoblock.wasm, failing the test if the local toolchain cannot
+// trap.wasm, spin.wasm, fifoblock.wasm and the hostile squat.wasm and
+// nodeflood.wasm, failing the test if the local toolchain cannot
 // build for wasip1 (Go builds for it everywhere: a failure is a broken
 // toolchain or a broken TA, never a reason to skip). It also points the bridge's compilation cache into
 // that directory, so that each module is compiled once per run.
@@ -56,6 +57,8 @@ func wasmModules(t *testing.T) string {
 			"trap":      "../ta/wasm/testdata/trap",
 			"spin":      "../ta/wasm/testdata/spin",
 			"fifoblock": "../ta/wasm/testdata/fifoblock",
+			"squat":     "../ta/wasm/testdata/squat",
+			"nodeflood": "../ta/wasm/testdata/nodeflood",
 		}
 		for name, pkg := range pkgs {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name+".wasm"), pkg)
