@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/tzmediator/tzbridge/config"
+	"github.com/tzmediator/tzbridge/internal/teekind"
 	"github.com/tzmediator/tzbridge/ta/catalog"
 	"github.com/tzmediator/tzbridge/teeclient"
 	"github.com/tzmediator/tzbridge/teeclient/linuxtee"
@@ -32,17 +32,8 @@ type nullCaller struct {
 	op   teeclient.Operation
 }
 
-func startNullCaller(ctx context.Context, exe, configYAML string, tg target) (_ *nullCaller, err error) {
-	cfg, err := config.Parse([]byte(configYAML))
-	if err != nil {
-		return nil, fmt.Errorf("null call: %w", err)
-	}
-	var ta config.TA
-	for _, t := range cfg.TAs {
-		if t.Name == tg.Name {
-			ta = t
-		}
-	}
+func startNullCaller(ctx context.Context, exe string, tg target) (_ *nullCaller, err error) {
+	ta := tg.TA
 	n := &nullCaller{}
 	defer func() {
 		if err != nil {
@@ -50,14 +41,15 @@ func startNullCaller(ctx context.Context, exe, configYAML string, tg target) (_ 
 		}
 	}()
 	var b teeclient.Backend
-	switch cfg.TEE {
-	case "sim":
+	kind, _ := teekind.Parse(tg.SecureWorld) // resolveTarget's configuration was checked
+	switch kind {
+	case teekind.Sim:
 		if b, err = n.startSim(ctx, exe, catalog.FromConfig(ta)); err != nil {
 			return nil, fmt.Errorf("null call: %w", err)
 		}
 	default:
-		path := cfg.TEE
-		if path == "auto" {
+		path := tg.SecureWorld
+		if kind == teekind.Auto {
 			if path, _, err = linuxtee.Discover(); err != nil {
 				return nil, fmt.Errorf("null call: tee: auto: %w", err)
 			}
@@ -130,7 +122,7 @@ func (n *nullCaller) close() {
 // measureNullCall times samples null calls after warmup ones, on a locked
 // thread as the shadow makes them. tick is called every 1000 calls.
 func measureNullCall(ctx context.Context, opt *Options, warmup, samples int, tick func(int)) (Summary, error) {
-	n, err := startNullCaller(ctx, opt.Exe, opt.Config, opt.target)
+	n, err := startNullCaller(ctx, opt.Exe, opt.target)
 	if err != nil {
 		return Summary{}, err
 	}

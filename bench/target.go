@@ -20,6 +20,8 @@ type target struct {
 	Name string
 	// SecureWorld is the configuration's tee: "sim", "auto" or a device.
 	SecureWorld string
+	// TA is the TA's configuration, for the null call's session.
+	TA config.TA
 	// Serves are the transports the TA serves, in Transports order.
 	Serves []string
 	// FIFOIn and FIFOOut, Unix are paths inside the TA's directory.
@@ -59,7 +61,7 @@ func resolveTarget(configYAML, name string) (target, error) {
 		return target{}, fmt.Errorf("no TA %q in the configuration (it has %s)", name, strings.Join(names, ", "))
 	}
 	ta := cfg.TAs[i]
-	tg := target{Name: ta.Name, SecureWorld: cfg.TEE}
+	tg := target{Name: ta.Name, SecureWorld: cfg.TEE, TA: ta}
 	var fifos []string
 	for _, e := range ta.Endpoints {
 		switch {

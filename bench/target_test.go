@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/tzmediator/tzbridge/config"
 )
 
 // cechoConfig is the C example TA on a device: FIFO and TCP 7200 only.
@@ -62,6 +64,12 @@ func TestResolveTarget(t *testing.T) {
 			if errCase(t, err, tc.wantErr) {
 				return
 			}
+			// The TA's configuration rides along for the null call: the
+			// named one, and the table compares the rest.
+			if got.TA.Name != tc.want.Name {
+				t.Errorf("resolveTarget's TA configuration is %q's, want %q's", got.TA.Name, tc.want.Name)
+			}
+			got.TA = config.TA{}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("resolveTarget =\n%+v, want\n%+v", got, tc.want)
 			}
@@ -131,7 +139,7 @@ func TestNullCallSecureWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := startNullCaller(t.Context(), "/bin/false", cfg, tg)
+	n, err := startNullCaller(t.Context(), "/bin/false", tg)
 	if err == nil {
 		n.close()
 		t.Fatal("null call started without the configured device")
