@@ -5,12 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/tzmediator/tzbridge/internal/shadowmain"
@@ -29,7 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 // testShadowMain is `tzbridge shadow` (cmd/tzbridge/shadow.go) for this
-// test binary: the same flags, the same shadowmain.Run.
+// test binary: the same flags, the same shadowmain.Main.
 func testShadowMain(args []string) int {
 	fs := flag.NewFlagSet("shadow", flag.ContinueOnError)
 	ta := fs.String("ta", "", "")
@@ -39,19 +36,11 @@ func testShadowMain(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil || *controlFD < 3 || *logFD < 3 {
-		fmt.Fprintf(os.Stderr, "test shadow %s: bad arguments %q\n", *ta, args)
+	usage, err := shadowmain.Main(context.Background(), *ta, *controlFD, *logFD, *logLevel)
+	if usage != nil {
+		fmt.Fprintf(os.Stderr, "test shadow %s: bad arguments %q: %v\n", *ta, args, usage)
 		return 2
 	}
-	logs := os.NewFile(uintptr(*logFD), "log")
-	defer logs.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := shadowmain.Run(ctx, shadowmain.Options{
-		Control: os.NewFile(uintptr(*controlFD), "control"),
-		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
-	})
 	if err != nil {
 		return 1
 	}

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -27,29 +23,15 @@ func newShadowCommand(g *globalFlags) *cobra.Command {
 		Example: `  tzbridge shadow --ta echo --control-fd 3 --log-fd 4   # how tzbridge run starts it`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: %w", g.logLevel, err)
-			}
-			if controlFD < 3 || logFD < 3 {
-				return fmt.Errorf("shadow %s: --control-fd and --log-fd are descriptors inherited from tzbridge run", ta)
-			}
-			logs := os.NewFile(uintptr(logFD), "log")
-			defer logs.Close()
-			log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 			// SIGTERM is how run stops a shadow; ^C on run's terminal
 			// does not reach this process group.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			err := shadowmain.Run(ctx, shadowmain.Options{
-				Control: os.NewFile(uintptr(controlFD), "control"),
-				Logger:  log,
-			})
+			usage, err := shadowmain.Main(cmd.Context(), ta, controlFD, logFD, g.logLevel)
+			if usage != nil {
+				return usage
+			}
 			if err != nil {
 				// Already logged and reported to run, which decides
 				// what happens next.
-				stop()
-				logs.Close()
 				os.Exit(1)
 			}
 			return nil

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +26,30 @@ import (
 	"github.com/tzmediator/tzbridge/teeclient/linuxtee"
 	"github.com/tzmediator/tzbridge/teeclient/simtee"
 )
+
+// Main is `tzbridge shadow` once its flags are read: the TA's name (for
+// messages), the control socket and log descriptors inherited from the
+// supervisor, and the log level. It logs JSON records to logFD and runs
+// until the TA ends or SIGINT/SIGTERM (how the supervisor stops a shadow).
+// usage reports flags it cannot run with (nothing ran); err is Run's,
+// already logged and reported to the supervisor.
+func Main(ctx context.Context, ta string, controlFD, logFD int, logLevel string) (usage, err error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", logLevel, err), nil
+	}
+	if controlFD < 3 || logFD < 3 {
+		return fmt.Errorf("shadow %s: --control-fd and --log-fd are descriptors inherited from tzbridge run", ta), nil
+	}
+	logs := os.NewFile(uintptr(logFD), "log")
+	defer logs.Close()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return nil, Run(ctx, Options{
+		Control: os.NewFile(uintptr(controlFD), "control"),
+		Logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
+	})
+}
 
 // Options configure a shadow process (`tzbridge shadow`).
 type Options struct {
