@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tzmediator/tzbridge/internal/netaddr"
 	"github.com/tzmediator/tzbridge/tzrpc"
 )
 
@@ -219,9 +220,9 @@ func (s *Shadow) bound(d *desc, sa tzrpc.Sockaddr) {
 	}
 	switch sa.Family() {
 	case tzrpc.FamilyUnix:
-		d.boundAddr = "unix:" + path.Join("/", sa.Path())
+		d.boundAddr = netaddr.Addr{Network: "unix", Addr: path.Join("/", sa.Path())}.String()
 	case tzrpc.FamilyInet, tzrpc.FamilyInet6:
-		d.boundAddr = inetNetwork(d) + "://" + inetAddrPort(sa).String()
+		d.boundAddr = netaddr.Addr{Network: inetNetwork(d), Addr: inetAddrPort(sa).String()}.String()
 	}
 	if d.sockType == tzrpc.SOCK_DGRAM && d.boundAddr != "" {
 		s.cfg.OnListening(d.boundAddr)

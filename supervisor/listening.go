@@ -35,13 +35,10 @@ func newListenWait(listen []string) *listenWait {
 // listenKey is an address in the form the shadow reports it
 // (shadow.Config.OnListening).
 func listenKey(a netaddr.Addr) string {
-	if a.Network == "unix" {
-		return "unix:" + a.Addr
-	}
 	if ap, err := netip.ParseAddrPort(a.Addr); err == nil {
 		a.Addr = ap.String()
 	}
-	return a.Network + "://" + a.Addr
+	return a.String()
 }
 
 // serving notes that the TA serves addr.
