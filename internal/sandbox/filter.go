@@ -55,6 +55,15 @@ const (
 	retKill  = unix.SECCOMP_RET_KILL_PROCESS
 )
 
+// The instructions the filter uses: load a word of seccomp_data, compare
+// it with a constant, return an action.
+const (
+	ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+	jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+	jgeK = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+	retK = unix.BPF_RET | unix.BPF_K
+)
+
 // Offsets in struct seccomp_data.
 const (
 	offNr   = 0
@@ -70,12 +79,6 @@ func jump(code uint16, k uint32, jt, jf uint8) unix.SockFilter {
 
 // program assembles the filter for the given architecture and rules.
 func program(arch uint32, rs []rule) ([]unix.SockFilter, error) {
-	const (
-		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jgeK = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		retK = unix.BPF_RET | unix.BPF_K
-	)
 	p := []unix.SockFilter{
 		stmt(ldW, offArch),
 		jump(jeqK, arch, 1, 0),
@@ -143,11 +146,6 @@ const x32Bit = 0x40000000
 // where "next value" is the following four instructions and "next
 // argument" the code after this argument's values.
 func argBlock(args []argIn) []unix.SockFilter {
-	const (
-		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeqK = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		retK = unix.BPF_RET | unix.BPF_K
-	)
 	code := []unix.SockFilter{stmt(retK, retDeny), stmt(retK, retAllow)}
 	for a := len(args) - 1; a >= 0; a-- {
 		last := a == len(args)-1
