@@ -1247,15 +1247,26 @@ int tzwasi_sock_send(struct tzwasi *w, uint32_t fd, uint32_t iovs, uint32_t niov
 	return writev(w, fd, iovs, niovs, 1, n_out);
 }
 
-int tzwasi_sock_shutdown(struct tzwasi *w, uint32_t fd, uint32_t how)
+/* sock is fd's entry if it is a socket; else 0, and *er says why. */
+static struct tzwasi_fd *sock(struct tzwasi *w, uint32_t fd, int *er)
 {
 	struct tzwasi_fd *e = get(w, fd);
-	int h;
+
+	*er = 0;
+	if (!e)
+		*er = TZWASI_EBADF;
+	else if (!is_socket(e))
+		*er = TZWASI_ENOTSOCK;
+	return *er ? 0 : e;
+}
+
+int tzwasi_sock_shutdown(struct tzwasi *w, uint32_t fd, uint32_t how)
+{
+	int er, h;
+	struct tzwasi_fd *e = sock(w, fd, &er);
 
 	if (!e)
-		return TZWASI_EBADF;
-	if (!is_socket(e))
-		return TZWASI_ENOTSOCK;
+		return er;
 	switch (how) {
 	case 1: h = SHUT_RD; break;
 	case 2: h = SHUT_WR; break;
@@ -1413,18 +1424,6 @@ done:
 }
 
 /* ---- The tzposix import module ------------------------------------------- */
-
-static struct tzwasi_fd *sock(struct tzwasi *w, uint32_t fd, int *er)
-{
-	struct tzwasi_fd *e = get(w, fd);
-
-	*er = 0;
-	if (!e)
-		*er = TZWASI_EBADF;
-	else if (!is_socket(e))
-		*er = TZWASI_ENOTSOCK;
-	return *er ? 0 : e;
-}
 
 int tzwasi_tz_socket(struct tzwasi *w, uint32_t domain, uint32_t type, uint32_t fd_out)
 {
