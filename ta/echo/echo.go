@@ -285,7 +285,9 @@ func (s *server) step() error {
 		case ownFIFOIn:
 			err = s.readFIFO()
 		case ownFIFOOut:
-			err = s.fifoOutEvent()
+			// POLLOUT: write; POLLERR (the reader left): the write
+			// meets EPIPE and flushFIFO closes "/out".
+			err = s.flushFIFO()
 		case ownListener:
 			err = s.accept(o.fd)
 		case ownUDP:
@@ -509,10 +511,6 @@ func (s *server) closeFIFOOut() {
 	s.fifoOut = -1
 	s.fifoRetry = time.Now().Add(retryDelay)
 }
-
-// fifoOutEvent writes on POLLOUT; on POLLERR (the reader left) the write
-// meets EPIPE and flushFIFO closes "/out".
-func (s *server) fifoOutEvent() error { return s.flushFIFO() }
 
 // accept takes one connection per event; poll repeats while more wait.
 func (s *server) accept(l int) error {
