@@ -70,20 +70,7 @@ tas:
 `, cEchoUUID, bin)
 }
 
-func cEchoReady(mount string) bool {
-	for _, p := range []string{"cecho/in", "cecho/out", "cecho/echo.sock"} {
-		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
-			return false
-		}
-	}
-	c, err := net.DialTimeout("tcp", cEchoTCP, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	// echo_ta.c binds UDP after TCP.
-	return udpBound(7201)
-}
+func cEchoReady(mount string) bool { return demoReady(mount, "cecho", cEchoTCP, 7201) }
 
 // TestCEchoFIFOShell: a shell CA writes into /tz/cecho/in and head reads
 // the echo from /tz/cecho/out.

@@ -225,21 +225,26 @@ func (b *bridge) path(elem ...string) string {
 }
 
 // echoReady reports whether every endpoint of the echo demo answers.
-func echoReady(mount string) bool {
-	for _, p := range []string{"echo/in", "echo/out", "echo/echo.sock"} {
-		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
+func echoReady(mount string) bool { return demoReady(mount, "echo", "127.0.0.1:7000", 7001) }
+
+// demoReady reports whether an echo TA serving the demo's endpoints (the
+// built-in echo, the C example, the translated wasm example) is ready:
+// its FIFOs and socket node exist under mount/ta, its TCP address accepts,
+// and its UDP port is bound. Each of them binds UDP after TCP. A probe
+// datagram would show in the byte counts some tests assert, so the UDP
+// socket is looked for in the kernel's table instead.
+func demoReady(mount, ta, tcp string, udpPort int) bool {
+	for _, p := range []string{"in", "out", "echo.sock"} {
+		if _, err := os.Stat(filepath.Join(mount, ta, p)); err != nil {
 			return false
 		}
 	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:7000", time.Second)
+	c, err := net.DialTimeout("tcp", tcp, time.Second)
 	if err != nil {
 		return false
 	}
 	c.Close()
-	// The echo TA binds UDP after TCP. A probe datagram would show in
-	// the byte counts some tests assert, so look for the published
-	// socket in the kernel's table instead.
-	return udpBound(7001)
+	return udpBound(udpPort)
 }
 
 // udpBound reports whether a UDP socket in the calling thread's network

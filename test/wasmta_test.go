@@ -81,21 +81,16 @@ tas:
 }
 
 func wasmTAReady(mount string) bool {
-	for _, p := range []string{"wecho/in", "wecho/out", "wecho/echo.sock"} {
-		if _, err := os.Stat(filepath.Join(mount, p)); err != nil {
-			return false
-		}
+	if !demoReady(mount, "wecho", wasmTATCP, 7401) {
+		return false
 	}
-	// The socket node appears at bind, before listen: connect to each
-	// stream endpoint. echo.c sets up TCP, UDP, then UNIX, so a UNIX
-	// connect also means UDP is bound.
-	for _, a := range [][2]string{{"tcp", wasmTATCP}, {"unix", filepath.Join(mount, "wecho/echo.sock")}} {
-		c, err := net.DialTimeout(a[0], a[1], time.Second)
-		if err != nil {
-			return false
-		}
-		c.Close()
+	// The socket node appears at bind, before listen, and echo.c sets
+	// up UNIX last: connect to it.
+	c, err := net.DialTimeout("unix", filepath.Join(mount, "wecho/echo.sock"), time.Second)
+	if err != nil {
+		return false
 	}
+	c.Close()
 	return true
 }
 
