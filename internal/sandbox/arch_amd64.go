@@ -1,9 +1,17 @@
 package sandbox
 
-import "golang.org/x/sys/unix"
+import (
+	"debug/elf"
+
+	"golang.org/x/sys/unix"
+)
 
 // auditArch is this machine's system call ABI in seccomp_data.arch.
 const auditArch = unix.AUDIT_ARCH_X86_64
+
+// ELFMachine is the machine of the programs this filter is for (64-bit,
+// little-endian, like every architecture the sandbox supports).
+const ELFMachine = elf.EM_X86_64
 
 // archRules are the calls only this architecture has.
 func archRules() []rule {

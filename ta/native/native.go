@@ -147,12 +147,11 @@ func Check(path string) error {
 	if err != nil {
 		return fmt.Errorf("native TA %s: not an ELF program: %w", path, err)
 	}
-	want, ok := elfMachines[runtime.GOARCH]
 	switch {
-	case !ok:
+	case sandbox.Supported() != nil:
 		return fmt.Errorf("native TA %s: native TAs are not supported on %s", path, runtime.GOARCH)
-	case e.Class != want.class || e.Machine != want.machine || e.ByteOrder != want.order:
-		return fmt.Errorf("native TA %s: built for %v %v %v, this machine is %v %v %v", path, e.Class, e.Machine, e.ByteOrder, want.class, want.machine, want.order)
+	case e.Class != elf.ELFCLASS64 || e.Machine != sandbox.ELFMachine || e.ByteOrder != binary.LittleEndian:
+		return fmt.Errorf("native TA %s: built for %v %v %v, this machine is %v %v %v", path, e.Class, e.Machine, e.ByteOrder, elf.ELFCLASS64, sandbox.ELFMachine, binary.LittleEndian)
 	case e.Type != elf.ET_EXEC && e.Type != elf.ET_DYN:
 		return fmt.Errorf("native TA %s: an ELF %v, not an executable", path, e.Type)
 	}
@@ -165,16 +164,6 @@ func Check(path string) error {
 		return fmt.Errorf("native TA %s: no entry point", path)
 	}
 	return nil
-}
-
-// elfMachines are the architectures the sandbox has a filter for.
-var elfMachines = map[string]struct {
-	class   elf.Class
-	machine elf.Machine
-	order   binary.ByteOrder
-}{
-	"amd64": {elf.ELFCLASS64, elf.EM_X86_64, binary.LittleEndian},
-	"arm64": {elf.ELFCLASS64, elf.EM_AARCH64, binary.LittleEndian},
 }
 
 // proc is one running TA program. Messages are received in the calling

@@ -22,6 +22,7 @@ import (
 	"github.com/tzmediator/tzbridge/gp"
 	"github.com/tzmediator/tzbridge/internal/echotest"
 	"github.com/tzmediator/tzbridge/internal/netif"
+	"github.com/tzmediator/tzbridge/internal/sandbox"
 	"github.com/tzmediator/tzbridge/internal/simtest"
 	"github.com/tzmediator/tzbridge/internal/syncbuf"
 	"github.com/tzmediator/tzbridge/securesim"
@@ -122,7 +123,7 @@ func TestCheck(t *testing.T) {
 	if runtime.GOARCH == "arm64" {
 		other = elf.EM_X86_64
 	}
-	here := elfMachines[runtime.GOARCH].machine
+	here := sandbox.ELFMachine
 	tests := []struct {
 		name, path, wantErr string
 	}{
@@ -466,7 +467,7 @@ func TestBuildHostDirs(t *testing.T) {
 // FuzzCheck: whatever bytes a native TA file holds, Check answers
 // without panicking, and accepts only an ELF executable of this machine.
 func FuzzCheck(f *testing.F) {
-	here := elfMachines[runtime.GOARCH].machine
+	here := sandbox.ELFMachine
 	f.Add(elfHeader(elf.ET_EXEC, here))
 	f.Add(elfHeader(elf.ET_DYN, here))
 	f.Add(elfHeader(elf.ET_REL, here))
